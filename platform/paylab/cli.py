@@ -1,0 +1,202 @@
+"""The `paylab` command: start, stop and inspect the local stack, run the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paylab.core.settings import Settings, get_settings
+from paylab.devstack.errors import StackError
+from paylab.devstack.stack import DevStack
+
+app = typer.Typer(
+    name="paylab",
+    help="Paylab: the ePayco payments platform on one machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]paylab:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def _clear_errors(settings: Settings) -> Iterator[None]:
+    """Known problems become one line and exit 1; a bug leaves its trace in a log, not the screen."""
+    try:
+        yield
+    except StackError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        log = settings.state_dir / "logs" / "cli.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as handle:
+            handle.write(f"--- {time.ctime()} {' '.join(sys.argv)}\n{traceback.format_exc()}\n")
+        raise _fail(f"unexpected error: {type(exc).__name__}: {exc} (details in {log})") from None
+
+
+def _progress(status: Any) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        status.update(f"[bold]{message}")
+        console.log(message, highlight=False)
+
+    return report
+
+
+def _bring_up(stack: DevStack) -> float:
+    started = time.monotonic()
+    with console.status("[bold]starting the local stack") as status:
+        stack.up(_progress(status))
+    return time.monotonic() - started
+
+
+@app.command()
+def up() -> None:
+    """Start the local stack: LocalStack, Postgres, Redis, simulators; deploy the AWS resources."""
+    settings = get_settings()
+    with _clear_errors(settings):
+        stack = DevStack(settings)
+        seconds = _bring_up(stack)
+        console.print(f"[bold green]paylab is up[/] in {seconds:.1f} s")
+        _print_status(stack.status())
+
+
+@app.command()
+def down() -> None:
+    """Stop every process that `paylab up` started."""
+    settings = get_settings()
+    with _clear_errors(settings):
+        stopped = DevStack(settings).down()
+        if stopped:
+            console.print(f"stopped: {', '.join(stopped)}")
+        else:
+            console.print("nothing was running")
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show what runs, where, and whether it is healthy (exit 1 when something is not)."""
+    settings = get_settings()
+    with _clear_errors(settings):
+        report = DevStack(settings).status()
+        if as_json:
+            out.print_json(json.dumps(report))
+        else:
+            _print_status(report)
+        if not report["healthy"]:
+            raise typer.Exit(1)
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    table = Table(title="paylab status")
+    for column in ("component", "state", "pid", "url", "healthy"):
+        table.add_column(column)
+    for name, component in report["components"].items():
+        table.add_row(
+            name,
+            component["state"],
+            str(component["pid"] or ""),
+            component["url"],
+            "[green]yes" if component["healthy"] else "[red]no",
+        )
+    stack = report["stack"]
+    table.add_row(f"stack {stack['name']}", stack["status"], "", "", "[green]yes" if stack["healthy"] else "[red]no")
+    out.print(table)
+
+
+@app.command()
+def logs(
+    name: Annotated[str | None, typer.Argument(help="Component, e.g. localstack; all if omitted.")] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many last lines.")] = 40,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+) -> None:
+    """Show the logs of the stack's processes."""
+    settings = get_settings()
+    with _clear_errors(settings):
+        stack = DevStack(settings)
+        names = stack.component_names()
+        if name is not None and name not in names:
+            raise _fail(f"no component {name!r}; choose one of: {', '.join(names)}")
+        files = [stack.manager.log_file(n) for n in ([name] if name else names)]
+        files = [f for f in files if f.exists()]
+        if not files:
+            raise _fail("no logs yet: run ./paylab up first")
+        argv = ["tail", "-n", str(lines), *(["-F"] if follow else []), *map(str, files)]
+        raise typer.Exit(subprocess.call(argv))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(
+    ctx: typer.Context,
+    lint: Annotated[bool, typer.Option(help="Run ruff and mypy before the tests.")] = True,
+    keep_up: Annotated[bool, typer.Option(help="Leave a stack this command started running.")] = False,
+) -> None:
+    """Run lint, type checks and every test (unit, integration, features, contracts).
+
+    Starts the local stack when it is not running and stops what it started.
+    Extra arguments go to pytest, e.g. `./paylab test -k fifo -x`.
+    """
+    settings = get_settings()
+    with _clear_errors(settings):
+        stack = DevStack(settings)
+        started = not stack.status()["healthy"]
+        failures: list[str] = []
+        try:
+            if started:
+                console.print("[bold]the stack is not up: starting it for the tests")
+                _bring_up(stack)
+            root = settings.root
+            if lint:
+                for label, argv in (
+                    ("ruff", [sys.executable, "-m", "ruff", "check", "."]),
+                    ("mypy", [sys.executable, "-m", "mypy"]),
+                ):
+                    console.rule(label)
+                    if subprocess.call(argv, cwd=root) != 0:
+                        failures.append(label)
+            console.rule("pytest")
+            env = {**os.environ, "PAYLAB_ROOT": str(root)}
+            if subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=root, env=env):
+                failures.append("pytest")
+        finally:
+            if started and not keep_up:
+                stopped = stack.down()
+                console.print(f"stopped what the tests started: {', '.join(stopped)}")
+        if failures:
+            raise _fail(f"failed: {', '.join(failures)}")
+        console.print("[bold green]all green")
+
+
+@app.command()
+def version() -> None:
+    """Print Paylab's version."""
+    from paylab import __version__
+
+    out.print(__version__)
+
+
+def _root() -> Path:
+    return get_settings().root

@@ -1,0 +1,1 @@
+"""What every service shares: settings, AWS clients, database, secrets."""

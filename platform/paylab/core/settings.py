@@ -1,0 +1,65 @@
+"""Platform settings: one validated pydantic-settings class, read from PAYLAB_* variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Target(StrEnum):
+    LOCAL = "local"
+    AWS = "aws"
+
+
+def _default_root() -> Path:
+    # platform/paylab/core/settings.py -> repository root
+    return Path(__file__).resolve().parents[3]
+
+
+class Settings(BaseSettings):
+    """Where the platform runs and how to reach its AWS and data planes."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYLAB_", extra="ignore")
+
+    target: Target = Target.LOCAL
+    root: Path = Field(default_factory=_default_root)
+    region: str = "us-east-1"
+    # Locally every AWS call goes to LocalStack; on AWS this stays unset.
+    aws_endpoint_url: str | None = Field(default=None, validation_alias="AWS_ENDPOINT_URL")
+    stack_name: str = "paylab"
+
+    localstack_port: int = Field(default=4566, ge=1, le=65535)
+    postgres_port: int = Field(default=5432, ge=1, le=65535)
+    redis_port: int = Field(default=6379, ge=1, le=65535)
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+
+    @field_validator("aws_endpoint_url")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"AWS_ENDPOINT_URL must be an http(s) URL, got {value!r}")
+        return value or None
+
+    @property
+    def state_dir(self) -> Path:
+        """Everything the local stack writes: data, logs, PIDs, virtual environments."""
+        return self.root / ".paylab"
+
+    def endpoint_url(self) -> str | None:
+        """The AWS endpoint: LocalStack locally (unless overridden), none on AWS."""
+        if self.aws_endpoint_url:
+            return self.aws_endpoint_url
+        if self.target is Target.LOCAL:
+            return f"http://127.0.0.1:{self.localstack_port}"
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return Settings()

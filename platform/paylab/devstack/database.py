@@ -1,0 +1,55 @@
+"""Database bootstrap: one role and one schema per service, then Alembic migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from psycopg import sql
+
+from paylab.core.db import SERVICES_WITH_DB, role_name
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+def bootstrap(admin_url: str, passwords: Mapping[str, str]) -> None:
+    """Create or update each service's role (password from `passwords`) and its own schema."""
+    missing = [s for s in SERVICES_WITH_DB if s not in passwords]
+    if missing:
+        raise ValueError(f"no database password for: {', '.join(missing)}")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for service in SERVICES_WITH_DB:
+            role = sql.Identifier(role_name(service))
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (role_name(service),)
+            ).fetchone()
+            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
+            conn.execute(
+                sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
+                    verb, role, sql.Literal(passwords[service])
+                )
+            )
+            conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                    sql.Identifier(service), role
+                )
+            )
+            # A service sees its own schema only.
+            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA public FROM {}").format(role))
+
+
+def migrate(admin_url: str) -> None:
+    """Bring every schema to the newest Alembic revision."""
+    command.upgrade(alembic_config(admin_url), "head")
+
+
+def alembic_config(admin_url: str) -> Config:
+    """Alembic's configuration, aimed at `admin_url` (psycopg 3 driver)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config

@@ -1,0 +1,178 @@
+"""LocalStack on the host: its own Python 3.13 environment, our plugins, loopback-only settings."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from paylab.devstack.errors import StackError
+from paylab.devstack.process import ProcessManager, ProcessSpec, listens_on, wait_until
+
+NAME = "localstack"
+# A loopback port nothing listens on: LocalStack's analytics and license calls fail fast there.
+_CLOSED_ENDPOINT = "http://127.0.0.1:9"
+# Our plugins (localstack/), chosen by LocalStack's own plugin settings.
+PLUGIN_SETTINGS = {
+    "PROVIDER_OVERRIDE_DYNAMODB": "paylab",
+    "LAMBDA_RUNTIME_EXECUTOR": "paylab",
+}
+
+
+def find_python313() -> str:
+    """A working Python 3.13: PAYLAB_PYTHON313, PATH, or pyenv's versions folder."""
+    candidates: list[str] = []
+    if explicit := os.environ.get("PAYLAB_PYTHON313"):
+        candidates.append(explicit)
+    if on_path := shutil.which("python3.13"):
+        candidates.append(on_path)
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13"), reverse=True)
+    for candidate in candidates:
+        try:
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+                capture_output=True, text=True, timeout=20, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.stdout.strip() == "True":
+            return candidate
+    raise StackError(
+        "Python 3.13 not found (LocalStack needs it): install it (e.g. `pyenv install 3.13`) "
+        "or point PAYLAB_PYTHON313 at its interpreter"
+    )
+
+
+class HostLocalStack:
+    """Builds, starts and checks LocalStack as a host process under `.paylab/localstack`."""
+
+    def __init__(self, root: Path, state_dir: Path, port: int, manager: ProcessManager) -> None:
+        self.source = root / "localstack"
+        self.home = state_dir / "localstack"
+        self.venv = self.home / "venv"
+        self.port = port
+        self.manager = manager
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fingerprint(self) -> str:
+        """Hash of the lock and our plugin sources: a change rebuilds the environment."""
+        digest = hashlib.sha256()
+        files = [self.source / "requirements.lock", self.source / "pyproject.toml"]
+        files += sorted(self.source.glob("paylab_localstack/**/*.py"))
+        files += sorted(self.source.glob("src/**/*.py"))
+        for path in files:
+            if path.is_file():
+                digest.update(path.name.encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def ensure_environment(self, progress: Callable[[str], None]) -> None:
+        """Create or refresh the LocalStack virtual environment from the pinned lock."""
+        stamp = self.venv / ".paylab-fingerprint"
+        wanted = self.fingerprint()
+        if stamp.exists() and stamp.read_text() == wanted:
+            return
+        python = find_python313()
+        log = self.home / "install.log"
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.venv.exists() and not stamp.exists():
+            shutil.rmtree(self.venv)  # half-built by an interrupted install
+        if not self.python.exists():
+            progress(f"creating the LocalStack environment with {python}")
+            self._run([python, "-m", "venv", str(self.venv)], log)
+        progress("installing localstack-core from localstack/requirements.lock (first run: ~1 min)")
+        pip = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        self._run([*pip, "-r", str(self.source / "requirements.lock")], log)
+        progress("installing Paylab's LocalStack plugins")
+        self._run([*pip, "--no-deps", "--force-reinstall", str(self.source)], log)
+        self._run([str(self.python), "-c", "import localstack.runtime.main"], log)
+        stamp.write_text(wanted)
+
+    def _run(self, argv: list[str], log: Path) -> None:
+        with log.open("a") as out:
+            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
+        if result.returncode != 0:
+            tail = log.read_text().strip().splitlines()[-3:]
+            raise StackError(
+                f"building the LocalStack environment failed ({argv[-1]}): "
+                f"{' / '.join(tail)}; full log: {log}"
+            )
+
+    def environment(self) -> dict[str, str]:
+        """LocalStack's settings for a loopback-only host process with no outbound calls."""
+        return {
+            "OVERRIDE_IN_DOCKER": "0",  # it would otherwise believe it runs in a container
+            "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+            "GATEWAY_SERVER": "hypercorn",  # the default server binds 0.0.0.0
+            "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
+            "FILESYSTEM_ROOT": str(self.home / "fs"),
+            "DNS_ADDRESS": "0",
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            "SKIP_INFRA_DOWNLOADS": "1",
+            "API_ENDPOINT": _CLOSED_ENDPOINT,
+            "ANALYTICS_API": _CLOSED_ENDPOINT,
+            # Per-message CloudWatch metrics pile up on an unbounded pool (MEASUREMENTS.md).
+            "SQS_DISABLE_CLOUDWATCH_METRICS": "1",
+            # Fail a deployment on a resource type LocalStack does not know, never skip it.
+            "CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES": "0",
+            "PAYLAB_LOCALSTACK_STATE": str(self.home),
+            **PLUGIN_SETTINGS,
+        }
+
+    def start(self) -> None:
+        if self.manager.running(NAME) is not None:
+            return
+        if not self.python.exists():
+            raise StackError(f"the LocalStack environment is missing at {self.venv}")
+        (self.home / "fs").mkdir(parents=True, exist_ok=True)
+        self.manager.start(
+            ProcessSpec(
+                name=NAME,
+                argv=[str(self.python), "-m", "localstack.runtime.main"],
+                env=self.environment(),
+                cwd=self.home,
+                port=self.port,
+            )
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        wait_until(
+            self.healthy,
+            timeout=timeout,
+            what=f"LocalStack on {self.url}",
+            alive=lambda: self.manager.check_alive(NAME),
+        )
+        proc = self.manager.check_alive(NAME)
+        # LocalStack on a taken port says "Ready" without listening: make sure it is ours.
+        if not listens_on(proc, self.port):
+            raise StackError(
+                f"something other than our LocalStack (PID {proc.pid}) answers on {self.url}"
+            )
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/_localstack/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def health(self) -> dict[str, object]:
+        """LocalStack's own health document (services and their states)."""
+        response = httpx.get(f"{self.url}/_localstack/health", timeout=2)
+        response.raise_for_status()
+        result: dict[str, object] = response.json()
+        return result

@@ -1,0 +1,216 @@
+"""The whole local stack: what `paylab up`, `down` and `status` do."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from botocore.exceptions import BotoCoreError, ClientError
+
+from paylab.core.aws import client
+from paylab.core.db import SERVICES_WITH_DB
+from paylab.core.secrets import SecretReader
+from paylab.core.settings import Settings
+from paylab.devstack import database
+from paylab.devstack.errors import StackError
+from paylab.devstack.localstack import HostLocalStack
+from paylab.devstack.postgres import EmbeddedPostgres
+from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
+from paylab.devstack.redis_server import EmbeddedRedis
+from paylab.infra.deploy import DeploymentError, deploy, outputs
+
+Progress = Callable[[str], None]
+
+# ARCHITECTURE §1: the partner simulators and their ports.
+SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004}
+
+
+def db_secret_output(service: str) -> str:
+    """The stack output holding the ARN of `service`'s database secret."""
+    return f"{service.capitalize()}DbSecretArn"
+
+
+class DevStack:
+    """LocalStack, Postgres, Redis and the simulators, run as host processes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        state = settings.state_dir
+        self.manager = ProcessManager(state)
+        self.localstack = HostLocalStack(settings.root, state, settings.localstack_port, self.manager)
+        self.postgres = EmbeddedPostgres(state, settings.postgres_port, self.manager)
+        self.redis = EmbeddedRedis(state, settings.redis_port, self.manager)
+
+    # -- up ---------------------------------------------------------------------------------
+
+    def up(self, progress: Progress) -> dict[str, str]:
+        """Start everything, deploy the template, prepare the databases; returns stack outputs."""
+        self.localstack.ensure_environment(progress)
+        progress("starting LocalStack, Postgres and Redis")
+        self.localstack.start()
+        if not self.settings.database_url:
+            self.postgres.start()
+        if not self.settings.redis_url:
+            self.redis.start()
+        self._start_simulators()
+        if not self.settings.redis_url:
+            self.redis.wait_ready()
+        if not self.settings.database_url:
+            self.postgres.wait_ready()
+        self.localstack.wait_ready()
+        progress("LocalStack is ready; deploying the CloudFormation stack")
+        try:
+            stack_outputs = deploy(self.settings, progress)
+        except DeploymentError as exc:
+            raise StackError(f"stack deployment failed: {exc}") from exc
+        progress("creating database roles and schemas, running migrations")
+        admin_url = self.admin_database_url()
+        database.bootstrap(admin_url, self._db_passwords(stack_outputs))
+        database.migrate(admin_url)
+        self._wait_simulators()
+        return stack_outputs
+
+    def admin_database_url(self) -> str:
+        return self.settings.database_url or self.postgres.admin_url()
+
+    def _db_passwords(self, stack_outputs: dict[str, str]) -> dict[str, str]:
+        reader = SecretReader()
+        passwords = {}
+        for service in SERVICES_WITH_DB:
+            arn = stack_outputs.get(db_secret_output(service))
+            if arn is None:
+                raise StackError(f"the stack has no output {db_secret_output(service)}")
+            passwords[service] = str(reader.get_json(arn)["password"])
+        return passwords
+
+    def _simulators_available(self) -> bool:
+        return (self.settings.root / "simulators" / "__main__.py").exists()
+
+    def _start_simulators(self) -> None:
+        if not self._simulators_available():
+            return
+        for name, port in SIMULATORS.items():
+            self.manager.start(
+                ProcessSpec(
+                    name=f"sim-{name}",
+                    argv=[sys.executable, "-m", "simulators", name, "--port", str(port)],
+                    cwd=self.settings.root,
+                    port=port,
+                )
+            )
+
+    def _wait_simulators(self) -> None:
+        if not self._simulators_available():
+            return
+        for name, port in SIMULATORS.items():
+            wait_until(
+                lambda port=port: _http_ok(f"http://127.0.0.1:{port}/_sim/health"),  # type: ignore[misc]
+                timeout=30,
+                what=f"the {name} simulator on port {port}",
+                alive=lambda name=name: self.manager.check_alive(f"sim-{name}"),  # type: ignore[misc]
+            )
+
+    # -- down -------------------------------------------------------------------------------
+
+    def component_names(self) -> list[str]:
+        return [*(f"sim-{name}" for name in SIMULATORS), "localstack", "redis", "postgres"]
+
+    def down(self) -> list[str]:
+        """Stop every process we started, newest layer first; returns what was stopped."""
+        return [name for name in self.component_names() if self.manager.stop(name)]
+
+    # -- status -----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        components: dict[str, dict[str, Any]] = {
+            "localstack": self._component("localstack", self.localstack.url, self.localstack.healthy),
+            "postgres": self._external_or_managed(
+                "postgres", self.settings.database_url, self.postgres.healthy,
+                f"postgresql://127.0.0.1:{self.settings.postgres_port}/paylab",
+            ),
+            "redis": self._external_or_managed(
+                "redis", self.settings.redis_url, self.redis.healthy, self.redis.url
+            ),
+        }
+        if self._simulators_available():
+            for name, port in SIMULATORS.items():
+                url = f"http://127.0.0.1:{port}"
+                components[f"sim-{name}"] = self._component(
+                    f"sim-{name}", url, lambda url=url: _http_ok(f"{url}/_sim/health")  # type: ignore[misc]
+                )
+        stack = self._stack_status() if components["localstack"]["healthy"] else {
+            "name": self.settings.stack_name, "status": "UNKNOWN", "healthy": False,
+        }
+        healthy = all(c["healthy"] for c in components.values()) and stack["healthy"]
+        return {"healthy": healthy, "components": components, "stack": stack}
+
+    def _component(self, name: str, url: str, check: Callable[[], bool]) -> dict[str, Any]:
+        proc = self.manager.running(name)
+        return {
+            "state": "running" if proc else "stopped",
+            "pid": proc.pid if proc else None,
+            "url": url,
+            "healthy": bool(proc) and check(),
+            "log": str(self.manager.log_file(name)),
+        }
+
+    def _external_or_managed(
+        self, name: str, external: str | None, check: Callable[[], bool], url: str
+    ) -> dict[str, Any]:
+        if external:
+            return {"state": "external", "pid": None, "url": _redact(external),
+                    "healthy": _external_ok(name, external)}
+        return self._component(name, url, check)
+
+    def _stack_status(self) -> dict[str, Any]:
+        name = self.settings.stack_name
+        try:
+            cfn = client("cloudformation", self.settings)
+            stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+            status = str(stack["StackStatus"])
+            return {
+                "name": name,
+                "status": status,
+                "healthy": status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
+                "outputs": outputs(cfn, name),
+            }
+        except (ClientError, BotoCoreError) as exc:
+            return {"name": name, "status": "MISSING", "healthy": False, "error": str(exc)}
+
+    def save_status(self, path: Path) -> None:
+        path.write_text(json.dumps(self.status(), indent=2))
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as its scheme only
+        return url.split(":", 1)[0] + "://..."
+
+
+def _external_ok(kind: str, url: str) -> bool:
+    try:
+        if kind == "redis":
+            import redis
+
+            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:  # any failure to reach it means "not healthy"
+        return False

@@ -1,0 +1,113 @@
+"""Deploy the one CloudFormation template: create or update in place, report failures precisely."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paylab.core.aws import client
+from paylab.core.settings import Settings
+
+TEMPLATE = Path(__file__).with_name("template.yaml")
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class DeploymentError(Exception):
+    """The stack did not reach a complete state; the message names the failing resource."""
+
+
+def deploy(
+    settings: Settings,
+    progress: Callable[[str], None] = lambda _: None,
+    timeout: float = 300.0,
+    cfn: Any = None,
+) -> dict[str, str]:
+    """Create or update the stack from the template and return its outputs."""
+    cfn = cfn or client("cloudformation", settings)
+    name = settings.stack_name
+    body = TEMPLATE.read_text()
+    params = [{"ParameterKey": "Environment", "ParameterValue": settings.target.value}]
+    status = _status(cfn, name)
+    if status == "ROLLBACK_COMPLETE":
+        # A stack whose creation failed cannot be updated; AWS requires deleting it first.
+        progress(f"deleting stack {name} left in ROLLBACK_COMPLETE")
+        cfn.delete_stack(StackName=name)
+        _wait(cfn, name, timeout, progress)
+        status = None
+    if status is None or status == "DELETE_COMPLETE":
+        progress(f"creating stack {name}")
+        cfn.create_stack(
+            StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES
+        )
+    else:
+        try:
+            cfn.update_stack(
+                StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES
+            )
+            progress(f"updating stack {name}")
+        except ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise DeploymentError(f"stack {name}: {_message(exc)}") from exc
+    final = _wait(cfn, name, timeout, progress)
+    if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise DeploymentError(f"stack {name} ended {final}: {_first_failure(cfn, name)}")
+    return outputs(cfn, name)
+
+
+def outputs(cfn: Any, name: str) -> dict[str, str]:
+    """The stack's outputs as a plain mapping."""
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {out["OutputKey"]: out["OutputValue"] for out in stack.get("Outputs", [])}
+
+
+def _status(cfn: Any, name: str) -> str | None:
+    try:
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    return str(stacks[0]["StackStatus"]) if stacks else None
+
+
+def _wait(cfn: Any, name: str, timeout: float, progress: Callable[[str], None]) -> str | None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        status = _status(cfn, name)
+        if status != last:
+            progress(f"stack {name}: {status}")
+            last = status
+        if status is None or not status.endswith("_IN_PROGRESS"):
+            return status
+        if time.monotonic() > deadline:
+            raise DeploymentError(f"stack {name} still {status} after {timeout:.0f} s")
+        time.sleep(0.25)
+
+
+def _first_failure(cfn: Any, name: str) -> str:
+    """The earliest failed resource and its reason: the cause, not the cascade."""
+    try:
+        events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    except ClientError as exc:
+        return _message(exc)
+    failed = [
+        e for e in events
+        if str(e.get("ResourceStatus", "")).endswith("FAILED")
+        and e.get("LogicalResourceId") != name
+    ]
+    if not failed:
+        return "no failed resource reported"
+    first = min(failed, key=lambda e: e["Timestamp"])
+    return (
+        f"{first['LogicalResourceId']} ({first.get('ResourceType', '?')}): "
+        f"{first.get('ResourceStatusReason', 'no reason given')}"
+    )
+
+
+def _message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", exc))

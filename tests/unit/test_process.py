@@ -1,0 +1,72 @@
+"""Managed processes: tracked by PID and start time, stopped with their whole group."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from paylab.devstack.errors import StackError
+from paylab.devstack.process import ProcessManager, ProcessSpec, ensure_port_free, wait_until
+
+# A parent that starts a child in its own group and then waits: stop() must take both.
+_PARENT = (
+    "import subprocess, sys, time\n"
+    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+    "print(child.pid, flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_start_then_stop_leaves_no_process_of_the_group(tmp_path: Path) -> None:
+    manager = ProcessManager(tmp_path)
+    proc = manager.start(ProcessSpec(name="parent", argv=[sys.executable, "-c", _PARENT]))
+    log = manager.log_file("parent")
+    wait_until(lambda: log.read_text().strip().splitlines()[-1].isdigit(), timeout=10, what="child")
+    child = psutil.Process(int(log.read_text().strip().splitlines()[-1]))
+    assert manager.running("parent") is not None
+
+    assert manager.stop("parent", timeout=5) is True
+
+    assert not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE
+    assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    assert manager.running("parent") is None
+    assert manager.stop("parent") is False
+
+
+def test_a_reused_pid_is_not_mistaken_for_our_process(tmp_path: Path) -> None:
+    manager = ProcessManager(tmp_path)
+    manager.run_dir.mkdir(parents=True)
+    me = psutil.Process()
+    manager.pid_file("ghost").write_text(
+        json.dumps({"pid": me.pid, "created": me.create_time() - 1000, "argv": []})
+    )
+    assert manager.running("ghost") is None
+
+
+def test_starting_on_a_taken_port_names_the_owner(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(StackError, match=rf"port {port} needed by thing is taken by PID"):
+            ensure_port_free(port, "thing")
+        with pytest.raises(StackError, match="is taken"):
+            ProcessManager(tmp_path).start(
+                ProcessSpec(name="thing", argv=[sys.executable, "-c", "pass"], port=port)
+            )
+
+
+def test_wait_until_reports_what_it_waited_for() -> None:
+    with pytest.raises(StackError, match="timed out after 0 s waiting for the moon"):
+        wait_until(lambda: False, timeout=0.1, what="the moon")
+
+
+def test_wait_until_stops_early_when_the_process_died(tmp_path: Path) -> None:
+    manager = ProcessManager(tmp_path)
+    with pytest.raises(StackError, match="exited during start-up"):
+        wait_until(lambda: False, timeout=10, what="x", alive=lambda: manager.check_alive("none"))
