@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, log_path=False)
 out = Console()
 
 
@@ -39,7 +39,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def _clear_errors(settings: Settings) -> Iterator[None]:
-    """Known problems become one line and exit 1; a bug leaves its trace in a log, not the screen."""
+    """Known problems become one line and exit 1; a bug leaves its trace in a log file."""
     try:
         yield
     except StackError as exc:
@@ -123,15 +123,25 @@ def _print_status(report: dict[str, Any]) -> None:
             "[green]yes" if component["healthy"] else "[red]no",
         )
     stack = report["stack"]
-    table.add_row(f"stack {stack['name']}", stack["status"], "", "", "[green]yes" if stack["healthy"] else "[red]no")
+    table.add_row(
+        f"stack {stack['name']}",
+        stack["status"],
+        "",
+        "",
+        "[green]yes" if stack["healthy"] else "[red]no",
+    )
     out.print(table)
 
 
 @app.command()
 def logs(
-    name: Annotated[str | None, typer.Argument(help="Component, e.g. localstack; all if omitted.")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="Component, e.g. localstack; all if omitted.")
+    ] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", min=1, help="How many last lines.")] = 40,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines.")
+    ] = False,
 ) -> None:
     """Show the logs of the stack's processes."""
     settings = get_settings()
@@ -148,11 +158,15 @@ def logs(
         raise typer.Exit(subprocess.call(argv))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def test(
+@app.command(
+    name="test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def run_tests(
     ctx: typer.Context,
     lint: Annotated[bool, typer.Option(help="Run ruff and mypy before the tests.")] = True,
-    keep_up: Annotated[bool, typer.Option(help="Leave a stack this command started running.")] = False,
+    keep_up: Annotated[
+        bool, typer.Option(help="Leave a stack this command started running.")
+    ] = False,
 ) -> None:
     """Run lint, type checks and every test (unit, integration, features, contracts).
 

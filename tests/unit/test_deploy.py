@@ -19,19 +19,29 @@ def _error(message: str) -> ClientError:
 class FakeCloudFormation:
     """Just enough CloudFormation to drive deploy() through its branches."""
 
-    def __init__(self, statuses: list[str | None], events: list[dict[str, Any]] | None = None,
-                 update_error: str | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[str | None],
+        events: list[dict[str, Any]] | None = None,
+        update_error: str | None = None,
+    ) -> None:
         self.statuses = statuses
         self.events = events or []
         self.update_error = update_error
         self.calls: list[str] = []
 
-    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         if status is None:
             raise _error(f"Stack with id {StackName} does not exist")
-        return {"Stacks": [{"StackStatus": status, "Outputs": [
-            {"OutputKey": "BusName", "OutputValue": "paylab"}]}]}
+        return {
+            "Stacks": [
+                {
+                    "StackStatus": status,
+                    "Outputs": [{"OutputKey": "BusName", "OutputValue": "paylab"}],
+                }
+            ]
+        }
 
     def create_stack(self, **_: Any) -> None:
         self.calls.append("create")
@@ -44,7 +54,7 @@ class FakeCloudFormation:
     def delete_stack(self, **_: Any) -> None:
         self.calls.append("delete")
 
-    def describe_stack_events(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
         return {"StackEvents": self.events}
 
 
@@ -61,8 +71,9 @@ def test_unchanged_stack_is_left_alone() -> None:
 
 
 def test_failed_creation_is_deleted_before_trying_again() -> None:
-    cfn = FakeCloudFormation(["ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", None,
-                              "CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
+    cfn = FakeCloudFormation(
+        ["ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", None, "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    )
     deploy(Settings(), cfn=cfn)
     assert cfn.calls == ["delete", "create"]
 
@@ -70,15 +81,27 @@ def test_failed_creation_is_deleted_before_trying_again() -> None:
 def test_failure_names_the_first_failed_resource_not_the_cascade() -> None:
     t0 = datetime(2026, 12, 4, tzinfo=UTC)
     events = [
-        {"LogicalResourceId": "Topic", "ResourceType": "AWS::SNS::Topic",
-         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "cancelled",
-         "Timestamp": t0 + timedelta(seconds=2)},
-        {"LogicalResourceId": "Queue", "ResourceType": "AWS::SQS::Queue",
-         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "bad FIFO name",
-         "Timestamp": t0 + timedelta(seconds=1)},
-        {"LogicalResourceId": "paylab", "ResourceType": "AWS::CloudFormation::Stack",
-         "ResourceStatus": "CREATE_FAILED", "ResourceStatusReason": "whole stack",
-         "Timestamp": t0},
+        {
+            "LogicalResourceId": "Topic",
+            "ResourceType": "AWS::SNS::Topic",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "cancelled",
+            "Timestamp": t0 + timedelta(seconds=2),
+        },
+        {
+            "LogicalResourceId": "Queue",
+            "ResourceType": "AWS::SQS::Queue",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "bad FIFO name",
+            "Timestamp": t0 + timedelta(seconds=1),
+        },
+        {
+            "LogicalResourceId": "paylab",
+            "ResourceType": "AWS::CloudFormation::Stack",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "whole stack",
+            "Timestamp": t0,
+        },
     ]
     cfn = FakeCloudFormation([None, "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE"], events)
     with pytest.raises(DeploymentError, match=r"Queue \(AWS::SQS::Queue\): bad FIFO name"):

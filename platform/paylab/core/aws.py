@@ -12,7 +12,7 @@ from botocore.config import Config
 from paylab.core.settings import Settings, Target, get_settings
 
 # LocalStack accepts any credentials; these are its documented dummy ones.
-_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # noqa: S105
+_LOCAL_CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 
 _CONFIG = Config(
     retries={"max_attempts": 4, "mode": "standard"},
@@ -43,5 +43,6 @@ def client(service: str, settings: Settings | None = None, **overrides: Any) -> 
     if settings.target is Target.LOCAL and not os.environ.get("AWS_ACCESS_KEY_ID"):
         kwargs.update(_LOCAL_CREDENTIALS)
     kwargs.update(overrides)
+    session: Any = _boto_session()  # typed per service by boto3-stubs; callers pick the type
     with _lock:
-        return _boto_session().client(service, **kwargs)
+        return session.client(service, **kwargs)

@@ -30,9 +30,7 @@ def make_engine(url: str | URL, *, schema: str | None = None, pool_size: int = 5
     """An engine whose connections see `schema` first on the search path."""
     connect_args = {"options": f"-csearch_path={schema},public"} if schema else {}
     url = make_url(url).set(drivername="postgresql+psycopg")
-    return create_engine(
-        url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
-    )
+    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
 
 
 @contextmanager

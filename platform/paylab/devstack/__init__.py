@@ -1,1 +1,1 @@
-"""The local stack on the host: LocalStack, Postgres, Redis and the simulators as managed processes."""
+"""The local stack on the host: LocalStack, Postgres, Redis and simulators as managed processes."""

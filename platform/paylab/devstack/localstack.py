@@ -20,8 +20,9 @@ NAME = "localstack"
 _CLOSED_ENDPOINT = "http://127.0.0.1:9"
 # Our plugins (localstack/), chosen by LocalStack's own plugin settings.
 PLUGIN_SETTINGS = {
-    "PROVIDER_OVERRIDE_DYNAMODB": "paylab",
-    "LAMBDA_RUNTIME_EXECUTOR": "paylab",
+    "PROVIDER_OVERRIDE_DYNAMODB": "paylab_moto",
+    "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "paylab_moto",
+    "LAMBDA_RUNTIME_EXECUTOR": "paylab_host",
 }
 
 
@@ -38,7 +39,10 @@ def find_python313() -> str:
         try:
             out = subprocess.run(
                 [candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
-                capture_output=True, text=True, timeout=20, check=False,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired):
             continue
@@ -128,8 +132,9 @@ class HostLocalStack:
             "ANALYTICS_API": _CLOSED_ENDPOINT,
             # Per-message CloudWatch metrics pile up on an unbounded pool (MEASUREMENTS.md).
             "SQS_DISABLE_CLOUDWATCH_METRICS": "1",
-            # Fail a deployment on a resource type LocalStack does not know, never skip it.
-            "CFN_IGNORE_UNSUPPORTED_RESOURCE_TYPES": "0",
+            # Queue URLs on the gateway's own host and port, not sqs.<region>.<host> names
+            # that only resolve through LocalStack's DNS (which we turn off).
+            "SQS_ENDPOINT_STRATEGY": "path",
             "PAYLAB_LOCALSTACK_STATE": str(self.home),
             **PLUGIN_SETTINGS,
         }

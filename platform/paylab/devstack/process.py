@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -135,10 +136,8 @@ def _kill_group_leftovers(group: int) -> None:
         except (ProcessLookupError, psutil.Error):
             continue
     for leftover in leftovers:
-        try:
+        with contextlib.suppress(psutil.Error):
             leftover.kill()
-        except psutil.Error:
-            pass
     psutil.wait_procs(leftovers, timeout=5)
 
 

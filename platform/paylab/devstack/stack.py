@@ -41,7 +41,9 @@ class DevStack:
         self.settings = settings
         state = settings.state_dir
         self.manager = ProcessManager(state)
-        self.localstack = HostLocalStack(settings.root, state, settings.localstack_port, self.manager)
+        self.localstack = HostLocalStack(
+            settings.root, state, settings.localstack_port, self.manager
+        )
         self.postgres = EmbeddedPostgres(state, settings.postgres_port, self.manager)
         self.redis = EmbeddedRedis(state, settings.redis_port, self.manager)
 
@@ -49,9 +51,10 @@ class DevStack:
 
     def up(self, progress: Progress) -> dict[str, str]:
         """Start everything, deploy the template, prepare the databases; returns stack outputs."""
-        self.localstack.ensure_environment(progress)
-        progress("starting LocalStack, Postgres and Redis")
-        self.localstack.start()
+        if self.manages_localstack:
+            self.localstack.ensure_environment(progress)
+            progress("starting LocalStack, Postgres and Redis")
+            self.localstack.start()
         if not self.settings.database_url:
             self.postgres.start()
         if not self.settings.redis_url:
@@ -61,8 +64,9 @@ class DevStack:
             self.redis.wait_ready()
         if not self.settings.database_url:
             self.postgres.wait_ready()
-        self.localstack.wait_ready()
-        progress("LocalStack is ready; deploying the CloudFormation stack")
+        if self.manages_localstack:
+            self.localstack.wait_ready()
+        progress("deploying the CloudFormation stack")
         try:
             stack_outputs = deploy(self.settings, progress)
         except DeploymentError as exc:
@@ -73,6 +77,11 @@ class DevStack:
         database.migrate(admin_url)
         self._wait_simulators()
         return stack_outputs
+
+    @property
+    def manages_localstack(self) -> bool:
+        """False when AWS_ENDPOINT_URL points elsewhere (compose's LocalStack) or on AWS."""
+        return self.settings.endpoint_url() == self.localstack.url
 
     def admin_database_url(self) -> str:
         return self.settings.database_url or self.postgres.admin_url()
@@ -127,9 +136,11 @@ class DevStack:
 
     def status(self) -> dict[str, Any]:
         components: dict[str, dict[str, Any]] = {
-            "localstack": self._component("localstack", self.localstack.url, self.localstack.healthy),
+            "localstack": self._localstack_status(),
             "postgres": self._external_or_managed(
-                "postgres", self.settings.database_url, self.postgres.healthy,
+                "postgres",
+                self.settings.database_url,
+                self.postgres.healthy,
                 f"postgresql://127.0.0.1:{self.settings.postgres_port}/paylab",
             ),
             "redis": self._external_or_managed(
@@ -140,11 +151,19 @@ class DevStack:
             for name, port in SIMULATORS.items():
                 url = f"http://127.0.0.1:{port}"
                 components[f"sim-{name}"] = self._component(
-                    f"sim-{name}", url, lambda url=url: _http_ok(f"{url}/_sim/health")  # type: ignore[misc]
+                    f"sim-{name}",
+                    url,
+                    lambda url=url: _http_ok(f"{url}/_sim/health"),  # type: ignore[misc]
                 )
-        stack = self._stack_status() if components["localstack"]["healthy"] else {
-            "name": self.settings.stack_name, "status": "UNKNOWN", "healthy": False,
-        }
+        stack = (
+            self._stack_status()
+            if components["localstack"]["healthy"]
+            else {
+                "name": self.settings.stack_name,
+                "status": "UNKNOWN",
+                "healthy": False,
+            }
+        )
         healthy = all(c["healthy"] for c in components.values()) and stack["healthy"]
         return {"healthy": healthy, "components": components, "stack": stack}
 
@@ -158,12 +177,27 @@ class DevStack:
             "log": str(self.manager.log_file(name)),
         }
 
+    def _localstack_status(self) -> dict[str, Any]:
+        if self.manages_localstack:
+            return self._component("localstack", self.localstack.url, self.localstack.healthy)
+        endpoint = self.settings.endpoint_url() or "aws"
+        return {
+            "state": "external",
+            "pid": None,
+            "url": endpoint,
+            "healthy": endpoint == "aws" or _http_ok(f"{endpoint}/_localstack/health"),
+        }
+
     def _external_or_managed(
         self, name: str, external: str | None, check: Callable[[], bool], url: str
     ) -> dict[str, Any]:
         if external:
-            return {"state": "external", "pid": None, "url": _redact(external),
-                    "healthy": _external_ok(name, external)}
+            return {
+                "state": "external",
+                "pid": None,
+                "url": _redact(external),
+                "healthy": _external_ok(name, external),
+            }
         return self._component(name, url, check)
 
     def _stack_status(self) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def _first_failure(cfn: Any, name: str) -> str:
     except ClientError as exc:
         return _message(exc)
     failed = [
-        e for e in events
+        e
+        for e in events
         if str(e.get("ResourceStatus", "")).endswith("FAILED")
         and e.get("LogicalResourceId") != name
     ]

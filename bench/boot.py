@@ -1,0 +1,87 @@
+"""Boot times and idle memory of the local stack.
+
+Cold: the environments are installed but no state exists (no Postgres cluster, no stack).
+Warm: `up` after `down` with the state of a previous run kept.
+Idle RSS: the resident memory of every process of the stack (children included) after `up`
+settles. Goals (issue 2): warm <= 10 s, cold <= 30 s, idle RSS <= 1.5 GiB.
+
+    .venv/bin/python bench/boot.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+PAYLAB = [str(ROOT / "paylab")]
+STATE = ROOT / ".paylab"
+# What a cold start must rebuild; the virtual environments are kept (they are "install").
+_DATA = ["postgres", "redis", "localstack/fs", "run"]
+
+
+def run(*args: str) -> float:
+    started = time.monotonic()
+    subprocess.run([*PAYLAB, *args], check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def stack_rss() -> tuple[int, int]:
+    """Bytes resident and number of processes, over every process that `up` started."""
+    import json
+
+    total, count = 0, 0
+    for record in (STATE / "run").glob("*.json"):
+        try:
+            proc = psutil.Process(json.loads(record.read_text())["pid"])
+            family = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for member in family:
+            try:
+                total += member.memory_info().rss
+                count += 1
+            except psutil.Error:
+                continue
+    return total, count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before RSS")
+    args = parser.parse_args()
+
+    run("down")
+    run("up")  # make sure every environment is installed before timing anything
+    cold, warm, rss = [], [], []
+    for _ in range(args.runs):
+        run("down")
+        for part in _DATA:
+            shutil.rmtree(STATE / part, ignore_errors=True)
+        cold.append(run("up"))
+        run("down")
+        warm.append(run("up"))
+        time.sleep(args.settle)  # idle means idle: nothing to wait for but time itself
+        rss.append(stack_rss())
+    run("down")
+
+    print(f"runs: {args.runs}, machine: {psutil.cpu_count()} cores")
+    for label, times, goal in (("cold", cold, 30), ("warm", warm, 10)):
+        each = ", ".join(f"{t:.1f}" for t in times)
+        median = statistics.median(times)
+        print(f"{label} up: median {median:.1f} s (runs: {each}), goal <= {goal} s")
+    mem = statistics.median(r[0] for r in rss) / 2**20
+    print(f"idle RSS: median {mem:.0f} MiB over {rss[-1][1]} processes  goal <= 1536 MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

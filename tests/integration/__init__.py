@@ -1,0 +1,1 @@
+"""Conformance suite: what Paylab relies on, proven against our LocalStack (or AWS)."""
