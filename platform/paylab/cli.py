@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from paylab import cli_sim
 from paylab.core.settings import Settings, get_settings
 from paylab.devstack.errors import StackError
 from paylab.devstack.stack import DevStack
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+cli_sim.register(app)
 console = Console(stderr=True, log_path=False)
 out = Console()
 

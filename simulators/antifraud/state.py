@@ -1,0 +1,159 @@
+"""Scoring: block lists, amount thresholds and velocity, all editable through the API."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from simulators.antifraud.schemas import EvaluationIn, ListKind, Rules
+from simulators.money import to_decimal
+from simulators.seeding import SeededRandom
+
+#: Magic values blocked from start-up (documented in docs/simulators.md).
+DEFAULT_LISTS: dict[str, tuple[str, ...]] = {
+    "email": ("fraud@paylab.test",),
+    "document": ("1000000666",),
+    "bin": ("666666",),
+    "ip": ("203.0.113.66",),
+}
+MAX_EVALUATIONS = 100_000
+
+
+@dataclass
+class AntifraudState:
+    """Rules, lists, attempt history for velocity, and past evaluations."""
+
+    rng: SeededRandom
+    clock: Callable[[], float] = time.time
+    rules: Rules = field(default_factory=Rules)
+    lists: dict[str, set[str]] = field(default_factory=dict)
+    attempts: dict[str, deque[float]] = field(default_factory=dict)
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Default rules and lists, no history."""
+        self.rules = Rules()
+        self.lists = {k: set(v) for k, v in DEFAULT_LISTS.items()}
+        self.attempts.clear()
+        self.evaluations.clear()
+
+    def evaluate(self, body: EvaluationIn) -> dict[str, Any]:
+        """Score one attempt; every attempt counts toward velocity."""
+        r = self.rules
+        reasons: list[dict[str, Any]] = []
+        bin_ = body.card_bin or (body.card_number[:6] if body.card_number else None)
+        checks: list[tuple[ListKind, str | None]] = [
+            ("email", body.email.lower() if body.email else None),
+            ("document", body.doc_number),
+            ("bin", bin_),
+            ("ip", body.ip),
+        ]
+        for kind, value in checks:
+            if value is not None and self._blocked(kind, value):
+                reasons.append(
+                    _reason(f"blocklist_{kind}", f"{kind} {value} is blocked", r.points.blocklist)
+                )
+        amount = to_decimal(body.amount)
+        if amount >= Decimal(r.amount_reject):
+            reasons.append(
+                _reason("amount_reject", f"amount >= {r.amount_reject}", r.points.amount_reject)
+            )
+        elif amount >= Decimal(r.amount_review):
+            reasons.append(
+                _reason("amount_review", f"amount >= {r.amount_review}", r.points.amount_review)
+            )
+        now = self.clock()
+        for key, limit, code in (
+            (f"card:{body.card_number}" if body.card_number else None, r.max_per_card, "card"),
+            (f"email:{body.email.lower()}" if body.email else None, r.max_per_email, "email"),
+            (f"ip:{body.ip}" if body.ip else None, r.max_per_ip, "ip"),
+        ):
+            if key is None:
+                continue
+            count = self._count(key, now, r.velocity_window_s)
+            if count > limit:
+                reasons.append(
+                    _reason(
+                        f"velocity_{code}",
+                        f"{count} attempts for this {code} in {r.velocity_window_s} s "
+                        f"(limit {limit})",
+                        r.points.velocity,
+                    )
+                )
+        score = min(100, sum(int(x["points"]) for x in reasons))
+        decision = (
+            "reject"
+            if score >= r.reject_score
+            else "review"
+            if score >= r.review_score
+            else "approve"
+        )
+        eval_id = self.rng.new_id("eval")
+        out: dict[str, Any] = {
+            "id": eval_id,
+            "score": score,
+            "decision": decision,
+            "reasons": reasons,
+            "reference": body.reference,
+        }
+        self.evaluations[eval_id] = out
+        if len(self.evaluations) > MAX_EVALUATIONS:
+            del self.evaluations[next(iter(self.evaluations))]
+        return out
+
+    def _blocked(self, kind: str, value: str) -> bool:
+        entries = self.lists[kind]
+        if kind == "bin":
+            return any(value.startswith(b) or b.startswith(value) for b in entries)
+        return value in entries
+
+    def _count(self, key: str, now: float, window: int) -> int:
+        q = self.attempts.setdefault(key, deque())
+        q.append(now)
+        while q and q[0] <= now - window:
+            q.popleft()
+        return len(q)
+
+    def add(self, kind: str, value: str) -> bool:
+        """Block a value; False if it was already blocked."""
+        value = value.lower() if kind == "email" else value
+        if value in self.lists[kind]:
+            return False
+        self.lists[kind].add(value)
+        return True
+
+    def remove(self, kind: str, value: str) -> bool:
+        """Unblock a value; False if it was not blocked."""
+        value = value.lower() if kind == "email" else value
+        if value not in self.lists[kind]:
+            return False
+        self.lists[kind].discard(value)
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        """Rules, lists and evaluations (velocity history is not kept)."""
+        return {
+            "rules": self.rules.model_dump(),
+            "lists": {k: sorted(v) for k, v in self.lists.items()},
+            "evaluations": list(self.evaluations.values()),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Load a snapshot."""
+        self.reset()
+        self.rules = Rules.model_validate(data.get("rules", {}))
+        for kind, values in data.get("lists", {}).items():
+            self.lists[kind] = set(values)
+        for ev in data.get("evaluations", []):
+            self.evaluations[ev["id"]] = ev
+
+
+def _reason(code: str, detail: str, points: int) -> dict[str, Any]:
+    return {"code": code, "detail": detail, "points": points}

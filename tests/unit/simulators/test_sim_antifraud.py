@@ -1,0 +1,97 @@
+"""Antifraud simulator: lists, thresholds, velocity, editable rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.fixture
+def af(make_sim: Callable[..., TestClient], clock: Any) -> TestClient:
+    return make_sim("antifraud", clock=clock)
+
+
+def evaluate(c: TestClient, **kw: Any) -> dict[str, Any]:
+    body = {"amount": "30000.00", "email": "ana@example.com", **kw}
+    r = c.post("/v1/evaluations", json=body)
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = r.json()
+    return out
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [r["code"] for r in result["reasons"]]
+
+
+def test_clean_attempt_is_approved(af: TestClient) -> None:
+    r = evaluate(af)
+    assert (r["score"], r["decision"], r["reasons"]) == (0, "approve", [])
+    assert af.get(f"/v1/evaluations/{r['id']}").json() == r
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("email", "Fraud@Paylab.test", "blocklist_email"),
+        ("doc_number", "1000000666", "blocklist_document"),
+        ("card_number", "6666661234567890", "blocklist_bin"),
+        ("card_bin", "66666612", "blocklist_bin"),
+        ("ip", "203.0.113.66", "blocklist_ip"),
+    ],
+)
+def test_magic_blocked_values_reject(af: TestClient, field: str, value: str, code: str) -> None:
+    r = evaluate(af, **{field: value})
+    assert r["decision"] == "reject" and r["score"] == 100 and codes(r) == [code]
+
+
+def test_amount_thresholds(af: TestClient) -> None:
+    assert evaluate(af, amount="4999999.99")["decision"] == "approve"
+    review = evaluate(af, amount="5000000.00")
+    assert (review["decision"], review["score"], codes(review)) == ("review", 40, ["amount_review"])
+    assert evaluate(af, amount="20000000.00")["decision"] == "reject"
+
+
+def test_velocity_per_card_in_window(af: TestClient, clock: Any) -> None:
+    card = "4575623182290326"
+    results = [evaluate(af, card_number=card, email=f"u{i}@x.co") for i in range(6)]
+    assert [r["decision"] for r in results] == ["approve"] * 5 + ["review"]
+    assert codes(results[-1]) == ["velocity_card"]
+    clock.advance(601)
+    assert evaluate(af, card_number=card)["decision"] == "approve"
+
+
+def test_rules_are_editable(af: TestClient) -> None:
+    r = af.put("/v1/rules", json={"amount_review": "10000.00", "max_per_email": 1})
+    assert r.status_code == 200 and r.json()["amount_review"] == "10000.00"
+    first = evaluate(af)
+    assert codes(first) == ["amount_review"]
+    second = evaluate(af)
+    assert codes(second) == ["amount_review", "velocity_email"] and second["decision"] == "reject"
+    assert af.put("/v1/rules", json={"review_score": 90, "reject_score": 50}).status_code == 422
+    assert af.put("/v1/rules", json={"amount_review": 5}).status_code == 422
+
+
+def test_lists_are_editable(af: TestClient) -> None:
+    assert af.post("/v1/lists/email", json={"value": "Ana@Example.com"}).status_code == 201
+    assert evaluate(af)["decision"] == "reject"
+    assert af.post("/v1/lists/email", json={"value": "ana@example.com"}).status_code == 409
+    assert "ana@example.com" in af.get("/v1/lists").json()["email"]
+    assert af.delete("/v1/lists/email/ana@example.com").status_code == 204
+    assert af.delete("/v1/lists/email/ana@example.com").status_code == 404
+    assert evaluate(af)["decision"] == "approve"
+    assert af.post("/v1/lists/phone", json={"value": "1"}).status_code == 422
+
+
+def test_reset_restores_defaults(af: TestClient) -> None:
+    af.delete("/v1/lists/email/fraud@paylab.test")
+    af.post("/_sim/reset")
+    assert "fraud@paylab.test" in af.get("/v1/lists").json()["email"]
+
+
+def test_validation(af: TestClient) -> None:
+    r = af.post("/v1/evaluations", json={"amount": "1.00", "email": "nope"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.email"
+    assert af.get("/v1/evaluations/nope").status_code == 404
