@@ -173,7 +173,8 @@ def run_tests(
     """Run lint, type checks and every test (unit, integration, features, contracts).
 
     Starts the local stack when it is not running and stops what it started.
-    Extra arguments go to pytest, e.g. `./paylab test -k fifo -x`.
+    Extra arguments go to pytest, e.g. `./paylab test -k fifo -x`; with them, the
+    LocalStack plugin suite (which runs in LocalStack's own environment) is left out.
     """
     settings = get_settings()
     with _clear_errors(settings):
@@ -197,6 +198,13 @@ def run_tests(
             env = {**os.environ, "PAYLAB_ROOT": str(root)}
             if subprocess.call([sys.executable, "-m", "pytest", *ctx.args], cwd=root, env=env):
                 failures.append("pytest")
+            if not ctx.args:
+                # Our LocalStack plugins are tested inside LocalStack's own Python 3.13
+                # environment, against a LocalStack of their own (port 4610).
+                console.rule("LocalStack plugins")
+                plugin_tests = [str(stack.localstack.python), "-m", "pytest", "localstack/tests"]
+                if subprocess.call(plugin_tests, cwd=root, env=env):
+                    failures.append("LocalStack plugin tests")
         finally:
             if started and not keep_up:
                 stopped = stack.down()

@@ -72,39 +72,55 @@ class HostLocalStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fingerprint(self) -> str:
-        """Hash of the lock and our plugin sources: a change rebuilds the environment."""
+    def _digest(self, files: list[Path]) -> str:
         digest = hashlib.sha256()
-        files = [self.source / "requirements.lock", self.source / "pyproject.toml"]
-        files += sorted(self.source.glob("paylab_localstack/**/*.py"))
-        files += sorted(self.source.glob("src/**/*.py"))
         for path in files:
             if path.is_file():
-                digest.update(path.name.encode())
+                digest.update(str(path.relative_to(self.source)).encode())
                 digest.update(path.read_bytes())
         return digest.hexdigest()
 
+    def lock_fingerprint(self) -> str:
+        """Hash of the pinned lock: a change reinstalls LocalStack itself."""
+        return self._digest(
+            [self.source / "requirements.lock", self.source / "requirements-test.txt"]
+        )
+
+    def plugin_fingerprint(self) -> str:
+        """Hash of our plugin package: a change reinstalls only the plugins (seconds)."""
+        files = [self.source / "pyproject.toml", *sorted(self.source.glob("src/**/*.py"))]
+        return self._digest(files)
+
     def ensure_environment(self, progress: Callable[[str], None]) -> None:
         """Create or refresh the LocalStack virtual environment from the pinned lock."""
-        stamp = self.venv / ".paylab-fingerprint"
-        wanted = self.fingerprint()
-        if stamp.exists() and stamp.read_text() == wanted:
+        lock_stamp = self.venv / ".paylab-lock"
+        plugin_stamp = self.venv / ".paylab-plugins"
+        lock, plugins = self.lock_fingerprint(), self.plugin_fingerprint()
+        lock_ok = lock_stamp.exists() and lock_stamp.read_text() == lock
+        if lock_ok and plugin_stamp.exists() and plugin_stamp.read_text() == plugins:
             return
-        python = find_python313()
         log = self.home / "install.log"
         self.home.mkdir(parents=True, exist_ok=True)
-        if self.venv.exists() and not stamp.exists():
-            shutil.rmtree(self.venv)  # half-built by an interrupted install
-        if not self.python.exists():
+        pip = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+        if not lock_ok:
+            python = find_python313()
+            if self.venv.exists():
+                shutil.rmtree(self.venv)  # a stale or half-built environment: start clean
             progress(f"creating the LocalStack environment with {python}")
             self._run([python, "-m", "venv", str(self.venv)], log)
-        progress("installing localstack-core from localstack/requirements.lock (first run: ~1 min)")
-        pip = [str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        self._run([*pip, "-r", str(self.source / "requirements.lock")], log)
+            progress("installing localstack-core from localstack/requirements.lock (~1 min)")
+            self._run([*pip, "-r", str(self.source / "requirements.lock")], log)
+            self._run([*pip, "-r", str(self.source / "requirements-test.txt")], log)
+            lock_stamp.write_text(lock)
         progress("installing Paylab's LocalStack plugins")
-        self._run([*pip, "--no-deps", "--force-reinstall", str(self.source)], log)
-        self._run([str(self.python), "-c", "import localstack.runtime.main"], log)
-        stamp.write_text(wanted)
+        plugin_stamp.unlink(missing_ok=True)
+        self._run(
+            [*pip, "--no-deps", "--no-build-isolation", "--force-reinstall", str(self.source)], log
+        )
+        self._run(
+            [str(self.python), "-c", "import localstack.runtime.main, paylab_localstack"], log
+        )
+        plugin_stamp.write_text(plugins)
 
     def _run(self, argv: list[str], log: Path) -> None:
         with log.open("a") as out:
