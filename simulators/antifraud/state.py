@@ -13,7 +13,7 @@ from simulators.antifraud.schemas import EvaluationIn, ListKind, Rules
 from simulators.money import to_decimal
 from simulators.seeding import SeededRandom
 
-#: Magic values blocked from start-up (documented in docs/simulators.md).
+#: Magic values blocked from start-up (documented in the README, "Simulators").
 DEFAULT_LISTS: dict[str, tuple[str, ...]] = {
     "email": ("fraud@paylab.test",),
     "document": ("1000000666",),

@@ -21,7 +21,7 @@ REAL_BANKS: dict[str, str] = {
     "1551": "DAVIPLATA",
 }
 
-#: Magic bank codes decide without a browser (documented in docs/simulators.md).
+#: Magic bank codes decide without a browser (documented in the README, "Simulators").
 MAGIC_BANKS: dict[str, tuple[str, Magic]] = {
     "9991": ("SIMULADOR APRUEBA", "approve"),
     "9992": ("SIMULADOR RECHAZA", "reject"),

@@ -8,7 +8,7 @@ import re
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 CO_MOBILE = re.compile(r"^\+573[0-9]{9}$")
 
-#: Magic numbers (documented in docs/simulators.md): what their receipts say.
+#: Magic numbers (documented in the README, "Simulators"): what their receipts say.
 MAGIC_NUMBERS: dict[str, tuple[str, str | None]] = {
     "+573000000001": ("failed", "handset_unreachable"),
     "+573000000002": ("undelivered", "carrier_rejected"),
