@@ -9,9 +9,10 @@ import pytest
 from pytest_bdd import given, scenarios, then, when
 from sqlalchemy.engine import make_url
 
+from paylab.core.db import db_secret_output
 from paylab.core.secrets import SecretReader
 from paylab.core.settings import get_settings
-from paylab.devstack.stack import DevStack, db_secret_output
+from paylab.devstack.stack import DevStack
 
 scenarios("local_stack.feature")
 

@@ -38,3 +38,31 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction per use case: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def db_secret_output(service: str) -> str:
+    """The stack output holding the ARN of `service`'s database secret."""
+    return f"{service.capitalize()}DbSecretArn"
+
+
+def service_engine(service: str, *, pool_size: int = 5) -> Engine:
+    """An engine connected as `service`'s own role to its own schema.
+
+    The server comes from DATABASE_URL (Aurora on AWS) or the local stack's Postgres; the
+    password from the service's secret in Secrets Manager, named by the stack's outputs.
+    """
+    from paylab.core.secrets import SecretReader
+    from paylab.core.settings import get_settings
+    from paylab.core.stack_outputs import output
+
+    settings = get_settings()
+    base = settings.database_dsn()
+    secret = SecretReader().get_json(output(db_secret_output(service), settings))
+    return make_engine(
+        service_url(base, service, str(secret["password"])), schema=service, pool_size=pool_size
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (handy in use cases)."""
+    return sessionmaker(engine, expire_on_commit=False)

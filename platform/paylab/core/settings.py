@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         """Everything the local stack writes: data, logs, PIDs, virtual environments."""
         return self.root / ".paylab"
 
+    def redis_dsn(self) -> str:
+        """REDIS_URL when given (ElastiCache on AWS), else the local stack's Redis."""
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def database_dsn(self) -> str:
+        """DATABASE_URL when given (Aurora on AWS), else the local stack's Postgres."""
+        return self.database_url or f"postgresql://127.0.0.1:{self.postgres_port}/paylab"
+
     def endpoint_url(self) -> str | None:
         """The AWS endpoint: LocalStack locally (unless overridden), none on AWS."""
         if self.aws_endpoint_url:

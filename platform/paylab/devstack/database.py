@@ -42,8 +42,12 @@ def bootstrap(admin_url: str, passwords: Mapping[str, str]) -> None:
 
 
 def migrate(admin_url: str) -> None:
-    """Bring every schema to the newest Alembic revision."""
-    command.upgrade(alembic_config(admin_url), "head")
+    """Bring every schema to the newest Alembic revision.
+
+    Each service keeps its migrations on its own branch (branch label = service name) off
+    the shared baseline, so services evolve their schemas independently.
+    """
+    command.upgrade(alembic_config(admin_url), "heads")
 
 
 def alembic_config(admin_url: str) -> Config:

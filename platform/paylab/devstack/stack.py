@@ -12,7 +12,7 @@ import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from paylab.core.aws import client
-from paylab.core.db import SERVICES_WITH_DB
+from paylab.core.db import SERVICES_WITH_DB, db_secret_output
 from paylab.core.secrets import SecretReader
 from paylab.core.settings import Settings
 from paylab.devstack import database
@@ -25,13 +25,17 @@ from paylab.infra.deploy import DeploymentError, deploy, outputs
 
 Progress = Callable[[str], None]
 
-# ARCHITECTURE §1: the partner simulators and their ports.
+# ARCHITECTURE §1: the partner simulators and the services, with their ports.
 SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004}
-
-
-def db_secret_output(service: str) -> str:
-    """The stack output holding the ARN of `service`'s database secret."""
-    return f"{service.capitalize()}DbSecretArn"
+SERVICES = {
+    "auth": 8001,
+    "payment": 8002,
+    "wallet": 8003,
+    "merchant": 8004,
+    "notification": 8005,
+    "audit": 8006,
+    "gateway": 8080,
+}
 
 
 class DevStack:
@@ -76,6 +80,7 @@ class DevStack:
         database.bootstrap(admin_url, self._db_passwords(stack_outputs))
         database.migrate(admin_url)
         self._wait_simulators()
+        self._start_services(progress)
         return stack_outputs
 
     @property
@@ -112,6 +117,45 @@ class DevStack:
                 )
             )
 
+    def available_services(self) -> dict[str, int]:
+        """The services whose code exists (issues add them one by one)."""
+        package = self.settings.root / "platform" / "paylab"
+        return {n: p for n, p in SERVICES.items() if (package / n / "app.py").exists()}
+
+    def _start_services(self, progress: Progress) -> None:
+        services = self.available_services()
+        if not services:
+            return
+        progress(f"starting services: {', '.join(services)}")
+        for name, port in services.items():
+            self.manager.start(
+                ProcessSpec(
+                    name=name,
+                    # Each service's app.py has a `create()` factory: nothing connects at import.
+                    argv=[
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"paylab.{name}.app:create",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                    ],
+                    cwd=self.settings.root,
+                    port=port,
+                )
+            )
+        for name, port in services.items():
+            wait_until(
+                lambda port=port: _http_ok(f"http://127.0.0.1:{port}/health"),  # type: ignore[misc]
+                timeout=60,
+                what=f"the {name} service on port {port}",
+                alive=lambda name=name: self.manager.check_alive(name),  # type: ignore[misc]
+            )
+
     def _wait_simulators(self) -> None:
         if not self._simulators_available():
             return
@@ -126,7 +170,8 @@ class DevStack:
     # -- down -------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
-        return [*(f"sim-{name}" for name in SIMULATORS), "localstack", "redis", "postgres"]
+        """Every process `up` may start, in the order `down` stops them."""
+        return [*SERVICES, *(f"sim-{n}" for n in SIMULATORS), "localstack", "redis", "postgres"]
 
     def down(self) -> list[str]:
         """Stop every process we started, newest layer first; returns what was stopped."""

@@ -16,17 +16,22 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _TITLES = {
     400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
     415: "Unsupported media type",
+    413: "Payload too large",
     422: "Validation error",
+    429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
 
 
-class SimProblem(Exception):
-    """A 4xx the simulator answers on purpose, rendered as a problem document."""
+class Problem(Exception):
+    """A 4xx answered on purpose, rendered as a problem document."""
 
     def __init__(
         self,
@@ -130,7 +135,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
         headers = dict(exc.headers) if exc.headers else {}
         if exc.status_code == 404 and detail == "Not Found":
-            detail = "No such resource on this simulator."
+            detail = "No such resource."
         if exc.status_code == 405:
             allowed = allowed_methods(request)
             headers["Allow"] = ", ".join(allowed)
@@ -138,14 +143,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(exc.status_code, slug, detail, headers=headers or None)
 
     async def on_problem(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, SimProblem)
+        assert isinstance(exc, Problem)
         return problem_response(
             exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors
         )
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(SimProblem, on_problem)
+    app.add_exception_handler(Problem, on_problem)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -1,0 +1,48 @@
+"""The outbox: events are written in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from paylab.core.db import SERVICES_WITH_DB
+from paylab.core.events import Envelope
+
+# Where an event goes; the relay (issue 5) maps each to a stack output.
+DESTINATIONS = frozenset(
+    {
+        "sns:payment-events",
+        "sns:wallet-events",
+        "sns:merchant-events",
+        "events:paylab",
+        "sqs:notification-ops",
+        "sqs:audit-ops",
+    }
+)
+
+
+def add_event(session: Session, schema: str, event: Envelope, destinations: Sequence[str]) -> None:
+    """Queue `event` for publication; commits or rolls back with `session`'s transaction."""
+    unknown = set(destinations) - DESTINATIONS
+    if unknown:
+        raise ValueError(f"unknown event destinations: {sorted(unknown)}")
+    if schema not in SERVICES_WITH_DB:
+        raise ValueError(f"no outbox in schema {schema!r}")
+    session.execute(
+        text(
+            f"INSERT INTO {schema}.outbox"  # noqa: S608 (schema checked against a fixed set)
+            " (id, aggregate_id, event_type, payload, destinations) "
+            "VALUES (:id, :aggregate_id, :event_type, CAST(:payload AS jsonb), :destinations)"
+        ),
+        {
+            "id": uuid.UUID(event.id),
+            "aggregate_id": event.subject_id,
+            "event_type": event.type,
+            "payload": json.dumps(json.loads(event.to_json())),
+            "destinations": list(destinations),
+        },
+    )
