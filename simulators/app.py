@@ -13,13 +13,13 @@ import httpx
 from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
+from paylab.core.problems import install_problem_handlers
 from simulators import control
 from simulators.callbacks import CallbackConfig, CallbackSender
 from simulators.control import SimContext, SimState
 from simulators.faults import FaultEngine, FaultRule
 from simulators.journal import Journal
 from simulators.middleware import FastHandler, SimMiddleware
-from simulators.problems import install_problem_handlers
 from simulators.seeding import SeededRandom
 
 VERSION = "1.0.0"

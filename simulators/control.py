@@ -8,10 +8,10 @@ from typing import Annotated, Any, Protocol
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from paylab.core.problems import Problem, problem_schema
 from simulators.callbacks import CallbackSender
 from simulators.faults import FaultEngine, FaultRule, FaultRuleIn
 from simulators.journal import Journal, JournalEntryOut, JournalQuery, render
-from simulators.problems import SimProblem, problem_schema
 from simulators.seeding import SeededRandom
 
 
@@ -165,7 +165,7 @@ async def add_fault(rule: FaultRuleIn, request: Request) -> FaultRule:
     try:
         return _ctx(request).faults.add(rule)
     except KeyError:
-        raise SimProblem(
+        raise Problem(
             409, "duplicate-fault", f"A fault rule with id {rule.id!r} exists."
         ) from None
 
@@ -184,7 +184,7 @@ async def get_fault(rule_id: str, request: Request) -> FaultRule:
     """One fault rule."""
     rule = _ctx(request).faults.get(rule_id)
     if rule is None:
-        raise SimProblem(404, "unknown-fault", f"No fault rule {rule_id!r}.")
+        raise Problem(404, "unknown-fault", f"No fault rule {rule_id!r}.")
     return rule
 
 
@@ -192,7 +192,7 @@ async def get_fault(rule_id: str, request: Request) -> FaultRule:
 async def delete_fault(rule_id: str, request: Request) -> Response:
     """Remove one fault rule."""
     if not _ctx(request).faults.remove(rule_id):
-        raise SimProblem(404, "unknown-fault", f"No fault rule {rule_id!r}.")
+        raise Problem(404, "unknown-fault", f"No fault rule {rule_id!r}.")
     return Response(status_code=204)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from simulators.problems import SimProblem
+from paylab.core.problems import Problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -36,14 +36,14 @@ class IdempotencyStore:
         if key is None:
             return None
         if not 1 <= len(key) <= 255:
-            raise SimProblem(
+            raise Problem(
                 400, "bad-idempotency-key", "Idempotency-Key must be 1 to 255 characters."
             )
         stored = self._items.get(f"{scope}:{key}")
         if stored is None:
             return None
         if stored.fingerprint != hashlib.sha256(body).hexdigest():
-            raise SimProblem(
+            raise Problem(
                 409,
                 "idempotency-key-reused",
                 "This Idempotency-Key was already used with a different request body.",

@@ -13,9 +13,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_body
 from simulators.faults import Decision, ErrorEffect, FaultEngine, TimeoutEffect, parse_body
 from simulators.journal import Journal
-from simulators.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 #: Paths that are neither faulted nor journaled: the control plane must always answer.
 CONTROL_PREFIXES = ("/_sim/", "/openapi.json", "/docs", "/redoc")

@@ -10,10 +10,10 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -37,6 +37,26 @@ out = Console()
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[bold red]paylab:[/] {message}", highlight=False)
     return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    """The validated settings, or one line per bad variable and exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(part) for part in error["loc"])
+            variable = _ALIASES.get(field, f"PAYLAB_{field.upper()}")
+            console.print(f"[bold red]paylab:[/] invalid {variable}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+# Settings read from variables without the PAYLAB_ prefix.
+_ALIASES = {
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+}
 
 
 @contextmanager
@@ -76,7 +96,7 @@ def _bring_up(stack: DevStack) -> float:
 @app.command()
 def up() -> None:
     """Start the local stack: LocalStack, Postgres, Redis, simulators; deploy the AWS resources."""
-    settings = get_settings()
+    settings = _settings()
     with _clear_errors(settings):
         stack = DevStack(settings)
         seconds = _bring_up(stack)
@@ -87,7 +107,7 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop every process that `paylab up` started."""
-    settings = get_settings()
+    settings = _settings()
     with _clear_errors(settings):
         stopped = DevStack(settings).down()
         if stopped:
@@ -101,7 +121,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Show what runs, where, and whether it is healthy (exit 1 when something is not)."""
-    settings = get_settings()
+    settings = _settings()
     with _clear_errors(settings):
         report = DevStack(settings).status()
         if as_json:
@@ -146,7 +166,7 @@ def logs(
     ] = False,
 ) -> None:
     """Show the logs of the stack's processes."""
-    settings = get_settings()
+    settings = _settings()
     with _clear_errors(settings):
         stack = DevStack(settings)
         names = stack.component_names()
@@ -176,7 +196,7 @@ def run_tests(
     Extra arguments go to pytest, e.g. `./paylab test -k fifo -x`; with them, the
     LocalStack plugin suite (which runs in LocalStack's own environment) is left out.
     """
-    settings = get_settings()
+    settings = _settings()
     with _clear_errors(settings):
         stack = DevStack(settings)
         started = not stack.status()["healthy"]
@@ -220,7 +240,3 @@ def version() -> None:
     from paylab import __version__
 
     out.print(__version__)
-
-
-def _root() -> Path:
-    return get_settings().root

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from paylab.core.problems import Problem
 from simulators.antifraud.schemas import (
     EvaluationIn,
     EvaluationOut,
@@ -16,7 +17,6 @@ from simulators.antifraud.schemas import (
 )
 from simulators.antifraud.state import AntifraudState
 from simulators.control import ERRORS
-from simulators.problems import SimProblem
 
 router = APIRouter(tags=["antifraud"], responses={422: ERRORS[422], 400: ERRORS[400]})
 
@@ -37,7 +37,7 @@ async def get_evaluation(eval_id: str, request: Request) -> dict[str, Any]:
     """A past evaluation."""
     found = _state(request).evaluations.get(eval_id)
     if found is None:
-        raise SimProblem(404, "unknown-evaluation", f"No evaluation {eval_id!r}.")
+        raise Problem(404, "unknown-evaluation", f"No evaluation {eval_id!r}.")
     return found
 
 
@@ -51,7 +51,7 @@ async def get_rules(request: Request) -> Rules:
 async def put_rules(body: Rules, request: Request) -> Rules:
     """Replace the rules; omitted fields take their defaults."""
     if body.review_score > body.reject_score:
-        raise SimProblem(
+        raise Problem(
             422,
             "validation-error",
             "review_score must not exceed reject_score.",
@@ -74,7 +74,7 @@ async def add_to_list(kind: ListKind, body: ListEntryIn, request: Request) -> Li
     """Block a value (email, document number, card BIN or IP)."""
     state = _state(request)
     if not state.add(kind, body.value):
-        raise SimProblem(409, "already-listed", f"{body.value!r} is already on the {kind} list.")
+        raise Problem(409, "already-listed", f"{body.value!r} is already on the {kind} list.")
     return Lists.model_validate({k: sorted(v) for k, v in state.lists.items()})
 
 
@@ -82,5 +82,5 @@ async def add_to_list(kind: ListKind, body: ListEntryIn, request: Request) -> Li
 async def remove_from_list(kind: ListKind, value: str, request: Request) -> Response:
     """Unblock a value."""
     if not _state(request).remove(kind, value):
-        raise SimProblem(404, "not-listed", f"{value!r} is not on the {kind} list.")
+        raise Problem(404, "not-listed", f"{value!r} is not on the {kind} list.")
     return Response(status_code=204)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulators.money import MONEY_PATTERN, Money
+from paylab.core.money import MONEY_PATTERN, Money
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 ListKind = Literal["email", "document", "bin", "ip"]

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from paylab.core.money import to_decimal
 from simulators.antifraud.schemas import EvaluationIn, ListKind, Rules
-from simulators.money import to_decimal
 from simulators.seeding import SeededRandom
 
 #: Magic values blocked from start-up (documented in the README, "Simulators").

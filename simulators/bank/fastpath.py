@@ -2,7 +2,7 @@
 
 Only the common case is handled here (a JSON body that validates, no Idempotency-Key);
 anything else returns None and the FastAPI route answers, so errors look the same either way.
-`tests/unit/simulators/test_bank_fastpath.py` checks both paths give the same answers.
+`tests/unit/sim/test_bank_fastpath.py` checks both paths give the same answers.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import orjson
 from pydantic import ValidationError
 from starlette.types import Scope
 
+from paylab.core.problems import Problem
 from simulators.bank.routes import auth_body
 from simulators.bank.schemas import AuthorizationIn
 from simulators.bank.state import BankState
 from simulators.middleware import FastHandler
-from simulators.problems import SimProblem
 
 _DELEGATE_HEADERS = frozenset({b"idempotency-key"})
 
@@ -38,7 +38,7 @@ def authorization_handler(state: BankState) -> FastHandler:
             return None
         try:
             auth = state.authorize(body)
-        except SimProblem:
+        except Problem:
             # authorize() raises only before it changes anything (card checks, unknown token),
             # so the route can run it again and render the very same problem.
             return None

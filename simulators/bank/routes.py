@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from starlette.responses import Response
 
+from paylab.core.money import fmt, to_decimal
+from paylab.core.problems import Problem
 from simulators.bank.cards import TEST_CARDS
 from simulators.bank.schemas import (
     AuthorizationIn,
@@ -26,8 +28,6 @@ from simulators.bank.schemas import (
 )
 from simulators.bank.state import MESSAGES, Authorization, BankState, Payout, summary
 from simulators.control import ERRORS
-from simulators.money import fmt, to_decimal
-from simulators.problems import SimProblem
 
 router = APIRouter(tags=["bank"], responses={422: ERRORS[422], 400: ERRORS[400]})
 admin = APIRouter(
@@ -191,7 +191,7 @@ def _account_out(state: BankState, number: str) -> CardAccountOut:
 
 def _valid_number(number: str) -> str:
     if not (number.isdigit() and 13 <= len(number) <= 19 and number.isascii()):
-        raise SimProblem(
+        raise Problem(
             422,
             "validation-error",
             "The card number must have 13 to 19 digits.",

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from paylab.core.money import Money
 from simulators.bank.cards import Behaviour
-from simulators.money import Money
 
 Currency = Literal["COP", "USD"]
 _Strict = ConfigDict(extra="forbid", strict=True)

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from paylab.core.money import fmt, to_decimal
+from paylab.core.problems import Problem
 from simulators.bank.cards import TEST_CARDS, Behaviour, brand, card_errors, is_expired
 from simulators.bank.schemas import AuthorizationIn, BankSettings, PayoutIn
 from simulators.idempotency import IdempotencyStore
-from simulators.money import fmt, to_decimal
-from simulators.problems import SimProblem
 from simulators.seeding import SeededRandom
 
 DEFAULT_BALANCE = {"COP": Decimal("5000000.00"), "USD": Decimal("2000.00")}
@@ -121,7 +121,7 @@ class BankState:
     def _check_card(self, number: str, exp_month: int, exp_year: int, cvc: str | None) -> None:
         errors = card_errors(number, exp_month, exp_year, cvc)
         if errors:
-            raise SimProblem(422, "invalid-card", "The card data is not valid.", errors=errors)
+            raise Problem(422, "invalid-card", "The card data is not valid.", errors=errors)
 
     def authorize(self, body: AuthorizationIn) -> Authorization:
         """Decide an authorization: card rules, then the account's behaviour and funds."""
@@ -132,7 +132,7 @@ class BankState:
             assert body.token is not None
             found = self.tokens.get(body.token)
             if found is None:
-                raise SimProblem(
+                raise Problem(
                     422,
                     "unknown-token",
                     "No such card token.",
@@ -185,7 +185,7 @@ class BankState:
         """One authorization, with a pending one resolved once its time has come."""
         row = self.auths.get(auth_id)
         if row is None:
-            raise SimProblem(404, "unknown-authorization", f"No authorization {auth_id!r}.")
+            raise Problem(404, "unknown-authorization", f"No authorization {auth_id!r}.")
         auth = Authorization(*row)
         due = auth.resolve_at
         if auth.status == "pending" and due is not None and self.clock() >= due:
@@ -199,7 +199,7 @@ class BankState:
         auth = self._in_state(auth_id, "approved", "capture")
         value = auth.amount if amount is None else to_decimal(amount)
         if value > auth.amount:
-            raise SimProblem(
+            raise Problem(
                 422,
                 "capture-exceeds-authorization",
                 f"Cannot capture {fmt(value)}: only {fmt(auth.amount)} was authorized.",
@@ -224,7 +224,7 @@ class BankState:
         left = auth.captured - auth.refunded
         value = left if amount is None else to_decimal(amount)
         if value > left:
-            raise SimProblem(
+            raise Problem(
                 422,
                 "refund-exceeds-capture",
                 f"Cannot refund {fmt(value)}: only {fmt(left)} is left to refund.",
@@ -240,7 +240,7 @@ class BankState:
         auth = self.get_auth(auth_id)
         states = (allowed,) if isinstance(allowed, str) else allowed
         if auth.status not in states:
-            raise SimProblem(
+            raise Problem(
                 409,
                 "invalid-state",
                 f"Cannot {action} authorization {auth_id} in state {auth.status!r}; "
@@ -275,7 +275,7 @@ class BankState:
         """One payout; a pending one is paid once its time has come."""
         p = self.payouts.get(payout_id)
         if p is None:
-            raise SimProblem(404, "unknown-payout", f"No payout {payout_id!r}.")
+            raise Problem(404, "unknown-payout", f"No payout {payout_id!r}.")
         if p.status == "pending" and p.resolve_at is not None and self.clock() >= p.resolve_at:
             p.status, p.resolve_at = "paid", None
         return p

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from paylab.core.problems import Problem
 from simulators.control import ERRORS
-from simulators.problems import SimProblem
 from simulators.pse import page
 from simulators.pse.banks import MAGIC_BANKS, REAL_BANKS, bank_name
 from simulators.pse.schemas import (
@@ -134,7 +134,7 @@ async def decide(txn_id: str, request: Request) -> RedirectResponse:
     """The payer's decision; PSE confirms to the merchant and redirects the browser back."""
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("application/x-www-form-urlencoded"):
-        raise SimProblem(
+        raise Problem(
             415,
             "unsupported-media-type",
             "Send the decision as an application/x-www-form-urlencoded form.",

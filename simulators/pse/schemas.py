@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from simulators.money import Money
+from paylab.core.money import Money
 
 _Strict = ConfigDict(extra="forbid", strict=True)
 PseStatus = Literal["pending", "approved", "rejected", "failed", "abandoned"]

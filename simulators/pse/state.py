@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from paylab.core.money import fmt, to_decimal
+from paylab.core.problems import Problem
 from simulators.callbacks import CallbackSender
 from simulators.idempotency import IdempotencyStore
-from simulators.money import fmt, to_decimal
-from simulators.problems import SimProblem
 from simulators.pse.banks import MAGIC_BANKS, bank_name
 from simulators.pse.schemas import PseSettings, TransactionIn
 from simulators.seeding import SeededRandom
@@ -73,7 +73,7 @@ class PseState:
     def create(self, body: TransactionIn) -> Transaction:
         """Start a transfer; magic banks decide at once or on a timer."""
         if bank_name(body.bank_code) is None:
-            raise SimProblem(
+            raise Problem(
                 422,
                 "unknown-bank",
                 f"PSE does not know bank {body.bank_code}; GET /v1/banks lists them.",
@@ -113,7 +113,7 @@ class PseState:
         """One transaction."""
         txn = self.txns.get(txn_id)
         if txn is None:
-            raise SimProblem(404, "unknown-transaction", f"No PSE transaction {txn_id!r}.")
+            raise Problem(404, "unknown-transaction", f"No PSE transaction {txn_id!r}.")
         return txn
 
     def payer_decides(self, txn_id: str, decision: str) -> Transaction:
@@ -121,7 +121,7 @@ class PseState:
         txn = self.get(txn_id)
         status = DECISIONS.get(decision)
         if status is None:
-            raise SimProblem(
+            raise Problem(
                 422,
                 "validation-error",
                 "decision must be approve, reject or abandon.",
@@ -130,7 +130,7 @@ class PseState:
                 ],
             )
         if txn.status != "pending" or txn.bank_code in MAGIC_BANKS:
-            raise SimProblem(
+            raise Problem(
                 409,
                 "already-decided",
                 f"Transaction {txn_id} is {txn.status}; only a pending transaction at a "

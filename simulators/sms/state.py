@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from paylab.core.problems import Problem
 from simulators.callbacks import CallbackSender
-from simulators.problems import SimProblem
 from simulators.seeding import SeededRandom
 from simulators.sms.numbers import MAGIC_NUMBERS, encoding_and_segments, number_error
 from simulators.sms.schemas import MessageIn, SmsSettings
@@ -58,7 +58,7 @@ class SmsState:
         """Accept a message: receipt `sent` now, the final one after delivery_delay_ms."""
         error = number_error(body.to)
         if error is not None:
-            raise SimProblem(
+            raise Problem(
                 422,
                 "invalid-number",
                 f"Cannot send an SMS to {body.to!r}: {error}.",
@@ -106,7 +106,7 @@ class SmsState:
         """One message."""
         msg = self.messages.get(msg_id)
         if msg is None:
-            raise SimProblem(404, "unknown-message", f"No message {msg_id!r}.")
+            raise Problem(404, "unknown-message", f"No message {msg_id!r}.")
         return msg
 
     def query(

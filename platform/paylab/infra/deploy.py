@@ -25,11 +25,12 @@ def deploy(
     progress: Callable[[str], None] = lambda _: None,
     timeout: float = 300.0,
     cfn: Any = None,
+    template_body: str | None = None,
 ) -> dict[str, str]:
     """Create or update the stack from the template and return its outputs."""
     cfn = cfn or client("cloudformation", settings)
     name = settings.stack_name
-    body = TEMPLATE.read_text()
+    body = template_body if template_body is not None else TEMPLATE.read_text()
     params = [{"ParameterKey": "Environment", "ParameterValue": settings.target.value}]
     status = _status(cfn, name)
     if status == "ROLLBACK_COMPLETE":
