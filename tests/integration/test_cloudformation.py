@@ -10,12 +10,19 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from paylab.core.settings import get_settings
+from paylab.infra.artifacts import publish
 from paylab.infra.template import TEMPLATE_PATH, load_template
 
 from .messages import receive
 from .resources import AwsClients, delete_stack
 
 QUEUES = ("NotificationOps", "AuditOps")
+
+
+def _parameters() -> dict[str, str]:
+    """Environment=local plus the published Lambda zip and state machine definitions."""
+    return {"Environment": "local", **publish(get_settings()).parameters()}
 
 
 def _outputs(stack: dict[str, Any]) -> dict[str, str]:
@@ -34,7 +41,7 @@ def _failure(aws: AwsClients, stack: dict[str, Any]) -> str:
 def test_template_deploys_and_every_output_names_a_live_resource(
     aws: AwsClients, cfn_create_stack: Callable[..., dict[str, Any]]
 ) -> None:
-    stack = cfn_create_stack(TEMPLATE_PATH.read_text(), {"Environment": "local"})
+    stack = cfn_create_stack(TEMPLATE_PATH.read_text(), _parameters())
     assert stack["StackStatus"] == "CREATE_COMPLETE", _failure(aws, stack)
     name = stack["StackName"]
     outputs = _outputs(stack)
@@ -118,7 +125,7 @@ def test_aws_only_resources_are_skipped_locally(
         "ClusterArn": {"Condition": "IsAws", "Value": {"Fn::GetAtt": ["Cluster", "Arn"]}},
         "TopicArn": {"Value": {"Ref": "Topic"}},
     }
-    stack = cfn_create_stack(yaml.safe_dump(template), {"Environment": "local"})
+    stack = cfn_create_stack(yaml.safe_dump(template), _parameters())
     assert stack["StackStatus"] == "CREATE_COMPLETE", _failure(aws, stack)
     assert _outputs(stack).keys() == {"TopicArn"}
     resources = aws.cloudformation.describe_stack_resources(StackName=stack["StackId"])

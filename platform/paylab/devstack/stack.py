@@ -21,6 +21,7 @@ from paylab.devstack.localstack import HostLocalStack
 from paylab.devstack.postgres import EmbeddedPostgres
 from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
 from paylab.devstack.redis_server import EmbeddedRedis
+from paylab.infra.artifacts import publish
 from paylab.infra.deploy import DeploymentError, deploy, outputs
 
 Progress = Callable[[str], None]
@@ -72,7 +73,8 @@ class DevStack:
             self.localstack.wait_ready()
         progress("deploying the CloudFormation stack")
         try:
-            stack_outputs = deploy(self.settings, progress)
+            artifacts = publish(self.settings)
+            stack_outputs = deploy(self.settings, progress, parameters=artifacts.parameters())
         except DeploymentError as exc:
             raise StackError(f"stack deployment failed: {exc}") from exc
         progress("creating database roles and schemas, running migrations")

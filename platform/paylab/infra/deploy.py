@@ -26,12 +26,14 @@ def deploy(
     timeout: float = 300.0,
     cfn: Any = None,
     template_body: str | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Create or update the stack from the template and return its outputs."""
     cfn = cfn or client("cloudformation", settings)
     name = settings.stack_name
     body = template_body if template_body is not None else TEMPLATE.read_text()
-    params = [{"ParameterKey": "Environment", "ParameterValue": settings.target.value}]
+    values = {"Environment": settings.target.value, **(parameters or {})}
+    params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     status = _status(cfn, name)
     if status == "ROLLBACK_COMPLETE":
         # A stack whose creation failed cannot be updated; AWS requires deleting it first.

@@ -1,0 +1,103 @@
+"""Deployment artifacts: the Lambda zip and the state machine definitions, built once, in S3.
+
+The same bytes deploy to LocalStack and AWS: the zip is reproducible (sorted entries, fixed
+timestamps) and its S3 key carries its content hash, so an unchanged build uploads nothing
+and a changed one makes CloudFormation update the functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from paylab.core.aws import client
+from paylab.core.settings import Settings
+
+PACKAGE = Path(__file__).resolve().parents[1]  # platform/paylab
+WORKFLOWS = PACKAGE / "workflows"
+_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Where the template finds its code and definitions (CloudFormation parameters)."""
+
+    bucket: str
+    lambda_code_key: str
+    saga_definition_key: str
+
+    def parameters(self) -> dict[str, str]:
+        return {
+            "ArtifactsBucket": self.bucket,
+            "LambdaCodeKey": self.lambda_code_key,
+            "PaymentSagaDefinitionKey": self.saga_definition_key,
+        }
+
+
+def lambda_zip() -> bytes:
+    """`paylab/__init__.py` and `paylab/lambdas/`: all the Lambdas need (stdlib + boto3)."""
+    files = [PACKAGE / "__init__.py", *sorted((PACKAGE / "lambdas").rglob("*.py"))]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(str(Path("paylab") / path.relative_to(PACKAGE)), _EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _keyed(prefix: str, data: bytes, suffix: str) -> str:
+    return f"{prefix}{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+
+
+def bucket_name(settings: Settings, sts: Any = None) -> str:
+    """One artifacts bucket per stack and account (bucket names are global on AWS)."""
+    account = (sts or client("sts", settings)).get_caller_identity()["Account"]
+    return f"{settings.stack_name}-artifacts-{account}".lower()
+
+
+def publish(settings: Settings, s3: Any = None) -> Artifacts:
+    """Build and upload what the template needs; returns its parameters."""
+    s3 = s3 or client("s3", settings)
+    bucket = bucket_name(settings)
+    _ensure_bucket(s3, bucket, settings.region)
+    code = lambda_zip()
+    saga = (WORKFLOWS / "payment_saga.asl.json").read_bytes()
+    artifacts = Artifacts(
+        bucket=bucket,
+        lambda_code_key=_keyed("lambdas/paylab-", code, ".zip"),
+        saga_definition_key=_keyed("workflows/payment_saga-", saga, ".asl.json"),
+    )
+    _put_once(s3, bucket, artifacts.lambda_code_key, code)
+    _put_once(s3, bucket, artifacts.saga_definition_key, saga)
+    return artifacts
+
+
+def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError:
+        pass
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**kwargs)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+
+
+def _put_once(s3: Any, bucket: str, key: str, data: bytes) -> None:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        s3.put_object(Bucket=bucket, Key=key, Body=data)

@@ -1,0 +1,126 @@
+"""The payment SAGA's definition: every path ends, every failure after the hold compensates."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import zipfile
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paylab.infra.artifacts import WORKFLOWS, lambda_zip
+from paylab.infra.template import load_template
+
+ASL = WORKFLOWS / "payment_saga.asl.json"
+LAMBDAS = Path(__file__).resolve().parents[3] / "platform" / "paylab" / "lambdas"
+
+
+@pytest.fixture(scope="module")
+def states() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(ASL.read_text())["States"]
+    return loaded
+
+
+def _targets(state: dict[str, Any]) -> list[str]:
+    found = [state["Next"]] if "Next" in state else []
+    found += [c["Next"] for c in state.get("Catch", [])]
+    found += [c["Next"] for c in state.get("Choices", [])]
+    found += [state["Default"]] if "Default" in state else []
+    return found
+
+
+def test_every_transition_leads_to_a_state(states: dict[str, Any]) -> None:
+    for name, state in states.items():
+        for target in _targets(state):
+            assert target in states, f"{name} -> {target}"
+
+
+def test_every_state_is_reachable(states: dict[str, Any]) -> None:
+    seen, todo = set(), ["Prepare"]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _targets(states[name])
+    assert seen == set(states)
+
+
+def test_failures_after_the_hold_release_it(states: dict[str, Any]) -> None:
+    """From every task after ReserveFunds, each Catch path passes through ReleaseFunds."""
+
+    def reaches_release(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name == "ReleaseFunds":
+            return True
+        if name in seen or states[name]["Type"] in ("Succeed", "Fail") or "End" in states[name]:
+            return False
+        return all(reaches_release(t, seen | {name}) for t in _targets(states[name]))
+
+    for name in ("ProcessPayment", "AwaitPseConfirmation", "CaptureFunds"):
+        for catch in states[name]["Catch"]:
+            assert reaches_release(catch["Next"]), f"{name} catches {catch['ErrorEquals']}"
+    # A refused reserve made no hold: nothing to release.
+    refused = next(c for c in states["ReserveFunds"]["Catch"] if c["ErrorEquals"] == ["Refused"])
+    assert not reaches_release(refused["Next"])
+
+
+def test_transient_errors_are_retried_with_backoff(states: dict[str, Any]) -> None:
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            retries = state.get("Retry", [])
+            assert any(
+                "TransientError" in r["ErrorEquals"] or "States.ALL" in r["ErrorEquals"]
+                for r in retries
+            ), name
+            assert all(r.get("BackoffRate", 1) > 1 for r in retries), name
+
+
+def test_pse_waits_for_the_token_and_times_out_to_abandonment(states: dict[str, Any]) -> None:
+    pse = states["AwaitPseConfirmation"]
+    assert pse["Resource"].endswith(".waitForTaskToken")
+    assert pse["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert "TimeoutSecondsPath" in pse
+    timeout = next(c for c in pse["Catch"] if c["ErrorEquals"] == ["States.Timeout"])
+    assert states[timeout["Next"]]["Result"] == "abandoned"
+
+
+def test_template_substitutes_every_placeholder() -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL.read_text()))
+    machine = load_template()["Resources"]["PaymentSaga"]["Properties"]
+    assert placeholders == set(machine["DefinitionSubstitutions"])
+
+
+def test_lambda_zip_is_reproducible_and_holds_only_the_handlers() -> None:
+    first, second = lambda_zip(), lambda_zip()
+    assert first == second
+    names = zipfile.ZipFile(BytesIO(first)).namelist()
+    assert "paylab/__init__.py" in names
+    assert all(n == "paylab/__init__.py" or n.startswith("paylab/lambdas/") for n in names)
+    handlers = load_template()["Resources"]
+    for resource in handlers.values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            module = resource["Properties"]["Handler"].rsplit(".", 1)[0]
+            assert module.replace(".", "/") + ".py" in names
+
+
+def test_lambdas_need_only_the_standard_library_and_boto3() -> None:
+    allowed_third_party = {"boto3", "botocore"}
+    for path in LAMBDAS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            for module in modules:
+                top = module.split(".")[0]
+                ok = (
+                    top in allowed_third_party
+                    or module.startswith("paylab.lambdas")
+                    or top == "__future__"
+                    or top in __import__("sys").stdlib_module_names
+                )
+                assert ok, f"{path.name} imports {module}"
