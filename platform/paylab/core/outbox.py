@@ -46,3 +46,5 @@ def add_event(session: Session, schema: str, event: Envelope, destinations: Sequ
             "destinations": list(destinations),
         },
     )
+    # Wakes the relay when the transaction commits (nothing is sent if it rolls back).
+    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": f"outbox_{schema}"})

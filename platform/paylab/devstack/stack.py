@@ -37,6 +37,7 @@ SERVICES = {
     "audit": 8006,
     "gateway": 8080,
 }
+WORKERS = {"outbox-relay": "paylab.core.outbox_relay"}
 
 
 class DevStack:
@@ -81,6 +82,7 @@ class DevStack:
         admin_url = self.admin_database_url()
         database.bootstrap(admin_url, self._db_passwords(stack_outputs))
         database.migrate(admin_url)
+        self._start_workers()
         self._wait_simulators()
         self._start_services(progress)
         return stack_outputs
@@ -158,6 +160,13 @@ class DevStack:
                 alive=lambda name=name: self.manager.check_alive(name),  # type: ignore[misc]
             )
 
+    def _start_workers(self) -> None:
+        """Background workers: the outbox relay publishes every service's events."""
+        for name, module in WORKERS.items():
+            self.manager.start(
+                ProcessSpec(name=name, argv=[sys.executable, "-m", module], cwd=self.settings.root)
+            )
+
     def _wait_simulators(self) -> None:
         if not self._simulators_available():
             return
@@ -173,7 +182,8 @@ class DevStack:
 
     def component_names(self) -> list[str]:
         """Every process `up` may start, in the order `down` stops them."""
-        return [*SERVICES, *(f"sim-{n}" for n in SIMULATORS), "localstack", "redis", "postgres"]
+        sims = (f"sim-{n}" for n in SIMULATORS)
+        return [*SERVICES, *WORKERS, *sims, "localstack", "redis", "postgres"]
 
     def down(self) -> list[str]:
         """Stop every process we started, newest layer first; returns what was stopped."""

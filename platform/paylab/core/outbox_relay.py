@@ -1,0 +1,152 @@
+"""The outbox relay: publishes committed outbox rows, at least once, in order per aggregate.
+
+Concurrent relays share the work safely: each round takes a transaction-scoped advisory lock
+per aggregate, so one aggregate's rows are published by one relay at a time, oldest first.
+A row is marked published only when every destination accepted it and every earlier row of
+its aggregate was published; anything else is sent again later (consumers deduplicate by
+event id, and SQS FIFO by deduplication id).
+
+    python -m paylab.core.outbox_relay      # one thread per service schema; Ctrl-C stops it
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import Engine, text
+
+from paylab.core.db import SERVICES_WITH_DB, service_engine
+from paylab.core.logging import configure_logging
+from paylab.core.publishers import OutboxMessage, Publisher
+
+log = structlog.get_logger()
+
+# {table} is a service schema's outbox table, checked in OutboxRelay: never user input.
+_CLAIM = """
+    SELECT id::text AS id, aggregate_id, event_type, payload, destinations FROM {table}
+    WHERE published_at IS NULL
+      AND pg_try_advisory_xact_lock(hashtextextended(:prefix || aggregate_id, 0))
+    ORDER BY seq
+    LIMIT :limit
+"""
+_MARK = "UPDATE {table} SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"
+
+
+def channel(schema: str) -> str:
+    """The NOTIFY channel `outbox.add_event` signals on commit."""
+    return f"outbox_{schema}"
+
+
+class OutboxRelay:
+    """Publishes one outbox table (`<service schema>.outbox`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        schema: str,
+        publisher: Publisher,
+        *,
+        table: str = "outbox",
+        batch_size: int = 100,
+    ) -> None:
+        if schema not in SERVICES_WITH_DB or not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
+            raise ValueError(f"no outbox {schema}.{table}")
+        self.engine, self.schema, self.publisher = engine, schema, publisher
+        self.table = f"{schema}.{table}"
+        self.batch_size = batch_size
+
+    def run_once(self) -> int:
+        """One round: claim, publish, mark; returns how many rows were marked published."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                text(_CLAIM.replace("{table}", self.table)),
+                {"prefix": f"{self.table}:", "limit": self.batch_size},
+            ).all()
+            if not rows:
+                return 0
+            published = self._publish(list(rows))
+            if published:
+                conn.execute(
+                    text(_MARK.replace("{table}", self.table)),
+                    {"ids": published},
+                )
+            return len(published)
+
+    def _publish(self, rows: list[Any]) -> list[str]:
+        by_destination: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for row in rows:
+            message = OutboxMessage(row.id, row.aggregate_id, row.event_type, row.payload)
+            for destination in row.destinations:
+                by_destination[destination].append(message)
+        accepted: dict[str, set[str]] = {}
+        for destination, messages in by_destination.items():
+            try:
+                accepted[destination] = self.publisher.publish(destination, messages)
+            except Exception as exc:  # AWS down or throttling: keep the rows for later
+                log.warning("outbox.publish_failed", destination=destination, error=str(exc))
+                accepted[destination] = set()
+        published: list[str] = []
+        blocked: set[str] = set()  # aggregates with an earlier row not yet published
+        for row in rows:
+            ok = all(row.id in accepted[d] for d in row.destinations)
+            if ok and row.aggregate_id not in blocked:
+                published.append(row.id)
+            else:
+                blocked.add(row.aggregate_id)
+        return published
+
+
+def serve(relay: OutboxRelay, dsn: str, stop: threading.Event, idle_wait: float = 1.0) -> None:
+    """Publish until `stop`; sleep on LISTEN between bursts, back off while AWS fails."""
+    backoff = 0.0
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute(f"LISTEN {channel(relay.schema)}")
+        while not stop.is_set():
+            try:
+                moved = relay.run_once()
+                backoff = 0.0
+            except Exception as exc:  # database restarts, AWS outages: never die, slow down
+                backoff = min(30.0, max(0.5, backoff * 2))
+                log.warning(
+                    "outbox.round_failed", schema=relay.schema, error=str(exc), retry_in=backoff
+                )
+                stop.wait(backoff)
+                continue
+            if moved:
+                continue  # more may be waiting: drain before sleeping
+            for _ in listener.notifies(timeout=idle_wait, stop_after=1):
+                pass
+
+
+def main() -> None:
+    """Run one relay thread per service schema until SIGTERM or Ctrl-C."""
+    configure_logging("outbox-relay")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    publisher = Publisher()
+    threads = []
+    for schema in SERVICES_WITH_DB:
+        engine = service_engine(schema, pool_size=1)
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        relay = OutboxRelay(engine, schema, publisher)
+        thread = threading.Thread(target=serve, args=(relay, dsn, stop), name=schema, daemon=True)
+        thread.start()
+        threads.append(thread)
+    log.info("outbox.relay_started", schemas=list(SERVICES_WITH_DB))
+    try:
+        while not stop.is_set():
+            stop.wait(1.0)
+    except KeyboardInterrupt:
+        stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+
+
+if __name__ == "__main__":
+    main()
