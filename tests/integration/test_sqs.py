@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .messages import assert_empty, receive
-from .resources import ON_LOCALSTACK, AwsClients, Queue
+from .resources import AwsClients, Queue
 from .waiting import wait_until
 
 
@@ -116,17 +116,6 @@ def test_message_moves_to_the_dlq_after_max_receive_count(
     assert dead["Attributes"]["DeadLetterQueueSourceArn"] == queue.arn
 
 
-@pytest.mark.xfail(
-    ON_LOCALSTACK,
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "LocalStack 2026.3.0 keeps a FIFO message's MessageDeduplicationId when it dead-letters "
-        "it and again when the move task sends it back, so the source queue drops it as a "
-        "duplicate for 5 minutes: the task reports it moved, but it is lost. AWS replaces the "
-        "deduplication id with the original message id on the way into a FIFO DLQ."
-    ),
-)
 def test_message_move_task_redrives_the_dlq_back_to_its_source(
     aws: AwsClients, sqs_create_queue_with_dlq: Callable[..., tuple[Queue, Queue]]
 ) -> None:

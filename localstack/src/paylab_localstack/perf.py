@@ -1,18 +1,158 @@
-"""Home of LocalStack performance patches, applied before the infrastructure starts.
+"""LocalStack performance patches, applied before the infrastructure starts.
 
-Candidates measured in /work/shared/MEASUREMENTS.md: jsonpath-ng rebuilding its ply parser on
-every Step Functions JSONPath evaluation (~45% of LocalStack CPU per execution), and a boto3 client
-created per Lambda task. Each patch goes in its own function, called from the hook below.
+Each patch is one function, found with py-spy on LocalStack during the Step Functions benchmark
+(bench/localstack.py); the README lists them with their measured effect. PAYLAB_LOCALSTACK_PERF=0
+turns them all off, so the benchmark can compare against stock behaviour.
 """
 
+import functools
 import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from localstack.runtime import hooks
 
 LOG = logging.getLogger(__name__)
 
+SWITCH = "PAYLAB_LOCALSTACK_PERF"
+# Parsed JSONPath expressions kept per parser; a state machine uses a handful of distinct paths.
+JSONPATH_CACHE_SIZE = 4096
+# with_assumed_role asks STS for its default duration (1 h); reuse credentials for 55 minutes.
+CREDENTIALS_REUSE_S = 3300.0
+# Distinct (role, principal, region, endpoint, config) entries kept before the cache starts over.
+ASSUMED_ROLE_CACHE_SIZE = 256
+
+
+def selected(patches: tuple[Callable[[], None], ...]) -> list[Callable[[], None]]:
+    """The patches PAYLAB_LOCALSTACK_PERF selects: all (default, 1), none (0) or a list of names."""
+    value = os.environ.get(SWITCH, "1").strip().lower()
+    if value in ("", "1", "true", "yes", "on"):
+        return list(patches)
+    if value in ("0", "false", "no", "off"):
+        return []
+    names = {name.strip() for name in value.split(",")}
+    unknown = names - {p.__name__ for p in patches}
+    if unknown:
+        raise ValueError(f"{SWITCH}: unknown patches {sorted(unknown)}")
+    return [p for p in patches if p.__name__ in names]
+
+
+def cache_jsonpath_parsing() -> None:
+    """Parse each Step Functions JSONPath once instead of on every evaluation.
+
+    jsonpath-ng's `parse` builds a new ply LALR parser (tables included) on every call: it was
+    about 45% of LocalStack's CPU per execution of a 4-Lambda-task state machine. The parsed
+    expressions are immutable trees (attributes are only set in `__init__`; `find` and
+    `update_or_create` change the data, not the expression), so sharing them between executions
+    and threads is safe.
+    """
+    from localstack.services.stepfunctions.asl.component.common.path import result_path
+    from localstack.services.stepfunctions.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        module.parse = functools.lru_cache(maxsize=JSONPATH_CACHE_SIZE)(module.parse)
+
+
+def _config_key(config: Any) -> str:
+    """A key equal for botocore Configs with equal options (Config has no value equality)."""
+    return repr(sorted(config._user_provided_options.items()))
+
+
+def reuse_equal_client_configs() -> None:
+    """Let LocalStack's client cache hit when callers pass equal but new botocore Configs.
+
+    `ClientFactory._get_client` is an lru_cache keyed on its arguments, but
+    `InternalClientFactory.get_client` merges the caller's Config into a new object on every call,
+    so a Config argument never hits (Config compares by identity): Step Functions built two boto3
+    clients (STS and Lambda) per Lambda task. Equal options map to one canonical Config here.
+    """
+    from localstack.aws.connect import ClientFactory
+
+    canonical: dict[str, Any] = {}
+    lock = threading.Lock()
+    # An lru_cache-wrapped method, which localstack.utils.patch cannot locate: wrap it by hand.
+    cached_get_client = ClientFactory._get_client
+
+    def _get_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        config = kwargs.get("config")
+        if config is not None:
+            with lock:
+                kwargs["config"] = canonical.setdefault(_config_key(config), config)
+        return cached_get_client(self, *args, **kwargs)
+
+    ClientFactory._get_client = _get_client
+
+
+def reuse_assumed_role_credentials() -> None:
+    """Assume a role once and reuse its credentials until shortly before they expire.
+
+    `connect_to.with_assumed_role` calls STS AssumeRole (a request through the gateway) on every
+    use: for each Lambda task of a state machine, each SNS delivery, each EventBridge target. The
+    credentials it gets are valid for an hour; they are cached per role, principal, region,
+    endpoint and client options, and only when the caller does not ask for a session name.
+    """
+    from localstack.aws.connect import ClientFactory
+    from localstack.utils.patch import patch
+
+    cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
+    lock = threading.Lock()
+
+    @patch(ClientFactory.with_assumed_role)
+    def with_assumed_role(fn: Callable[..., Any], self: Any, **kwargs: Any) -> Any:
+        if kwargs.get("session_name"):
+            return fn(self, **kwargs)
+        config = kwargs.get("config")
+        key = (
+            id(self),
+            kwargs.get("role_arn"),
+            kwargs.get("service_principal"),
+            kwargs.get("region_name"),
+            kwargs.get("endpoint_url"),
+            None if config is None else _config_key(config),
+        )
+        now = time.monotonic()
+        with lock:
+            hit = cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        factory = fn(self, **kwargs)
+        with lock:
+            if len(cache) >= ASSUMED_ROLE_CACHE_SIZE:
+                cache.clear()
+            cache[key] = (now + CREDENTIALS_REUSE_S, factory)
+        return factory
+
+
+def skip_lambda_invocation_metrics() -> None:
+    """Do not publish the CloudWatch `AWS/Lambda` Invocations/Errors metrics of each invoke.
+
+    Every invoke starts a thread that sends PutMetricData through the gateway, which costs
+    LocalStack a full request's CPU. Nothing in Paylab reads Lambda's CloudWatch metrics.
+    """
+    from localstack.services.lambda_.invocation import version_manager
+
+    def no_metric(function_name: str, account_id: str, region_name: str) -> None:
+        """Drop the metric (see skip_lambda_invocation_metrics)."""
+
+    version_manager.record_cw_metric_invocation = no_metric
+    version_manager.record_cw_metric_error = no_metric
+
+
+PATCHES: tuple[Callable[[], None], ...] = (
+    cache_jsonpath_parsing,
+    reuse_equal_client_configs,
+    reuse_assumed_role_credentials,
+    skip_lambda_invocation_metrics,
+)
+
 
 @hooks.on_infra_start()
 def paylab_perf_patches() -> None:
-    """Apply Paylab's performance patches (none yet)."""
-    LOG.debug("paylab perf patches: nothing to apply yet")
+    """Apply the performance patches that PAYLAB_LOCALSTACK_PERF selects (default: all)."""
+    chosen = selected(PATCHES)
+    for apply in chosen:
+        apply()
+    LOG.info("paylab perf patches applied: %s", ", ".join(p.__name__ for p in chosen) or "none")

@@ -137,7 +137,9 @@ class HostLocalStack:
         return {
             "OVERRIDE_IN_DOCKER": "0",  # it would otherwise believe it runs in a container
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
-            "GATEWAY_SERVER": "hypercorn",  # the default server binds 0.0.0.0
+            # Ours (localstack/): binds only GATEWAY_LISTEN and keeps connections open; the
+            # default server binds 0.0.0.0 and hypercorn closes every connection.
+            "GATEWAY_SERVER": "paylab_twisted",
             "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
             "FILESYSTEM_ROOT": str(self.home / "fs"),
             "DNS_ADDRESS": "0",

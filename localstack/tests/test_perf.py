@@ -1,0 +1,138 @@
+"""perf.py: the patches keep Step Functions results right; the switch selects patches."""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from localstack.aws.connect import InternalClientFactory
+
+from conftest import ROLE, FunctionFactory, LocalStack, client, wait_until
+from paylab_localstack import perf
+
+# Many distinct JSONPaths (InputPath, Parameters, ResultPath, OutputPath, array indexes), so a
+# cache that mixed expressions up, or shared results between executions, would show.
+PATHS_MACHINE = {
+    "StartAt": "Pick",
+    "States": {
+        "Pick": {
+            "Type": "Pass",
+            "InputPath": "$.order",
+            "Parameters": {"id.$": "$.id", "first.$": "$.items[0].sku", "all.$": "$.items[*].sku"},
+            "ResultPath": "$.picked",
+            "Next": "Shape",
+        },
+        "Shape": {
+            "Type": "Pass",
+            "Parameters": {"ref.$": "$.picked.id", "skus.$": "$.picked.all", "n.$": "$.n"},
+            "OutputPath": "$",
+            "End": True,
+        },
+    },
+}
+
+TASK_MACHINE_HANDLER = {
+    "app.py": "def handler(event, context):\n    return {'n': event['n'] + 1}\n",
+}
+
+
+def _run(sfn: Any, machine_arn: str, document: dict[str, Any]) -> dict[str, Any]:
+    """Start an execution and return its final description once it has stopped."""
+    arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(document))[
+        "executionArn"
+    ]
+    done: dict[str, Any] = {}
+
+    def stopped() -> bool:
+        done.update(sfn.describe_execution(executionArn=arn))
+        return done["status"] != "RUNNING"
+
+    assert wait_until(stopped, timeout=30)
+    return done
+
+
+def test_jsonpath_heavy_machine_gives_each_execution_its_own_result(
+    localstack: LocalStack,
+) -> None:
+    sfn = client("stepfunctions")
+    machine_arn = sfn.create_state_machine(
+        name="t-paths", definition=json.dumps(PATHS_MACHINE), roleArn=ROLE
+    )["stateMachineArn"]
+
+    def one(n: int) -> tuple[int, dict[str, Any]]:
+        order = {"id": f"o-{n}", "items": [{"sku": f"a{n}"}, {"sku": f"b{n}"}]}
+        return n, _run(sfn, machine_arn, {"order": order, "n": n})
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(one, range(8)))
+
+    for n, execution in results:
+        assert execution["status"] == "SUCCEEDED", execution
+        assert json.loads(execution["output"]) == {
+            "ref": f"o-{n}",
+            "skus": [f"a{n}", f"b{n}"],
+            "n": n,
+        }
+
+
+def test_lambda_task_machine_runs_with_cached_clients(
+    localstack: LocalStack, make_function: FunctionFactory
+) -> None:
+    name = make_function(TASK_MACHINE_HANDLER)
+    function_arn = client("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    task = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
+        "OutputPath": "$.Payload",
+    }
+    definition = {
+        "StartAt": "A",
+        "States": {"A": {**task, "Next": "B"}, "B": {**task, "End": True}},
+    }
+    sfn = client("stepfunctions")
+    machine_arn = sfn.create_state_machine(
+        name="t-tasks", definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+
+    for n in (1, 10):  # the second execution reuses the first one's credentials and clients
+        execution = _run(sfn, machine_arn, {"n": n})
+        assert execution["status"] == "SUCCEEDED", execution
+        assert json.loads(execution["output"]) == {"n": n + 2}
+
+
+def test_equal_client_configs_share_one_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localstack.aws.connect import ClientFactory
+
+    monkeypatch.setattr(ClientFactory, "_get_client", ClientFactory._get_client)
+    perf.reuse_equal_client_configs()
+    factory = InternalClientFactory(endpoint="http://127.0.0.1:9")
+
+    first = factory.get_client("sqs", region_name="us-east-1", config=Config(read_timeout=7))
+    second = factory.get_client("sqs", region_name="us-east-1", config=Config(read_timeout=7))
+    other = factory.get_client("sqs", region_name="us-east-1", config=Config(read_timeout=8))
+
+    assert first is second
+    assert other is not first
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", [p.__name__ for p in perf.PATCHES]),
+        ("0", []),
+        ("cache_jsonpath_parsing", ["cache_jsonpath_parsing"]),
+    ],
+)
+def test_switch_selects_patches(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv(perf.SWITCH, value)
+    assert [p.__name__ for p in perf.selected(perf.PATCHES)] == expected
+
+
+def test_switch_rejects_unknown_patch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(perf.SWITCH, "no_such_patch")
+    with pytest.raises(ValueError, match="no_such_patch"):
+        perf.selected(perf.PATCHES)
