@@ -1,0 +1,56 @@
+"""What auth's routes need at run time, built when the app starts (never at import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from paylab.auth.settings import AuthSettings
+from paylab.auth.signing import KeyRing, SecretsManagerVersions
+from paylab.auth.throttle import LoginThrottle
+from paylab.core.db import service_engine, session_factory
+from paylab.core.ratelimit import RateLimiter
+from paylab.core.settings import get_settings
+from paylab.core.stack_outputs import output
+
+JWT_SECRET_OUTPUT = "JwtSigningKeySecretArn"  # noqa: S105 (an output name, not a secret)
+
+
+@dataclass
+class Runtime:
+    settings: AuthSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keys: KeyRing
+    redis: redis.Redis
+    throttle: LoginThrottle
+
+    def close(self) -> None:
+        self.redis.close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: AuthSettings) -> Runtime:
+    """Connect to Postgres (own role), Redis and Secrets Manager; fail fast on a bad secret."""
+    engine = service_engine("auth")
+    secret_id = settings.jwt_secret_id or output(JWT_SECRET_OUTPUT)
+    keys = KeyRing(SecretsManagerVersions(secret_id), ttl=settings.signing_key_ttl_seconds)
+    keys.current()
+    client = redis.Redis.from_url(
+        get_settings().redis_dsn(), socket_timeout=2.0, socket_connect_timeout=2.0
+    )
+    throttle = LoginThrottle(RateLimiter(client), settings)
+    return Runtime(settings, engine, session_factory(engine), keys, client, throttle)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+Deps = Annotated[Runtime, Depends(_runtime)]

@@ -1,0 +1,1 @@
+"""gateway: the public API (API Gateway locally): JWT checks, rate limits, routing to services."""

@@ -1,0 +1,210 @@
+"""The gateway's one use case: check, limit and forward a public request to its service."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+import redis
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from paylab.core.problems import problem_response
+from paylab.core.ratelimit import AsyncRateLimiter, Decision
+from paylab.gateway import routing
+from paylab.gateway.headers import client_headers, client_ip, upstream_headers
+from paylab.gateway.settings import GatewaySettings
+from paylab.gateway.tokens import InvalidToken, KeysUnavailable, TokenVerifier
+
+log = structlog.get_logger("paylab.gateway")
+MINUTE = 60.0
+
+
+class BodyTooLarge(Exception):
+    """The request body is over the configured limit."""
+
+
+@dataclass
+class Gateway:
+    settings: GatewaySettings
+    http: httpx.AsyncClient
+    verifier: TokenVerifier
+    limiter: AsyncRateLimiter
+    internal_key: Callable[[], Awaitable[str]]
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one public request; logs method, path, status, latency and merchant."""
+        started = time.perf_counter()
+        merchant: list[str | None] = [None]
+        response = await self._handle(request, merchant)
+        log.info(
+            "request",
+            method=request.method,
+            path=request.scope["path"],
+            status=response.status_code,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            merchant_id=merchant[0],
+        )
+        return response
+
+    async def _handle(self, request: Request, merchant: list[str | None]) -> Response:
+        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        path: str = request.scope["path"]  # percent-decoded, as routing upstream will see it
+        route = routing.match(path) if routing.is_safe_path(path, raw_path) else None
+        if route is None:
+            return problem_response(404, "not-found", "No such resource.")
+        too_large = self._declared_too_large(request)
+        if too_large is not None:
+            return too_large
+        ip = client_ip(
+            request.client.host if request.client else None,
+            request.headers.get("x-forwarded-for"),
+            self.settings.trusted_proxy_hops,
+        )
+        if route.public:
+            limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
+        else:
+            try:
+                claims = await self.verifier.verify(request.headers.get("authorization"))
+            except InvalidToken as exc:
+                return _unauthorized(exc)
+            except KeysUnavailable:
+                return problem_response(
+                    503,
+                    "auth-unavailable",
+                    "Tokens cannot be checked right now; try again.",
+                    headers={"Retry-After": "5"},
+                )
+            merchant[0] = claims.merchant_id
+            limited = await self._limit(
+                f"m:{claims.merchant_id}", self.settings.rate_limit_per_minute
+            )
+        if limited is not None:
+            return limited
+        try:
+            body = await _read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return _too_large(self.settings.max_body_bytes)
+        return await self._forward(request, route.service, raw_path, body, merchant[0], ip)
+
+    def _declared_too_large(self, request: Request) -> Response | None:
+        declared = request.headers.get("content-length")
+        if declared is None:
+            return None
+        if not declared.isdigit():
+            return problem_response(400, "bad-content-length", "Content-Length is not a number.")
+        if int(declared) > self.settings.max_body_bytes:
+            return _too_large(self.settings.max_body_bytes)
+        return None
+
+    async def _limit(self, key: str, per_minute: int) -> Response | None:
+        try:
+            decision: Decision = await self.limiter.check(
+                self.settings.redis_key_prefix + key, per_minute, MINUTE
+            )
+        except (redis.RedisError, OSError) as exc:
+            # Fail open: an outage of the limit store must not take the whole API down;
+            # auth's login throttle fails closed on its own.
+            log.error("rate_limit_unavailable", error=repr(exc))
+            return None
+        if decision.allowed:
+            return None
+        return problem_response(
+            429,
+            "rate-limited",
+            f"Rate limit of {per_minute} requests per minute exceeded.",
+            headers={"Retry-After": decision.retry_after_header},
+        )
+
+    async def _forward(
+        self,
+        request: Request,
+        service: str,
+        raw_path: bytes,
+        body: bytes,
+        merchant_id: str | None,
+        ip: str,
+    ) -> Response:
+        query = request.scope.get("query_string", b"")
+        url = self.settings.upstream_url(service) + raw_path.decode("ascii", "replace")
+        if query:
+            url += "?" + query.decode("ascii", "replace")
+        headers = upstream_headers(
+            request.headers.items(),
+            internal_key=await self.internal_key(),
+            merchant_id=merchant_id,
+            request_id=request.state.request_id,
+            correlation_id=request.state.correlation_id,
+            client_ip=ip,
+        )
+        try:
+            upstream = await self.http.request(request.method, url, headers=headers, content=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            log.warning("upstream_unavailable", service=service, error=repr(exc))
+            return problem_response(
+                503,
+                "upstream-unavailable",
+                f"The {service} service is unavailable; try again.",
+                headers={"Retry-After": "5"},
+            )
+        except httpx.TimeoutException as exc:
+            log.warning("upstream_timeout", service=service, error=repr(exc))
+            return problem_response(
+                504,
+                "upstream-timeout",
+                f"The {service} service did not answer in time.",
+                title="Gateway timeout",
+            )
+        except httpx.HTTPError as exc:
+            log.warning("upstream_error", service=service, error=repr(exc))
+            return problem_response(
+                502,
+                "upstream-error",
+                f"The {service} service gave no valid answer.",
+                title="Bad gateway",
+            )
+        response = Response(upstream.content, status_code=upstream.status_code)
+        for name, value in client_headers(upstream.headers.multi_items()):
+            response.headers.append(name, value)
+        return response
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, counted while it streams in (Content-Length may lie or be absent)."""
+    body = bytearray()
+    stream: AsyncIterator[bytes] = request.stream()
+    async for chunk in stream:
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge()
+    return bytes(body)
+
+
+def _too_large(limit: int) -> Response:
+    return problem_response(
+        413,
+        "payload-too-large",
+        f"The request body is larger than {limit} bytes.",
+        headers={"Connection": "close"},
+    )
+
+
+def _unauthorized(exc: InvalidToken) -> Response:
+    # RFC 6750 §3.1: no error code when the request carried no credentials at all.
+    challenge = 'Bearer realm="paylab"'
+    if not exc.missing:
+        challenge += ', error="invalid_token", error_description="' + _header_safe(exc.reason) + '"'
+    return problem_response(
+        401,
+        "invalid-token",
+        f"Authentication failed: {exc.reason}.",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def _header_safe(text: str) -> str:
+    """Printable ASCII without quotes or backslashes (RFC 6750 error_description)."""
+    return "".join(c for c in text if " " <= c <= "~" and c not in '"\\')[:200]

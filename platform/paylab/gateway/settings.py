@@ -1,0 +1,54 @@
+"""The gateway's settings (PAYLAB_GATEWAY_* variables), validated once at start."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+UPSTREAMS = ("auth", "payment", "wallet", "merchant", "notification", "audit")
+
+
+class GatewaySettings(BaseSettings):
+    """Upstream base URLs, timeouts, the token contract, limits."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYLAB_GATEWAY_", extra="ignore")
+
+    auth_url: str = "http://127.0.0.1:8001"
+    payment_url: str = "http://127.0.0.1:8002"
+    wallet_url: str = "http://127.0.0.1:8003"
+    merchant_url: str = "http://127.0.0.1:8004"
+    notification_url: str = "http://127.0.0.1:8005"
+    audit_url: str = "http://127.0.0.1:8006"
+
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    upstream_timeout_seconds: float = Field(default=15.0, gt=0)  # read and write → 504
+    pool_timeout_seconds: float = Field(default=2.0, gt=0)
+    max_connections: int = Field(default=200, ge=1)
+
+    # Must equal auth's issuer and audience (a unit test keeps the defaults in step).
+    jwt_issuer: str = "https://auth.paylab.dev"
+    jwt_audience: str = "paylab-api"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    max_token_bytes: int = Field(default=4096, ge=256)
+    jwks_max_age_seconds: float = Field(default=300.0, gt=0)
+    jwks_refresh_min_interval_seconds: float = Field(default=30.0, ge=0)
+
+    rate_limit_per_minute: int = Field(default=600, ge=1)  # per merchant
+    anonymous_rate_limit_per_minute: int = Field(default=60, ge=1)  # per client IP
+    redis_key_prefix: str = "paylab:gateway:"
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    # Proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: none).
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+
+    @field_validator(*(f"{u}_url" for u in UPSTREAMS))
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    def upstream_url(self, service: str) -> str:
+        """The base URL of one upstream service."""
+        if service not in UPSTREAMS:
+            raise KeyError(service)
+        return str(getattr(self, f"{service}_url"))

@@ -1,0 +1,172 @@
+"""Bearer token checks against auth's JWKS: EdDSA only, kid required, iss/aud/exp enforced.
+
+The algorithm comes from the gateway, never from the token: `alg` must be EdDSA and the key
+must be an Ed25519 JWK from auth's JWKS, so `none`, HS256-signed-with-the-public-key and
+RS256 tokens all fail before a signature is even looked at. Unknown kids trigger a JWKS
+refresh at most once per `min_interval` seconds, so forged kids cannot hammer auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import structlog
+from jwt import PyJWK
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+_SUBJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
+log = structlog.get_logger(__name__)
+
+
+class InvalidToken(Exception):
+    """The request's bearer token is missing or not acceptable; `missing` per RFC 6750 §3.1."""
+
+    def __init__(self, reason: str, *, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+
+
+class KeysUnavailable(Exception):
+    """No JWKS could be fetched, so no token can be checked."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    merchant_id: str
+    jti: str
+    expires_at: int
+
+
+def bearer_token(authorization: str | None, max_bytes: int) -> str:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if not authorization:
+        raise InvalidToken("no bearer token", missing=True)
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("the Authorization header is not a bearer token")
+    if len(token) > max_bytes or not _TOKEN.match(token):
+        raise InvalidToken("the bearer token is malformed")
+    return token
+
+
+def parse_jwks(doc: Any) -> dict[str, PyJWK]:
+    """Ed25519 signing keys by kid; anything else in the set is ignored."""
+    keys: dict[str, PyJWK] = {}
+    for jwk in doc.get("keys", []) if isinstance(doc, dict) else []:
+        if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+            continue
+        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            continue
+        if jwk.get("alg", ALGORITHM) != ALGORITHM or jwk.get("use", "sig") != "sig":
+            continue
+        try:
+            keys[jwk["kid"]] = PyJWK(jwk, algorithm=ALGORITHM)
+        except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError) as exc:
+            log.warning("jwks_key_ignored", kid=jwk["kid"], reason=str(exc))
+    return keys
+
+
+class JwksCache:
+    """auth's keys, refreshed when older than `max_age` or on an unknown kid (rate-limited)."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], Awaitable[Any]],
+        *,
+        max_age: float = 300.0,
+        min_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._max_age = max_age
+        self._min_interval = min_interval
+        self._clock = clock
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    def _may_refresh(self, now: float) -> bool:
+        return self._attempted_at is None or now - self._attempted_at >= self._min_interval
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            if not self._may_refresh(now):
+                return  # someone else just refreshed while we waited
+            self._attempted_at = now
+            self.fetches += 1
+            try:
+                keys = parse_jwks(await self._fetch())
+            except Exception as exc:  # any failure keeps the keys we have
+                log.warning("jwks_refresh_failed", error=repr(exc))
+                return
+            self._keys, self._fetched_at = keys, now
+
+    async def key(self, kid: str) -> PyJWK | None:
+        """The key for `kid`; KeysUnavailable when no key set was ever fetched."""
+        now = self._clock()
+        stale = self._fetched_at is None or now - self._fetched_at >= self._max_age
+        if (stale or kid not in self._keys) and self._may_refresh(now):
+            await self._refresh()
+        if self._fetched_at is None:
+            raise KeysUnavailable("auth's JWKS could not be fetched")
+        return self._keys.get(kid)
+
+
+class TokenVerifier:
+    """Checks a bearer token and returns who it speaks for."""
+
+    def __init__(
+        self, jwks: JwksCache, *, issuer: str, audience: str, leeway: int, max_bytes: int
+    ) -> None:
+        self._jwks = jwks
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+        self._max_bytes = max_bytes
+
+    async def verify(self, authorization: str | None) -> Claims:
+        """Claims of a valid token; InvalidToken (or KeysUnavailable) otherwise."""
+        token = bearer_token(authorization, self._max_bytes)
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken("the bearer token is malformed") from exc
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("the token's algorithm is not accepted")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("the token has no key id")
+        key = await self._jwks.key(kid)
+        if key is None:
+            raise InvalidToken("the token was signed with an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("the token has expired") from exc
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"the token is not valid: {exc}") from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not _SUBJECT.match(subject):
+            raise InvalidToken("the token's subject is not a merchant id")
+        return Claims(subject, str(claims["jti"]), int(claims["exp"]))

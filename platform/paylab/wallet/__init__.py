@@ -1,0 +1,1 @@
+"""The wallet: a double-entry ledger of payer wallets and merchant accounts, with holds."""

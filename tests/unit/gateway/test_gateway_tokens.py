@@ -1,0 +1,205 @@
+"""Bearer tokens: every bad case is refused; the JWKS is refreshed sparingly."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from paylab.auth.settings import AuthSettings
+from paylab.gateway.settings import GatewaySettings
+from paylab.gateway.tokens import (
+    InvalidToken,
+    JwksCache,
+    KeysUnavailable,
+    TokenVerifier,
+    bearer_token,
+)
+
+ISS, AUD = "https://auth.paylab.dev", "paylab-api"
+KEY = Ed25519PrivateKey.generate()
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk(private: Ed25519PrivateKey, kid: str) -> dict[str, str]:
+    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return {"kty": "OKP", "crv": "Ed25519", "x": b64(raw), "kid": kid, "alg": "EdDSA", "use": "sig"}
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    base = {"iss": ISS, "aud": AUD, "sub": "m-1", "iat": now, "exp": now + 600, "jti": "j1"}
+    base.update(overrides)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def sign(body: dict[str, Any] | None = None, kid: str = "k1", key: Any = KEY) -> str:
+    return jwt.encode(body or claims(), key, algorithm="EdDSA", headers={"kid": kid})
+
+
+class Fetcher:
+    def __init__(self, *docs: Any) -> None:
+        self.docs = list(docs)
+        self.calls = 0
+
+    async def __call__(self) -> Any:
+        self.calls += 1
+        doc = self.docs[min(self.calls, len(self.docs)) - 1]
+        if isinstance(doc, Exception):
+            raise doc
+        return doc
+
+
+def verifier(fetch: Fetcher, clock: list[float] | None = None) -> TokenVerifier:
+    now = clock or [0.0]
+    cache = JwksCache(fetch, max_age=300, min_interval=30, clock=lambda: now[0])
+    return TokenVerifier(cache, issuer=ISS, audience=AUD, leeway=0, max_bytes=4096)
+
+
+def verify(v: TokenVerifier, token: str | None) -> Any:
+    header = None if token is None else f"Bearer {token}"
+    return asyncio.run(v.verify(header))
+
+
+GOOD_JWKS = {"keys": [jwk(KEY, "k1")]}
+
+
+def test_a_valid_token_names_its_merchant() -> None:
+    result = verify(verifier(Fetcher(GOOD_JWKS)), sign())
+    assert result.merchant_id == "m-1" and result.jti == "j1"
+
+
+def _none_token() -> str:
+    header = b64(json.dumps({"alg": "none", "kid": "k1", "typ": "JWT"}).encode())
+    return f"{header}.{b64(json.dumps(claims()).encode())}."
+
+
+def _hs_with_public_key() -> str:
+    public = jwk(KEY, "k1")["x"].encode()
+    header = b64(json.dumps({"alg": "HS256", "kid": "k1", "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims()).encode())
+    import hashlib
+    import hmac
+
+    sig = hmac.new(public, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64(sig)}"
+
+
+def _tampered() -> str:
+    header, _, sig = sign().split(".")
+    return f"{header}.{b64(json.dumps(claims(sub='m-2')).encode())}.{sig}"
+
+
+RSA = generate_private_key(public_exponent=65537, key_size=2048)
+BAD_TOKENS = {
+    "expired": lambda: sign(claims(exp=int(time.time()) - 10, iat=int(time.time()) - 700)),
+    "wrong audience": lambda: sign(claims(aud="someone-else")),
+    "wrong issuer": lambda: sign(claims(iss="https://evil")),
+    "no exp": lambda: sign(claims(exp=None)),
+    "no jti": lambda: sign(claims(jti=None)),
+    "no sub": lambda: sign(claims(sub=None)),
+    "sub not an id": lambda: sign(claims(sub="m-1\r\nX-Paylab-Merchant-Id: m-2")),
+    "not yet valid": lambda: sign(claims(nbf=int(time.time()) + 600)),
+    "alg none": _none_token,
+    "HS256 with the public key": _hs_with_public_key,
+    "RS256": lambda: jwt.encode(claims(), RSA, algorithm="RS256", headers={"kid": "k1"}),
+    "tampered payload": _tampered,
+    "other Ed25519 key, same kid": lambda: sign(key=Ed25519PrivateKey.generate()),
+    "unknown kid": lambda: sign(kid="nope"),
+    "no kid": lambda: jwt.encode(claims(), KEY, algorithm="EdDSA"),
+    "garbage": lambda: "not-a-jwt",
+    "three garbage parts": lambda: "a.b.c",
+    "huge": lambda: "a" * 5000 + ".b.c",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOKENS))
+def test_bad_tokens_are_refused(case: str) -> None:
+    with pytest.raises(InvalidToken) as info:
+        verify(verifier(Fetcher(GOOD_JWKS)), BAD_TOKENS[case]())
+    assert not info.value.missing
+
+
+@pytest.mark.parametrize("header", [None, ""])
+def test_missing_header_is_flagged_as_missing(header: str | None) -> None:
+    with pytest.raises(InvalidToken) as info:
+        bearer_token(header, 4096)
+    assert info.value.missing
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Bearer a.b.c d", "Token a.b.c"])
+def test_non_bearer_headers_are_invalid(header: str) -> None:
+    with pytest.raises(InvalidToken):
+        bearer_token(header, 4096)
+
+
+def test_scheme_is_case_insensitive() -> None:
+    assert bearer_token("bearer a.b.c", 4096) == "a.b.c"
+
+
+def test_jwks_keeps_only_ed25519_signing_keys() -> None:
+    odd = [
+        {"kty": "RSA", "kid": "r", "n": "x", "e": "AQAB"},
+        {**jwk(KEY, "enc"), "use": "enc"},
+        {**jwk(KEY, "hs"), "alg": "HS256"},
+        {"kty": "oct", "kid": "k1", "k": "c2VjcmV0"},
+        "junk",
+    ]
+    v = verifier(Fetcher({"keys": [*odd, jwk(KEY, "k1")]}))
+    assert verify(v, sign()).merchant_id == "m-1"
+    for kid in ("r", "enc", "hs"):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            verify(v, sign(kid=kid))
+
+
+def test_unknown_kid_refreshes_at_most_once_per_interval() -> None:
+    new_key = Ed25519PrivateKey.generate()
+    rotated = {"keys": [jwk(new_key, "k2"), jwk(KEY, "k1")]}
+    fetch, clock = Fetcher(GOOD_JWKS, rotated), [0.0]
+    v = verifier(fetch, clock)
+    assert verify(v, sign()).merchant_id == "m-1"
+    clock[0] = 10.0
+    for _ in range(5):  # forged kids cannot make the gateway hammer auth
+        with pytest.raises(InvalidToken):
+            verify(v, sign(kid="k2", key=new_key))
+    assert fetch.calls == 1
+    clock[0] = 30.0
+    assert verify(v, sign(kid="k2", key=new_key)).merchant_id == "m-1"
+    assert fetch.calls == 2
+    assert verify(v, sign()).merchant_id == "m-1"  # the previous key still verifies
+
+
+def test_stale_keys_are_refreshed_and_kept_when_auth_is_down() -> None:
+    fetch, clock = Fetcher(GOOD_JWKS, OSError("auth down")), [0.0]
+    v = verifier(fetch, clock)
+    verify(v, sign())
+    clock[0] = 301.0
+    assert verify(v, sign()).merchant_id == "m-1"
+    assert fetch.calls == 2
+
+
+def test_no_keys_at_all_means_unavailable_not_unauthorized() -> None:
+    with pytest.raises(KeysUnavailable):
+        verify(verifier(Fetcher(OSError("auth down"))), sign())
+
+
+def test_gateway_defaults_match_the_tokens_auth_issues() -> None:
+    auth, gateway = AuthSettings(), GatewaySettings()
+    assert (gateway.jwt_issuer, gateway.jwt_audience) == (auth.issuer, auth.audience)
+
+
+def test_upstream_urls_must_be_http() -> None:
+    with pytest.raises(ValueError, match="http"):
+        GatewaySettings(payment_url="ftp://x")
+    assert GatewaySettings(payment_url="http://h:1/").upstream_url("payment") == "http://h:1"
