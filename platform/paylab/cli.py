@@ -21,6 +21,7 @@ from paylab import cli_sim
 from paylab.core.settings import Settings, get_settings
 from paylab.devstack.errors import StackError
 from paylab.devstack.stack import DevStack
+from paylab.payment import cli as payment_cli
 
 app = typer.Typer(
     name="paylab",
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 cli_sim.register(app)
+payment_cli.register(app)
 console = Console(stderr=True, log_path=False)
 out = Console()
 
@@ -153,6 +155,14 @@ def _print_status(report: dict[str, Any]) -> None:
         "[green]yes" if stack["healthy"] else "[red]no",
     )
     out.print(table)
+    if demo := report.get("demo"):
+        wallets = ", ".join(
+            f"{w['account_id']} ({w['available']} {w['currency']})" for w in demo["wallets"]
+        )
+        out.print(
+            f"demo merchant {demo['merchant_id']}: public key {demo['public_key']} "
+            f"(private key: ./paylab status --json); payer wallets: {wallets}"
+        )
 
 
 @app.command()

@@ -15,7 +15,11 @@ import yaml
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "contracts" / "openapi"
 # Service name -> module with a `create()` app factory; add a line per service.
-SERVICES = {"auth": "paylab.auth.app", "wallet": "paylab.wallet.app"}
+SERVICES = {
+    "auth": "paylab.auth.app",
+    "payment": "paylab.payment.app",
+    "wallet": "paylab.wallet.app",
+}
 
 
 def spec_path(name: str) -> Path:

@@ -21,6 +21,7 @@ from paylab.devstack.localstack import HostLocalStack
 from paylab.devstack.postgres import EmbeddedPostgres
 from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
 from paylab.devstack.redis_server import EmbeddedRedis
+from paylab.devstack.seed import DemoSeeder
 from paylab.infra.artifacts import publish
 from paylab.infra.deploy import DeploymentError, deploy, outputs
 
@@ -85,7 +86,20 @@ class DevStack:
         self._start_workers()
         self._wait_simulators()
         self._start_services(progress)
+        if (seeder := self._seeder()) is not None:
+            progress("seeding the demo merchant and payer wallets")
+            seeder.seed()
         return stack_outputs
+
+    def _seeder(self) -> DemoSeeder | None:
+        services = self.available_services()
+        if not {"auth", "wallet"} <= services.keys():
+            return None
+        return DemoSeeder(
+            self.settings.state_dir,
+            f"http://127.0.0.1:{services['auth']}",
+            f"http://127.0.0.1:{services['wallet']}",
+        )
 
     @property
     def manages_localstack(self) -> bool:
@@ -212,6 +226,15 @@ class DevStack:
                     url,
                     lambda url=url: _http_ok(f"{url}/_sim/health"),  # type: ignore[misc]
                 )
+        for name in WORKERS:
+            components[name] = self._component(name, "", lambda: True)
+        for name, port in self.available_services().items():
+            url = f"http://127.0.0.1:{port}"
+            components[name] = self._component(
+                name,
+                url,
+                lambda url=url: _http_ok(f"{url}/health"),  # type: ignore[misc]
+            )
         stack = (
             self._stack_status()
             if components["localstack"]["healthy"]
@@ -222,7 +245,11 @@ class DevStack:
             }
         )
         healthy = all(c["healthy"] for c in components.values()) and stack["healthy"]
-        return {"healthy": healthy, "components": components, "stack": stack}
+        report = {"healthy": healthy, "components": components, "stack": stack}
+        seeder = self._seeder()
+        if seeder is not None and (demo := seeder.load()) is not None:
+            report["demo"] = demo
+        return report
 
     def _component(self, name: str, url: str, check: Callable[[], bool]) -> dict[str, Any]:
         proc = self.manager.running(name)

@@ -9,7 +9,7 @@ from paylab.lambdas._services import call
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Captures the hold once (the wallet answers a repeat with the first result)."""
-    hold_id = event["hold"]["hold_id"]
+    hold_id = event["hold"]["id"]
     result: dict[str, Any] = call(
         "wallet",
         "POST",

@@ -9,13 +9,14 @@ from paylab.lambdas._services import call
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Releases the hold if one was made; a payment that never got a hold has nothing to undo."""
-    hold = event.get("hold") or {}
-    if not hold.get("hold_id"):
+    hold = event.get("hold")
+    if hold is None:
         return {"released": False, "reason": "no hold was made"}
+    # A hold without its id is a contract break: fail loudly, never skip a compensation.
     result: dict[str, Any] = call(
         "wallet",
         "POST",
-        f"/internal/holds/{hold['hold_id']}/release",
+        f"/internal/holds/{hold['id']}/release",
         {
             "operation_id": f"{event['payment_id']}:release",
             "reason": str(event.get("final_status") or "failed"),

@@ -8,7 +8,7 @@ from paylab.lambdas._services import call
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    """Returns the hold (with `hold_id`); raises Refused when the wallet says no."""
+    """Returns the wallet's hold (`id`, `status`, ...); raises Refused when the wallet says no."""
     result: dict[str, Any] = call(
         "wallet",
         "POST",

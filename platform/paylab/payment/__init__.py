@@ -1,0 +1,1 @@
+"""The payment service: payments, their event stream, and the SAGA's internal endpoints."""

@@ -1,0 +1,47 @@
+"""`paylab payments ...`: operator commands for payments (the lead wires `register` in)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from paylab.payment.replay import printable, replay
+from paylab.payment.settings import get_payment_settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `payments` command group to the paylab CLI."""
+    payments = typer.Typer(help="Payments: event streams and their Postgres projection.")
+
+    @payments.command("replay")
+    def replay_command(
+        payment_id: Annotated[str, typer.Argument(help="The payment id (its stream id)")],
+        repair: Annotated[
+            bool, typer.Option("--repair", help="Project the events a lagging row missed")
+        ] = False,
+    ) -> None:
+        """Rebuild a payment from its events, print it, and say whether the row matches."""
+        from paylab.payment.wiring import build
+
+        svc = build(get_payment_settings())
+        if repair:
+            svc.repo.catch_up(payment_id)
+        result = replay(svc.repo, payment_id)
+        if result.folded is None and result.projected is None:
+            typer.echo(f"no payment {payment_id}: no events, no row", err=True)
+            raise typer.Exit(1)
+        typer.echo(json.dumps(printable(result.folded), indent=2, default=str))
+        if result.matches:
+            typer.echo(
+                f"OK: the Postgres row equals the fold of {result.events} events "
+                f"(version {result.folded.version if result.folded else 0})."
+            )
+            return
+        typer.echo("MISMATCH: the Postgres row differs from the events:", err=True)
+        for field, (events, row) in result.differences.items():
+            typer.echo(f"  {field}: events={events!r} row={row!r}", err=True)
+        raise typer.Exit(1)
+
+    app.add_typer(payments, name="payments")

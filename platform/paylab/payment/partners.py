@@ -1,0 +1,165 @@
+"""Partner HTTP clients (bank, PSE, antifraud): timeouts, bounded retries, domain errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from paylab.payment.settings import PaymentSettings
+
+log = structlog.get_logger(__name__)
+
+
+class PartnerUnavailable(Exception):
+    """The partner did not answer usefully after our retries (timeouts, 5xx, resets)."""
+
+
+class PartnerRejected(Exception):
+    """The partner refused the request (4xx): its problem document explains why."""
+
+    def __init__(self, partner: str, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"{partner} answered {status}: {body.get('detail', body)}")
+        self.partner = partner
+        self.status = status
+        self.body = body
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        """The partner's field errors, if it gave any."""
+        raw = self.body.get("errors")
+        return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+
+
+class _Transient(Exception):
+    """A retryable answer (5xx, 429, unreadable body)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times and how patiently to retry a partner call."""
+
+    attempts: int = 3
+    backoff_s: float = 0.1
+
+
+def make_http_client(base_url: str, settings: PaymentSettings) -> httpx.Client:
+    """A partner client with explicit connect/read timeouts."""
+    timeout = httpx.Timeout(
+        settings.partner_read_timeout_s, connect=settings.partner_connect_timeout_s
+    )
+    return httpx.Client(base_url=base_url, timeout=timeout, headers={"accept": "application/json"})
+
+
+class PartnerClient:
+    """JSON over HTTP with retries on transport errors and 5xx/429; 4xx → PartnerRejected."""
+
+    name = "partner"
+
+    def __init__(self, http: httpx.Client, retry: RetryPolicy | None = None) -> None:
+        self.http = http
+        self.retry = retry or RetryPolicy()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One logical call: retried on transient failures, mapped to domain errors."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts),
+            wait=wait_exponential(multiplier=self.retry.backoff_s, max=2.0),
+            retry=retry_if_exception_type((httpx.TransportError, _Transient)),
+            reraise=False,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._once(method, path, json, headers)
+        except RetryError as exc:
+            cause = exc.last_attempt.exception()
+            log.warning("partner unavailable", partner=self.name, path=path, error=str(cause))
+            raise PartnerUnavailable(f"{self.name} is unavailable: {cause}") from cause
+        raise PartnerUnavailable(f"{self.name}: no attempt made")  # pragma: no cover
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        response = self.http.request(method, path, json=body, headers=headers)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _Transient(f"{self.name} {method} {path}: HTTP {response.status_code}")
+        try:
+            parsed = response.json()
+        except ValueError as exc:
+            raise _Transient(f"{self.name} {method} {path}: unreadable body") from exc
+        if not isinstance(parsed, dict):
+            raise _Transient(f"{self.name} {method} {path}: unexpected body")
+        if response.status_code >= 400:
+            raise PartnerRejected(self.name, response.status_code, parsed)
+        return parsed
+
+
+class AntifraudClient(PartnerClient):
+    """The antifraud engine: score an attempt, decide approve / review / reject."""
+
+    name = "antifraud"
+
+    def evaluate(self, attempt: dict[str, Any]) -> dict[str, Any]:
+        """`{"id", "score", "decision", "reasons"}` for a payment attempt."""
+        return self.call("POST", "/v1/evaluations", json=attempt)
+
+
+class PseClient(PartnerClient):
+    """PSE: bank transfers the payer approves at their bank."""
+
+    name = "pse"
+
+    def create_transaction(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Start a transfer; the answer carries `id` and `redirect_url`."""
+        return self.call(
+            "POST", "/v1/transactions", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+
+
+class BankClient(PartnerClient):
+    """The card acquirer: tokens, authorizations, captures and refunds."""
+
+    name = "bank"
+
+    def tokenize(self, card: dict[str, Any]) -> dict[str, Any]:
+        """`{"token", "brand", "last4", ...}`; the PAN never leaves this call."""
+        return self.call("POST", "/v1/tokens", json=card)
+
+    def authorize(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Authorize (and, with `capture`, capture) an amount on a token."""
+        return self.call(
+            "POST", "/v1/authorizations", json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+
+    def get_authorization(self, auth_id: str) -> dict[str, Any]:
+        """An authorization's current state (a pending one may have resolved)."""
+        return self.call("GET", f"/v1/authorizations/{auth_id}")
+
+    def capture(self, auth_id: str) -> dict[str, Any]:
+        """Capture the whole authorized amount."""
+        return self.call("POST", f"/v1/authorizations/{auth_id}/capture", json={})
+
+    def refund(self, auth_id: str) -> dict[str, Any]:
+        """Refund everything captured and not yet refunded."""
+        return self.call("POST", f"/v1/authorizations/{auth_id}/refunds", json={})

@@ -1,0 +1,148 @@
+"""The Postgres projection of payment streams, and the outbox rows each event produces.
+
+Writers append to DynamoDB first, then move the row from version N to N+k in one transaction
+with the event's outbox rows (`UPDATE ... WHERE version = N`). A row can therefore be behind its
+stream (a crash between the two steps) but never ahead or different; `catch_up` re-folds the
+stream and brings the row, and the outbox rows it missed, forward.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from paylab.core.events import Envelope
+from paylab.core.money import fmt
+from paylab.core.outbox import add_event
+from paylab.payment import domain
+from paylab.payment.domain import EventRecord, PaymentState, Status
+from paylab.payment.models import payments
+
+SOURCE = "paylab.payment"
+_NS = uuid.UUID("6a1f2b4e-6d0c-4f2a-9b1e-5c7d8e9f0a1b")
+_STATE_FIELDS = tuple(PaymentState.__dataclass_fields__)
+
+
+class ProjectionBehind(Exception):
+    """The row is not at the version the writer expected: catch up from the store."""
+
+
+def to_row(state: PaymentState) -> dict[str, Any]:
+    """Column values for a state (plus the derived cod_respuesta)."""
+    row = state.as_dict()
+    row["status"] = state.status.value
+    row["outcome_status"] = state.outcome_status.value if state.outcome_status else None
+    row["customer"] = dict(state.customer)
+    row["cod_respuesta"] = state.cod_respuesta
+    return row
+
+
+def from_row(row: Mapping[Any, Any]) -> PaymentState:
+    """The state a projection row holds."""
+    values = {name: row[name] for name in _STATE_FIELDS}
+    values["status"] = Status(values["status"])
+    if values["outcome_status"] is not None:
+        values["outcome_status"] = Status(values["outcome_status"])
+    values["customer"] = dict(values["customer"] or {})
+    return PaymentState(**values)
+
+
+def load_row(session: Session, payment_id: str, *, lock: bool = False) -> PaymentState | None:
+    """The projected state of one payment, optionally locked for update."""
+    query = select(payments).where(payments.c.id == payment_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.execute(query).mappings().first()
+    return from_row(row) if row else None
+
+
+def apply(
+    session: Session,
+    before: PaymentState | None,
+    after: PaymentState,
+    new_events: Sequence[EventRecord],
+) -> None:
+    """Move the row from `before` to `after` and queue the new events' outbox rows."""
+    values = to_row(after)
+    if before is None:
+        stmt = insert(payments).values(**values).on_conflict_do_nothing(index_elements=["id"])
+        changed = session.execute(stmt.returning(payments.c.id)).first()
+    else:
+        changed = session.execute(
+            payments.update()
+            .where(payments.c.id == after.id, payments.c.version == before.version)
+            .values(**values)
+            .returning(payments.c.id)
+        ).first()
+    if changed is None:
+        raise ProjectionBehind(f"payment {after.id} is not at version {before and before.version}")
+    state = before
+    for event in new_events:
+        state = domain.evolve(state, event)
+        publish(session, state, event)
+
+
+def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
+    """The outbox rows of one event; ids derive from the event id, so they are stable."""
+    data = public_view(state)
+    if event.type == domain.CREATED:
+        created = _envelope(event, event.event_id, data)
+        add_event(session, "payment", created, ["sns:payment-events"])
+        # A payment antifraud rejected never starts processing (and holds nothing).
+        if (event.data.get("antifraud") or {}).get("decision") != "reject":
+            started = _envelope(event, _derived(event, "processing-started"), data)
+            started.type = "PaymentProcessingStarted"
+            add_event(session, "payment", started, ["events:paylab"])
+    elif event.type in (domain.COMPLETED, domain.FAILED, domain.REFUNDED):
+        add_event(
+            session,
+            "payment",
+            _envelope(event, event.event_id, {**data, **_extras(event)}),
+            ["sns:payment-events"],
+        )
+        notify = _envelope(event, _derived(event, "notify"), {**data, **_extras(event)})
+        notify.type = "PaymentNotificationRequested"
+        notify.data["event_type"] = event.type
+        notify.data["customer_email"] = state.customer.get("email")
+        add_event(session, "payment", notify, ["sqs:notification-ops", "sqs:audit-ops"])
+    # PaymentProcessed is internal: the outcome travels with PaymentCompleted / PaymentFailed.
+
+
+def public_view(state: PaymentState) -> dict[str, Any]:
+    """What leaves the service about a payment (no tokens, no idempotency data)."""
+    return {
+        "payment_id": state.id,
+        "merchant_id": state.merchant_id,
+        "ref_payco": state.ref_payco,
+        "reference": state.reference,
+        "method": state.method,
+        "amount": fmt(state.amount),
+        "currency": state.currency,
+        "status": state.status.value,
+        "cod_respuesta": state.cod_respuesta,
+    }
+
+
+def _extras(event: EventRecord) -> dict[str, Any]:
+    return {k: event.data[k] for k in ("reason", "refund_id") if k in event.data}
+
+
+def _derived(event: EventRecord, purpose: str) -> str:
+    return str(uuid.uuid5(_NS, f"{event.event_id}:{purpose}"))
+
+
+def _envelope(event: EventRecord, envelope_id: str, data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        id=envelope_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        source=SOURCE,
+        subject_id=str(data["payment_id"]),
+        correlation_id=event.correlation_id or event.event_id,
+        data=data,
+    )

@@ -1,0 +1,77 @@
+"""The Lambdas speak the services' contracts: field names and paths come from their schemas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from paylab.lambdas import capture_funds, release_funds, reserve_funds
+from paylab.wallet import schemas as wallet
+
+
+def _hold() -> dict[str, Any]:
+    """A hold exactly as the wallet serialises it (what ReserveFunds puts in `$.hold`)."""
+    return wallet.Hold(
+        id=uuid.uuid4(),
+        payment_id="p-1",
+        merchant_id="m-1",
+        method="card",
+        amount="30000.00",
+        fee="1797.00",
+        net_amount="28203.00",
+        currency="COP",
+        payer_account_id=None,
+        merchant_account_id=uuid.uuid4(),
+        status="held",
+        release_reason=None,
+        created_at=datetime.now(UTC),
+        resolved_at=None,
+    ).model_dump(mode="json")
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str, dict[str, Any]]]:
+    seen: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    def fake(service: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        seen.append((service, method, path, body))
+        return {"status": "ok"}
+
+    for module in (capture_funds, release_funds, reserve_funds):
+        monkeypatch.setattr(module, "call", fake)
+    return seen
+
+
+def test_reserve_sends_what_the_wallet_accepts(calls: list[Any]) -> None:
+    event = {
+        "payment_id": "p-1",
+        "merchant_id": "m-1",
+        "method": "card",
+        "amount": "30000.00",
+        "currency": "COP",
+        "payer_account_id": None,
+    }
+    reserve_funds.handler(event, None)
+    _, _, path, body = calls[0]
+    assert path == "/internal/holds"
+    wallet.HoldCreate.model_validate(body)  # raises if a field is missing or misnamed
+
+
+def test_capture_and_release_address_the_hold_the_wallet_returned(calls: list[Any]) -> None:
+    hold = _hold()
+    capture_funds.handler({"payment_id": "p-1", "hold": hold}, None)
+    release_funds.handler({"payment_id": "p-1", "hold": hold, "final_status": "failed"}, None)
+    assert calls[0][2] == f"/internal/holds/{hold['id']}/capture"
+    assert calls[1][2] == f"/internal/holds/{hold['id']}/release"
+    wallet.HoldCapture.model_validate(calls[0][3])
+    wallet.HoldRelease.model_validate(calls[1][3])
+
+
+def test_release_without_a_hold_does_nothing_but_a_broken_hold_fails(calls: list[Any]) -> None:
+    assert release_funds.handler({"payment_id": "p-1"}, None)["released"] is False
+    with pytest.raises(KeyError):
+        release_funds.handler({"payment_id": "p-1", "hold": {"status": "held"}}, None)
+    assert calls == []
