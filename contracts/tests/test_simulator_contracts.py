@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from paylab.core.openapi_export import spec_path
 from simulators import antifraud, bank, pse, sms
-from simulators.openapi_export import spec_path
 
 pytestmark = pytest.mark.timeout(600)
 NAMES = ("pse", "bank", "antifraud", "sms")
@@ -32,21 +32,21 @@ def fuzz_app(name: str) -> FastAPI:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_served_spec_equals_committed(name: str) -> None:
-    committed = yaml.safe_load(spec_path(name).read_text())
+    committed = yaml.safe_load(spec_path(f"sim-{name}").read_text())
     with TestClient(fuzz_app(name)) as client:
         served = client.get("/openapi.json").json()
-    assert served == committed, f"run: python -m simulators.openapi_export ({name} changed)"
+    assert served == committed, f"run: python -m paylab.core.openapi_export sim-{name}"
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_spec_declares_problem_responses_and_money_as_strings(name: str) -> None:
-    doc = yaml.safe_load(spec_path(name).read_text())
+    doc = yaml.safe_load(spec_path(f"sim-{name}").read_text())
     assert doc["openapi"].startswith("3.")
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if op.get("requestBody") or "{" in path:
                 assert "422" in op["responses"], f"{method.upper()} {path} lacks its 422"
-    text = spec_path(name).read_text()
+    text = spec_path(f"sim-{name}").read_text()
     assert "format: float" not in text  # money is never a float
 
 

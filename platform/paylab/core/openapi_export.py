@@ -1,7 +1,9 @@
-"""Write or check services' OpenAPI specs: `python -m paylab.core.openapi_export [--check]`.
+"""Write or check the committed OpenAPI documents of services and simulators.
 
-Each service's app factory must build its app without connecting to anything, so the spec
-can be exported and compared offline.
+    python -m paylab.core.openapi_export [--check] [NAME ...]     # e.g. wallet sim-bank
+
+Each app factory builds its app without connecting to anything, so the documents can be
+exported and compared offline.
 """
 
 from __future__ import annotations
@@ -14,37 +16,45 @@ from typing import Any
 import yaml
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "contracts" / "openapi"
-# Service name -> module with a `create()` app factory; add a line per service.
-SERVICES = {
-    "auth": "paylab.auth.app",
-    "payment": "paylab.payment.app",
-    "wallet": "paylab.wallet.app",
+# Document name -> (module, factory, factory arguments); add a line per app.
+APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "auth": ("paylab.auth.app", "create", ()),
+    "payment": ("paylab.payment.app", "create", ()),
+    "wallet": ("paylab.wallet.app", "create", ()),
+    **{
+        f"sim-{name}": ("simulators.registry", "create", (name,))
+        for name in ("pse", "bank", "antifraud", "sms")
+    },
 }
 
 
 def spec_path(name: str) -> Path:
-    """Where the committed document of service `name` lives."""
+    """Where the committed document `name` lives."""
     return SPEC_DIR / f"{name}.yaml"
 
 
 def served(name: str) -> dict[str, Any]:
-    """The document the service serves at /openapi.json."""
-    doc: dict[str, Any] = importlib.import_module(SERVICES[name]).create().openapi()
+    """The document the app serves at /openapi.json."""
+    module, factory, args = APPS[name]
+    doc: dict[str, Any] = getattr(importlib.import_module(module), factory)(*args).openapi()
     return doc
 
 
 def render(doc: dict[str, Any]) -> str:
-    """Stable YAML text for a document (the same form simulators/openapi_export writes)."""
+    """Stable YAML text for a document."""
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
 
 
 def main(argv: list[str]) -> int:
-    """Write the specs of the named services (all by default), or report stale ones."""
-    names = [a for a in argv if not a.startswith("--")] or list(SERVICES)
+    """Write the named documents (all by default), or with --check report the stale ones."""
+    names = [a for a in argv if not a.startswith("--")] or list(APPS)
+    unknown = [n for n in names if n not in APPS]
+    if unknown:
+        print(f"unknown: {', '.join(unknown)}; choose from {', '.join(APPS)}")
+        return 2
     stale = []
     for name in names:
-        text = render(served(name))
-        path = spec_path(name)
+        text, path = render(served(name)), spec_path(name)
         if "--check" in argv:
             if not path.exists() or path.read_text() != text:
                 stale.append(str(path))
