@@ -141,7 +141,9 @@ class Gateway:
             client_ip=ip,
         )
         try:
-            upstream = await self.http.request(request.method, url, headers=headers, content=body)
+            upstream = await self.http.request(
+                request.method, url, headers=_wire(headers), content=body
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             log.warning("upstream_unavailable", service=service, error=repr(exc))
             return problem_response(
@@ -170,6 +172,19 @@ class Gateway:
         for name, value in client_headers(upstream.headers.multi_items()):
             response.headers.append(name, value)
         return response
+
+
+def _wire(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """Headers as the bytes the client sent them (Starlette decoded them as Latin-1)."""
+    # httpx encodes str values as ASCII: a client's "é" would raise there and answer 500.
+
+    def encode(text: str) -> bytes:
+        try:
+            return text.encode("latin-1")
+        except UnicodeEncodeError:  # only the gateway's own values can get here
+            return text.encode("utf-8")
+
+    return [(encode(name), encode(value)) for name, value in headers]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

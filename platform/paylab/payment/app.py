@@ -78,7 +78,7 @@ def list_payments(
     merchant: MerchantId,
     _: InternalCaller,
     svc: Svc,
-    reference: Annotated[str, Query(min_length=1, max_length=64)],
+    reference: Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")],
 ) -> PaymentList:
     """The merchant's payments with one reference."""
     found = service.payments_by_reference(svc, merchant, reference)

@@ -16,6 +16,8 @@ Currency = Literal["COP", "USD"]
 DocType = Literal["CC", "CE", "NIT", "TI", "PP"]
 StrictInt = Annotated[int, Field(strict=True)]
 Url = Annotated[AnyHttpUrl, Field(description="http(s) URL")]
+# Free text goes to Postgres, which cannot store NUL; no other control character belongs in it.
+LINE = r"[^\x00-\x1f]"
 
 
 def luhn_ok(number: str) -> bool:
@@ -33,8 +35,8 @@ class Customer(BaseModel):
     """The payer."""
 
     model_config = _Strict
-    email: str = Field(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", max_length=254)
-    name: str = Field(min_length=1, max_length=100)
+    email: str = Field(pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,190}$", max_length=254)
+    name: str = Field(min_length=1, max_length=100, pattern=f"^{LINE}+$")
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{7,15}$")
     doc_type: DocType | None = None
     doc_number: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{4,20}$")
@@ -95,7 +97,7 @@ class PaymentIn(BaseModel):
     currency: Currency = "COP"
     method: Literal["card", "pse", "wallet"]
     reference: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")
-    description: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=200, pattern=f"^{LINE}*$")
     customer: Customer
     card: CardIn | None = None
     pse: PseIn | None = None

@@ -124,3 +124,16 @@ def test_login_needs_no_token_and_answers_like_auth(
     )
     assert bad.status_code == 401
     assert bad.headers["content-type"] == "application/problem+json"
+
+
+def test_non_ascii_header_bytes_pass_on_unchanged(
+    gateway: TestClient, login: Callable[[], tuple[str, str]]
+) -> None:
+    """Regression (found by schemathesis): a non-ASCII byte in a header made the gateway 500."""
+    _, token = login()
+    headers = {"Authorization": f"Bearer {token}".encode(), "Idempotency-Key": "clé-é".encode()}
+    response = gateway.post("/v1/payments", headers=headers, content=b"{}")
+    assert response.status_code == 201, response.text
+    # The upstream gets the very bytes the client sent, which Starlette reads as Latin-1.
+    seen = header_values(response.json(), "idempotency-key")
+    assert [value.encode("latin-1") for value in seen] == ["clé-é".encode()]

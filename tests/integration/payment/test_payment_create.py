@@ -203,6 +203,16 @@ def test_bad_requests_without_a_body_problem(
     assert client.get("/v1/payments/does-not-exist", headers=h).status_code == 404
     assert client.get("/v1/payments/bad%20id", headers=h).status_code == 422
     assert client.get("/v1/payments", headers=h).status_code == 422  # reference is required
+    # Regression (found by schemathesis): a NUL in the reference reached Postgres, 500.
+    nul = client.get("/v1/payments", params={"reference": "order\x00"}, headers=h)
+    assert nul.status_code == 422, nul.text
+
+
+def test_free_text_with_a_nul_is_a_422_not_a_500(client: TestClient, headers: Headers) -> None:
+    """Regression (found by schemathesis): Postgres cannot store NUL; it was a 500."""
+    response = client.post("/v1/payments", json=card_body(description="a\x00b"), headers=headers())
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body.description"
 
 
 def test_without_a_deployed_saga_nothing_is_created(

@@ -142,3 +142,20 @@ def test_amex_needs_a_four_digit_cvc() -> None:
 def test_method_details_must_match_the_method(overrides: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         PaymentIn.model_validate(card_body(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"description": "Camiseta\x00"}, "description"),
+        ({"description": "two\nlines"}, "description"),
+        ({"customer": {"email": "ana@example.com", "name": "A\x00na"}}, "customer.name"),
+        ({"customer": {"email": "an\x00a@example.com", "name": "Ana"}}, "customer.email"),
+    ],
+)
+def test_control_characters_in_free_text_are_refused(overrides: dict[str, Any], field: str) -> None:
+    """Regression (found by schemathesis): a NUL reached Postgres and the API answered 500."""
+    with pytest.raises(ValidationError) as exc:
+        PaymentIn.model_validate(card_body(**overrides))
+    assert fields(exc.value) == {field}
+    PaymentIn.model_validate(card_body(description="Camiseta talla M, azul — ñandú"))
