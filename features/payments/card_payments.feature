@@ -1,0 +1,71 @@
+Feature: Card payments through the SAGA
+  A merchant charges a card through the gateway; the SAGA holds the money as the merchant's
+  pending balance, charges the card at the acquirer, captures it net of the platform fee, and
+  releases the hold when anything fails. After every scenario the ledger balances, no hold is
+  left open, and the payment's row equals the fold of its events.
+
+  Background:
+    Given a new merchant is logged in through the gateway
+
+  Scenario: An approved card payment is captured for the merchant
+    When the merchant charges "30000.00" COP to card "4575623182290326"
+    Then the payment ends "approved" with cod_respuesta 1
+    And the merchant's available balance grew by "30000.00" less the platform fee
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the books are clean
+
+  Scenario: A declined card releases the funds
+    When the merchant charges "30000.00" COP to card "4151611527583283"
+    Then the payment ends "rejected" with cod_respuesta 2
+    And the merchant's balances did not change
+    And the execution went through "ReserveFunds, ProcessPayment, ReleaseFunds, Notify"
+    And the books are clean
+
+  Scenario: The acquirer fails twice, the SAGA retries and the payment is approved
+    Given the bank fails the next 2 authorizations with status 503
+    When the merchant charges "12000.00" COP to card "4575623182290326"
+    Then the payment ends "approved" with cod_respuesta 1
+    And the bank saw 3 authorization attempts
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the books are clean
+
+  Scenario: The acquirer keeps failing, the SAGA compensates
+    Given the bank fails every authorization with status 503
+    When the merchant charges "12000.00" COP to card "4575623182290326"
+    Then the payment ends "failed" with cod_respuesta 4
+    And the merchant's balances did not change
+    And the execution went through "ReserveFunds, ProcessPayment, ReleaseFunds, Notify"
+    And the books are clean
+
+  Scenario: Antifraud rejects the payment before anything is held
+    When the merchant charges "30000.00" COP to card "4575623182290326" for a blocked email
+    Then the payment ends "rejected" with cod_respuesta 2
+    And no execution was started for it
+    And the merchant's balances did not change
+    And the books are clean
+
+  Scenario: The client retries with the same Idempotency-Key
+    When the merchant sends the same card payment 3 times with one Idempotency-Key
+    Then there is exactly one payment with that reference
+    And every answer carried the same payment id
+    And the payment ends "approved" with cod_respuesta 1
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the books are clean
+
+  Scenario: An approved payment is refunded
+    Given an approved card payment of "20000.00" COP
+    When the merchant refunds it
+    Then the payment is "reversed" with cod_respuesta 6
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the books are clean
+
+  Scenario: The wallet service dies in the middle of the SAGA and no money stays held
+    Given the bank takes 3 seconds to answer this merchant's authorizations
+    When the merchant charges "15000.00" COP to card "4575623182290326"
+    And the wallet service is killed while the funds are held
+    And the wallet service is started again after the SAGA failed to reach it
+    Then the payment ends "approved" with cod_respuesta 1
+    And the merchant's available balance grew by "15000.00" less the platform fee
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the SAGA retried "CaptureFunds" while the wallet was down
+    And the books are clean
