@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import httpx
+import psutil
 
 from paylab.core.aws import client as aws_client
 from paylab.core.db import service_engine, session_factory
@@ -401,8 +402,17 @@ def kill_service(name: str) -> list[str]:
     proc = _manager().running(name)
     assert proc is not None, f"{name} was not running"
     proc.kill()
-    proc.wait(timeout=10)
+    # Dead, or a zombie when its parent (whoever ran `up`) has not reaped it yet: either way
+    # it serves nothing and its port is free.
+    wait_for(f"{name} (PID {proc.pid}) to die", lambda: True if _dead(proc) else None, timeout=10.0)
     return argv
+
+
+def _dead(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def start_service(name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:

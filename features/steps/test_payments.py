@@ -198,11 +198,12 @@ def _kill_wallet(world: World) -> None:
         lambda: True if sup.ledger_check(world.m.merchant_id)["open_holds"] == 1 else None,
         timeout=30.0,
     )
-    argv = sup.kill_service("wallet")
+    argv = sup.recorded_argv("wallet")
     # Whatever happens next, the wallet runs again after the scenario.
     world.cleanup.callback(
         lambda: None if sup.service_running("wallet") else sup.start_service("wallet", argv, 8003)
     )
+    sup.kill_service("wallet")
     world.created["wallet_argv"] = argv
 
 

@@ -211,11 +211,14 @@ def run_tests(
         stack = DevStack(settings)
         started = not stack.status()["healthy"]
         failures: list[str] = []
+        root = settings.root
         try:
             if started:
                 console.print("[bold]the stack is not up: starting it for the tests")
-                _bring_up(stack)
-            root = settings.root
+                # In a child `paylab up` that exits: the stack's processes must not be children
+                # of this long-running command, or one the tests kill would linger as a zombie.
+                if subprocess.call([sys.executable, "-m", "paylab.cli", "up"], cwd=root) != 0:
+                    raise _fail("could not start the stack for the tests")
             if lint:
                 for label, argv in (
                     ("ruff", [sys.executable, "-m", "ruff", "check", "."]),
@@ -250,3 +253,7 @@ def version() -> None:
     from paylab import __version__
 
     out.print(__version__)
+
+
+if __name__ == "__main__":
+    app()

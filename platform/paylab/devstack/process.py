@@ -93,10 +93,9 @@ class ProcessManager:
             return False
         group = _group_of(proc)
         _signal(proc, group, signal.SIGTERM)
-        _, alive = psutil.wait_procs([proc], timeout=timeout)
-        if alive:
+        if not _wait_gone(proc, timeout):
             _signal(proc, group, signal.SIGKILL)
-            psutil.wait_procs(alive, timeout=5)
+            _wait_gone(proc, 5)
         if group is not None:
             # Children that outlived their parent in the same group (e.g. Lambda runtimes).
             _kill_group_leftovers(group)
@@ -108,6 +107,22 @@ class ProcessManager:
         if proc is None:
             raise StackError(f"{name} exited during start-up; see {self.log_file(name)}")
         return proc
+
+
+def _wait_gone(proc: psutil.Process, timeout: float) -> bool:
+    """True once `proc` has exited; a zombie counts (only its parent can reap it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+            proc.wait(timeout=0.1)
+            return True
+        except psutil.TimeoutExpired:
+            continue
+        except psutil.NoSuchProcess:
+            return True
+    return False
 
 
 def _group_of(proc: psutil.Process) -> int | None:
