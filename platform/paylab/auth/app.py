@@ -5,13 +5,14 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from threading import Lock
 from typing import Annotated
 
 import redis
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 
 from paylab.auth import service
-from paylab.auth.runtime import Deps, build_runtime
+from paylab.auth.runtime import Deps
 from paylab.auth.schemas import (
     ERRORS,
     KEY_PATTERN,
@@ -176,17 +177,18 @@ def revoke_api_key(public_key: PublicKeyPath, _: InternalCaller, rt: Deps) -> Re
 
 
 def create(settings: AuthSettings | None = None) -> FastAPI:
-    """The auth app; connections are made when it starts (uvicorn --factory)."""
+    """The auth app; connections are made on its first request (uvicorn --factory)."""
     settings = settings or AuthSettings()
     app = create_app("auth", [public, internal], title="Paylab auth")
+    app.state.settings, app.state.runtime, app.state.runtime_lock = settings, None, Lock()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        app.state.runtime = build_runtime(settings)
         try:
             yield
         finally:
-            app.state.runtime.close()
+            if app.state.runtime is not None:
+                app.state.runtime.close()
 
     app.router.lifespan_context = lifespan
     return app

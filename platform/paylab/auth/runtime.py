@@ -1,4 +1,8 @@
-"""What auth's routes need at run time, built when the app starts (never at import)."""
+"""What auth's routes need at run time, built on first use (never at import or start-up).
+
+Lazy, like the other services: `./paylab up` starts the services while the stack is still
+being deployed, and a process must not need the stack's outputs before its first request.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +53,12 @@ def build_runtime(settings: AuthSettings) -> Runtime:
 
 
 def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    state = request.app.state
+    if state.runtime is None:
+        with state.runtime_lock:
+            if state.runtime is None:
+                state.runtime = build_runtime(state.settings)
+    runtime: Runtime = state.runtime
     return runtime
 
 

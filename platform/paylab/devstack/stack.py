@@ -67,6 +67,9 @@ class DevStack:
         if not self.settings.redis_url:
             self.redis.start()
         self._start_simulators()
+        # Services connect to nothing before their first request: they boot (a few seconds
+        # of imports) while LocalStack starts and the stack deploys.
+        services = self._start_services(progress)
         if not self.settings.redis_url:
             self.redis.wait_ready()
         if not self.settings.database_url:
@@ -85,7 +88,7 @@ class DevStack:
         database.migrate(admin_url)
         self._start_workers()
         self._wait_simulators()
-        self._start_services(progress)
+        self._wait_services(services)
         if (seeder := self._seeder()) is not None:
             progress("seeding the demo merchant and payer wallets")
             seeder.seed()
@@ -140,11 +143,10 @@ class DevStack:
         package = self.settings.root / "platform" / "paylab"
         return {n: p for n, p in SERVICES.items() if (package / n / "app.py").exists()}
 
-    def _start_services(self, progress: Progress) -> None:
+    def _start_services(self, progress: Progress) -> dict[str, int]:
         services = self.available_services()
-        if not services:
-            return
-        progress(f"starting services: {', '.join(services)}")
+        if services:
+            progress(f"starting services: {', '.join(services)}")
         for name, port in services.items():
             self.manager.start(
                 ProcessSpec(
@@ -166,6 +168,9 @@ class DevStack:
                     port=port,
                 )
             )
+        return services
+
+    def _wait_services(self, services: dict[str, int]) -> None:
         for name, port in services.items():
             wait_until(
                 lambda port=port: _http_ok(f"http://127.0.0.1:{port}/health"),  # type: ignore[misc]
