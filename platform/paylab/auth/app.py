@@ -5,14 +5,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from threading import Lock
 from typing import Annotated
 
 import redis
 from fastapi import APIRouter, FastAPI, Path, Request, Response
 
 from paylab.auth import service
-from paylab.auth.runtime import Deps
+from paylab.auth.runtime import Deps, build_runtime
 from paylab.auth.schemas import (
     ERRORS,
     KEY_PATTERN,
@@ -27,6 +26,7 @@ from paylab.auth.schemas import (
 from paylab.auth.settings import AuthSettings
 from paylab.core.app import create_app
 from paylab.core.internal_auth import HEADER, InternalCaller, internal_credential
+from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem, problem_response
 
 MerchantPath = Annotated[str, Path(pattern=MERCHANT_ID_PATTERN)]
@@ -180,15 +180,15 @@ def create(settings: AuthSettings | None = None) -> FastAPI:
     """The auth app; connections are made on its first request (uvicorn --factory)."""
     settings = settings or AuthSettings()
     app = create_app("auth", [public, internal], title="Paylab auth")
-    app.state.settings, app.state.runtime, app.state.runtime_lock = settings, None, Lock()
+    app.state.runtime = Lazy(lambda: build_runtime(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            if app.state.runtime is not None:
-                app.state.runtime.close()
+            if (runtime := app.state.runtime.built) is not None:
+                runtime.close()
 
     app.router.lifespan_context = lifespan
     return app

@@ -53,12 +53,7 @@ def build_runtime(settings: AuthSettings) -> Runtime:
 
 
 def _runtime(request: Request) -> Runtime:
-    state = request.app.state
-    if state.runtime is None:
-        with state.runtime_lock:
-            if state.runtime is None:
-                state.runtime = build_runtime(state.settings)
-    runtime: Runtime = state.runtime
+    runtime: Runtime = request.app.state.runtime()
     return runtime
 
 

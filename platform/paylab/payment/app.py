@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from paylab.core.app import create_app
 from paylab.core.internal_auth import InternalCaller, MerchantId
+from paylab.core.lazy import Lazy
 from paylab.core.problems import problem_schema
 from paylab.payment import saga_steps, service
 from paylab.payment.schemas import (
@@ -38,12 +38,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def services(request: Request) -> Services:
     """The process's collaborators, built on first use (nothing connects at import)."""
-    state = request.app.state
-    if state.services is None:
-        with state.services_lock:
-            if state.services is None:
-                state.services = build(state.settings)
-    svc: Services = state.services
+    svc: Services = request.app.state.services()
     return svc
 
 
@@ -166,7 +161,7 @@ def create(
 ) -> FastAPI:
     """The payment service (uvicorn --factory paylab.payment.app:create)."""
     app = create_app("payment", [public, internal, callbacks], title="Paylab payment service")
-    app.state.settings = settings or get_payment_settings()
-    app.state.services = services_override
-    app.state.services_lock = threading.Lock()
+    settings = settings or get_payment_settings()
+    app.state.settings = settings
+    app.state.services = Lazy(lambda: services_override or build(settings))
     return app
