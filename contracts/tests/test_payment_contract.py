@@ -39,4 +39,4 @@ def test_the_saga_contract_is_published() -> None:
     published = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert published >= INTERNAL | {("post", "/v1/payments"), ("get", "/v1/payments/{payment_id}")}
     process = doc["components"]["schemas"]["ProcessOut"]["properties"]["outcome"]
-    assert set(process["enum"]) == {"approved", "rejected", "failed", "pending"}
+    assert set(process["enum"]) == {"approved", "rejected", "failed", "abandoned", "pending"}

@@ -51,11 +51,11 @@ def final_outcome(state: PaymentState) -> Outcome:
 
 
 def pse_outcome(status: str) -> Outcome:
-    """A PSE confirmation as the SAGA's outcome (abandonment at the bank is a failure)."""
+    """A PSE confirmation as the SAGA's outcome; no decision at the bank is an abandonment."""
     if status == "approved":
         return "approved", None
-    if status == "rejected":
-        return "rejected", "pse_rejected"
+    if status in ("rejected", "abandoned"):
+        return status, f"pse_{status}"
     return "failed", f"pse_{status}"
 
 

@@ -184,7 +184,7 @@ class ProcessIn(BaseModel):
 
 
 class ProcessOut(BaseModel):
-    outcome: Literal["approved", "rejected", "failed", "pending"]
+    outcome: Literal["approved", "rejected", "failed", "abandoned", "pending"]
     reason: str | None = None
 
 

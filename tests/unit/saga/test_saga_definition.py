@@ -124,3 +124,20 @@ def test_lambdas_need_only_the_standard_library_and_boto3() -> None:
                     or top in __import__("sys").stdlib_module_names
                 )
                 assert ok, f"{path.name} imports {module}"
+
+
+def test_every_partner_outcome_has_its_final_status(states: dict[str, Any]) -> None:
+    """The outcomes ProcessPayment may return each lead to the matching Mark state."""
+    from paylab.payment.saga_steps import pse_outcome
+
+    routes = {
+        c["StringEquals"]: states[c["Next"]].get("Result")
+        for c in states["CheckOutcome"]["Choices"]
+        if "StringEquals" in c
+    }
+    for status in ("approved", "rejected", "abandoned"):
+        outcome, _ = pse_outcome(status)
+        assert outcome in routes, status
+    assert routes["rejected"] == "rejected" and routes["abandoned"] == "abandoned"
+    assert pse_outcome("failed")[0] not in routes  # falls to the Default: MarkFailed
+    assert states[states["CheckOutcome"]["Default"]]["Result"] == "failed"
