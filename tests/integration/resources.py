@@ -121,3 +121,19 @@ def wait_for_stack(aws: AwsClients, stack_id: str, *, timeout: float) -> dict[st
         return None if stack["StackStatus"].endswith("_IN_PROGRESS") else stack
 
     return wait_until(settled, timeout=timeout, interval=0.25, description=f"stack {stack_id}")
+
+
+def delete_api_keys(merchant_ids: list[str]) -> None:
+    """Remove test merchants' API keys from auth (auth has no delete-merchant API)."""
+    if not merchant_ids:
+        return
+    from sqlalchemy import text
+
+    from paylab.core.db import service_engine
+
+    engine = service_engine("auth", pool_size=1)
+    with engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM auth.api_keys WHERE merchant_id = ANY(:ids)"), {"ids": merchant_ids}
+        )
+    engine.dispose()

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from paylab.auth.app import create
 from paylab.auth.settings import AuthSettings
-from paylab.core.db import service_engine
 from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.core.settings import get_settings
+
+from ..resources import delete_api_keys
 
 
 def unique_merchant() -> str:
@@ -71,13 +71,7 @@ def merchants() -> Iterator[Callable[[], str]]:
         return created[-1]
 
     yield new
-    if created:
-        engine = service_engine("auth", pool_size=1)
-        with engine.begin() as conn:
-            conn.execute(
-                text("DELETE FROM auth.api_keys WHERE merchant_id = ANY(:ids)"), {"ids": created}
-            )
-        engine.dispose()
+    delete_api_keys(created)
 
 
 @pytest.fixture

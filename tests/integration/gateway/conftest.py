@@ -10,16 +10,15 @@ import httpx
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from paylab.auth.app import create as create_auth
 from paylab.auth.settings import AuthSettings
-from paylab.core.db import service_engine
 from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.core.settings import get_settings
 from paylab.gateway.app import create
 from paylab.gateway.settings import UPSTREAMS, GatewaySettings
 
+from ..resources import delete_api_keys
 from .servers import EchoUpstream, ServerThread
 
 _SESSION_PREFIX = f"paylab:it:{uuid.uuid4().hex[:12]}:"
@@ -96,13 +95,7 @@ def merchant_keys(auth_server: ServerThread) -> Iterator[Callable[[], dict[str, 
         return body
 
     yield new
-    if created:
-        engine = service_engine("auth", pool_size=1)
-        with engine.begin() as conn:
-            conn.execute(
-                text("DELETE FROM auth.api_keys WHERE merchant_id = ANY(:ids)"), {"ids": created}
-            )
-        engine.dispose()
+    delete_api_keys(created)
 
 
 @pytest.fixture
