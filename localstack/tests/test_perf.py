@@ -136,3 +136,87 @@ def test_switch_rejects_unknown_patch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(perf.SWITCH, "no_such_patch")
     with pytest.raises(ValueError, match="no_such_patch"):
         perf.selected(perf.PATCHES)
+
+
+# Map, Choice, Catch and Fail: the component kinds with the most structure, run over and over
+# by reused programs (sequentially and concurrently), each execution with its own data.
+REUSED_MACHINE = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "INLINE"},
+                "StartAt": "Odd?",
+                "States": {
+                    "Odd?": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$.odd", "BooleanEquals": True, "Next": "Odd"}],
+                        "Default": "Even",
+                    },
+                    "Odd": {"Type": "Pass", "Parameters": {"v.$": "$.v", "k": "odd"}, "End": True},
+                    "Even": {
+                        "Type": "Pass",
+                        "Parameters": {"v.$": "$.v", "k": "even"},
+                        "End": True,
+                    },
+                },
+            },
+            "ResultPath": "$.mapped",
+            "Next": "Fail?",
+        },
+        "Fail?": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.fail", "BooleanEquals": True, "Next": "Boom"}],
+            "Default": "Done",
+        },
+        "Boom": {"Type": "Fail", "Error": "Told", "Cause": "asked to fail"},
+        "Done": {"Type": "Pass", "OutputPath": "$.mapped", "End": True},
+    },
+}
+
+
+def _items(n: int) -> list[dict[str, Any]]:
+    return [{"v": f"{n}-{i}", "odd": i % 2 == 1} for i in range(3)]
+
+
+def test_reused_programs_give_each_execution_its_own_result(localstack: LocalStack) -> None:
+    sfn = client("stepfunctions")
+    machine_arn = sfn.create_state_machine(
+        name="t-reuse", definition=json.dumps(REUSED_MACHINE), roleArn=ROLE
+    )["stateMachineArn"]
+
+    def one(n: int) -> tuple[int, dict[str, Any]]:
+        return n, _run(sfn, machine_arn, {"items": _items(n), "fail": n % 3 == 0})
+
+    sequential = [one(n) for n in (1, 2, 3)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(one, range(4, 12)))
+
+    for n, execution in sequential + concurrent:
+        if n % 3 == 0:
+            assert execution["status"] == "FAILED", execution
+            assert execution.get("error") == "Told"
+            continue
+        assert execution["status"] == "SUCCEEDED", execution
+        assert json.loads(execution["output"]) == [
+            {"v": f"{n}-0", "k": "even"},
+            {"v": f"{n}-1", "k": "odd"},
+            {"v": f"{n}-2", "k": "even"},
+        ]
+
+
+def test_program_pool_lends_each_program_to_one_execution_at_a_time() -> None:
+    pool = perf.ProgramPool(definitions=2, per_definition=1)
+    assert pool.take("a") is None
+    first, second = object(), object()
+    pool.give_back("a", first)
+    pool.give_back("a", second)  # over the per-definition bound: dropped
+    assert pool.take("a") is first
+    assert pool.take("a") is None  # lent out: never handed to a second execution
+    pool.give_back("a", first)
+    pool.give_back("b", object())
+    pool.give_back("c", object())  # three definitions: the least recently used goes
+    assert pool.take("a") is None
+    assert pool.take("c") is not None
