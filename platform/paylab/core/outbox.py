@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from paylab.core.db import SERVICES_WITH_DB
 from paylab.core.events import Envelope
+from paylab.core.settings import get_settings
 
 # Where an event goes; the relay (issue 5) maps each to a stack output.
 DESTINATIONS = frozenset(
@@ -26,12 +27,22 @@ DESTINATIONS = frozenset(
 
 
 def add_event(session: Session, schema: str, event: Envelope, destinations: Sequence[str]) -> None:
-    """Queue `event` for publication; commits or rolls back with `session`'s transaction."""
+    """Queue `event` for publication; commits or rolls back with `session`'s transaction.
+
+    With `validate_events` on, an event that breaks its contract (contracts/events) raises
+    `event_schemas.EventContractError` before anything is written.
+    """
     unknown = set(destinations) - DESTINATIONS
     if unknown:
         raise ValueError(f"unknown event destinations: {sorted(unknown)}")
     if schema not in SERVICES_WITH_DB:
         raise ValueError(f"no outbox in schema {schema!r}")
+    payload = json.loads(event.to_json())
+    if get_settings().events_validated():
+        # Imported here: jsonschema is only loaded by processes that validate.
+        from paylab.core.event_schemas import validate
+
+        validate(payload)
     session.execute(
         text(
             f"INSERT INTO {schema}.outbox"  # noqa: S608 (schema checked against a fixed set)
@@ -42,7 +53,7 @@ def add_event(session: Session, schema: str, event: Envelope, destinations: Sequ
             "id": uuid.UUID(event.id),
             "aggregate_id": event.subject_id,
             "event_type": event.type,
-            "payload": json.dumps(json.loads(event.to_json())),
+            "payload": json.dumps(payload),
             "destinations": list(destinations),
         },
     )

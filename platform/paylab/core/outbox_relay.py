@@ -6,15 +6,22 @@ A row is marked published only when every destination accepted it and every earl
 its aggregate was published; anything else is sent again later (consumers deduplicate by
 event id, and SQS FIFO by deduplication id).
 
+A round groups its rows by destination across aggregates, and a destination with more than
+one batch of rows is sent on several lanes at once: each aggregate's rows go to one lane, in
+order, so parallel calls never reorder an aggregate (bench/events.py measures the gain).
+
     python -m paylab.core.outbox_relay      # one thread per service schema; Ctrl-C stops it
 """
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -23,7 +30,7 @@ from sqlalchemy import Engine, text
 
 from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.logging import configure_logging
-from paylab.core.publishers import OutboxMessage, Publisher
+from paylab.core.publishers import BATCH, OutboxMessage, Publisher
 
 log = structlog.get_logger()
 
@@ -38,9 +45,9 @@ _CLAIM = """
 _MARK = "UPDATE {table} SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"
 
 
-def channel(schema: str) -> str:
-    """The NOTIFY channel `outbox.add_event` signals on commit."""
-    return f"outbox_{schema}"
+def channel(schema: str, table: str = "outbox") -> str:
+    """The NOTIFY channel that wakes the relay of `schema.table` (`add_event` signals on commit)."""
+    return f"outbox_{schema}" if table == "outbox" else f"outbox_{schema}_{table}"
 
 
 class OutboxRelay:
@@ -53,13 +60,18 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         table: str = "outbox",
-        batch_size: int = 100,
+        batch_size: int = 400,
+        lanes: int = 4,
     ) -> None:
         if schema not in SERVICES_WITH_DB or not re.fullmatch(r"[a-z_][a-z0-9_]*", table):
             raise ValueError(f"no outbox {schema}.{table}")
         self.engine, self.schema, self.publisher = engine, schema, publisher
         self.table = f"{schema}.{table}"
+        self.channel = channel(schema, table)
         self.batch_size = batch_size
+        self.lanes = max(1, lanes)
+        # Threads start on first use and wait idle on a queue: no cost between bursts.
+        self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix=f"relay-{schema}")
 
     def run_once(self) -> int:
         """One round: claim, publish, mark; returns how many rows were marked published."""
@@ -84,13 +96,11 @@ class OutboxRelay:
             message = OutboxMessage(row.id, row.aggregate_id, row.event_type, row.payload)
             for destination in row.destinations:
                 by_destination[destination].append(message)
-        accepted: dict[str, set[str]] = {}
-        for destination, messages in by_destination.items():
-            try:
-                accepted[destination] = self.publisher.publish(destination, messages)
-            except Exception as exc:  # AWS down or throttling: keep the rows for later
-                log.warning("outbox.publish_failed", destination=destination, error=str(exc))
-                accepted[destination] = set()
+        sends = [(d, lane) for d, ms in by_destination.items() for lane in self._lanes(ms)]
+        results = self._pool.map(lambda send: self._send(*send), sends)
+        accepted: dict[str, set[str]] = defaultdict(set)
+        for (destination, _), ids in zip(sends, results, strict=True):
+            accepted[destination] |= ids
         published: list[str] = []
         blocked: set[str] = set()  # aggregates with an earlier row not yet published
         for row in rows:
@@ -101,12 +111,32 @@ class OutboxRelay:
                 blocked.add(row.aggregate_id)
         return published
 
+    def _lanes(self, messages: list[OutboxMessage]) -> list[list[OutboxMessage]]:
+        """Split one destination's messages: whole aggregates per lane, order kept, lanes even."""
+        count = min(self.lanes, math.ceil(len(messages) / BATCH))
+        if count <= 1:
+            return [messages]
+        by_aggregate: dict[str, list[OutboxMessage]] = defaultdict(list)
+        for message in messages:
+            by_aggregate[message.aggregate_id].append(message)
+        lanes: list[list[OutboxMessage]] = [[] for _ in range(count)]
+        for aggregate_messages in by_aggregate.values():
+            min(lanes, key=len).extend(aggregate_messages)
+        return [lane for lane in lanes if lane]
+
+    def _send(self, destination: str, messages: Sequence[OutboxMessage]) -> set[str]:
+        try:
+            return self.publisher.publish(destination, messages)
+        except Exception as exc:  # AWS down or throttling: keep the rows for later
+            log.warning("outbox.publish_failed", destination=destination, error=str(exc))
+            return set()
+
 
 def serve(relay: OutboxRelay, dsn: str, stop: threading.Event, idle_wait: float = 1.0) -> None:
     """Publish until `stop`; sleep on LISTEN between bursts, back off while AWS fails."""
     backoff = 0.0
     with psycopg.connect(dsn, autocommit=True) as listener:
-        listener.execute(f"LISTEN {channel(relay.schema)}")
+        listener.execute(f"LISTEN {relay.channel}")
         while not stop.is_set():
             try:
                 moved = relay.run_once()

@@ -40,6 +40,12 @@ class OutboxMessage:
         return json.dumps(self.payload, separators=(",", ":"), sort_keys=True)
 
 
+def _bus_source(payload: dict[str, Any]) -> str:
+    # Envelopes already say "paylab.wallet"; prefixing again gave rules "paylab.paylab.wallet".
+    source = str(payload.get("source") or "platform")
+    return source if source.startswith("paylab.") else f"paylab.{source}"
+
+
 class Publisher:
     """Sends messages to one logical destination; returns the ids that were accepted."""
 
@@ -97,7 +103,7 @@ class Publisher:
             Entries=[
                 {
                     "EventBusName": bus,
-                    "Source": f"paylab.{m.payload.get('source', 'platform')}",
+                    "Source": _bus_source(m.payload),
                     "DetailType": m.event_type,
                     "Detail": m.body,
                 }

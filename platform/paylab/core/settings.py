@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=6379, ge=1, le=65535)
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # Check every event against contracts/events when it enters the outbox. Unset, it is on
+    # locally (tests and the dev stack catch a drifting producer at once) and off on AWS, where
+    # a contract slip must not fail a customer's payment (the suite has already checked it).
+    validate_events: bool | None = None
 
     @field_validator("aws_endpoint_url")
     @classmethod
@@ -57,6 +61,12 @@ class Settings(BaseSettings):
     def database_dsn(self) -> str:
         """DATABASE_URL when given (Aurora on AWS), else the local stack's Postgres."""
         return self.database_url or f"postgresql://127.0.0.1:{self.postgres_port}/paylab"
+
+    def events_validated(self) -> bool:
+        """Whether `outbox.add_event` checks events against their schemas."""
+        if self.validate_events is not None:
+            return self.validate_events
+        return self.target is Target.LOCAL
 
     def endpoint_url(self) -> str | None:
         """The AWS endpoint: LocalStack locally (unless overridden), none on AWS."""

@@ -109,6 +109,8 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
         notify.type = "PaymentNotificationRequested"
         notify.data["event_type"] = event.type
         notify.data["customer_email"] = state.customer.get("email")
+        notify.data["customer_phone"] = state.customer.get("phone")
+        notify.data["customer_name"] = state.customer.get("name")
         add_event(session, "payment", notify, ["sqs:notification-ops", "sqs:audit-ops"])
     # PaymentProcessed is internal: the outcome travels with PaymentCompleted / PaymentFailed.
 
@@ -125,6 +127,10 @@ def public_view(state: PaymentState) -> dict[str, Any]:
         "currency": state.currency,
         "status": state.status.value,
         "cod_respuesta": state.cod_respuesta,
+        # What the merchant's confirmation webhook carries (x_description, x_approval_code).
+        "description": state.description,
+        "confirmation_url": state.confirmation_url,
+        "authorization_id": state.authorization_id,
     }
 
 
