@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from paylab.core.problems import install_problem_handlers
-from simulators import control
+from simulators import api_keys, control
 from simulators.callbacks import CallbackConfig, CallbackSender
 from simulators.control import SimContext, SimState
 from simulators.faults import FaultEngine, FaultRule
@@ -77,11 +77,14 @@ def build_app(
     for router in routers:
         app.include_router(router)
     app.include_router(control.router)
+    app.include_router(api_keys.admin)
+    app.include_router(api_keys.probe)
     app.sim_middleware = SimMiddleware(
         app.asgi_without_sim,
         faults,
         journal,
         fast_routes(ctx) if fast_routes else None,
+        api_keys=ctx.api_keys,
     )
     return app
 

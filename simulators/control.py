@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from paylab.core.problems import Problem, problem_schema
+from simulators.api_keys import ApiKeys
 from simulators.callbacks import CallbackSender
 from simulators.faults import FaultEngine, FaultRule, FaultRuleIn
 from simulators.journal import Journal, JournalEntryOut, JournalQuery, render
@@ -38,6 +39,8 @@ class SimContext:
     journal: Journal
     callbacks: CallbackSender
     state: SimState
+    # Configuration like the callback secret: `reset` keeps it (see simulators/api_keys.py).
+    api_keys: ApiKeys = field(default_factory=ApiKeys)
 
     async def reset(self) -> None:
         """Forget faults, journal, state and queued callbacks; restart the RNG from the seed."""
@@ -165,9 +168,7 @@ async def add_fault(rule: FaultRuleIn, request: Request) -> FaultRule:
     try:
         return _ctx(request).faults.add(rule)
     except KeyError:
-        raise Problem(
-            409, "duplicate-fault", f"A fault rule with id {rule.id!r} exists."
-        ) from None
+        raise Problem(409, "duplicate-fault", f"A fault rule with id {rule.id!r} exists.") from None
 
 
 @router.delete("/faults", response_model=Removed)

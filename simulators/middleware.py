@@ -14,6 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_body
+from simulators.api_keys import GUARDED_PREFIX, ApiKeys, presented_key, refuse
 from simulators.faults import Decision, ErrorEffect, FaultEngine, TimeoutEffect, parse_body
 from simulators.journal import Journal
 
@@ -73,11 +74,13 @@ class SimMiddleware:
         faults: FaultEngine,
         journal: Journal,
         fast_routes: dict[tuple[str, str], FastHandler] | None = None,
+        api_keys: ApiKeys | None = None,
     ) -> None:
         self.app = app
         self.faults = faults
         self.journal = journal
         self.fast_routes = fast_routes or {}
+        self.api_keys = api_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIXES):
@@ -88,6 +91,18 @@ class SimMiddleware:
         path: str = scope["path"]
         req_chunks: list[bytes] = []
         decision: Decision | None = None
+
+        # The key is checked before faults, as a partner's gateway would: a refused caller
+        # never reaches the partner, faulty or not.
+        keys = self.api_keys
+        if (
+            keys is not None
+            and keys.configured
+            and path.startswith(GUARDED_PREFIX)
+            and keys.check(presented_key(scope["headers"])) is None
+        ):
+            await refuse(scope, send, self.journal, started)
+            return
 
         if self.faults.has_request_rules:
             if self.faults.request_rules_need_body:

@@ -6,6 +6,7 @@ blindly: waits poll with a deadline and back off.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,10 +18,12 @@ from typing import Any, TypeVar
 
 import httpx
 import psutil
+from sqlalchemy import Engine, text
 
 from paylab.core.aws import client as aws_client
 from paylab.core.db import service_engine, session_factory
 from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
+from paylab.core.partner_keys import partner_auth
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
 from paylab.devstack.process import ProcessManager, ProcessSpec
@@ -28,13 +31,17 @@ from paylab.payment import domain
 from paylab.payment.event_store import EventStore
 from paylab.payment.replay import Replay, replay
 from paylab.payment.repository import PaymentRepository
-from paylab.wallet import ledger
+from paylab.payment.schemas import luhn_ok
+from paylab.wallet import ledger, store
 from paylab.wallet.settings import WalletSettings
 
-GATEWAY = "http://127.0.0.1:8080"
-AUTH = "http://127.0.0.1:8001"
-PAYMENT = "http://127.0.0.1:8002"
-WALLET = "http://127.0.0.1:8003"
+# PAYLAB_QA_<NAME>_URL points a run at development copies of the services (say, this
+# checkout's on other ports while the stack runs the committed code); the SAGA's Lambdas
+# still call the stack's own services.
+GATEWAY = os.environ.get("PAYLAB_QA_GATEWAY_URL", "http://127.0.0.1:8080")
+AUTH = os.environ.get("PAYLAB_QA_AUTH_URL", "http://127.0.0.1:8001")
+PAYMENT = os.environ.get("PAYLAB_QA_PAYMENT_URL", "http://127.0.0.1:8002")
+WALLET = os.environ.get("PAYLAB_QA_WALLET_URL", "http://127.0.0.1:8003")
 SIMS = {"pse": "http://127.0.0.1:9001", "bank": "http://127.0.0.1:9002"}
 ANTIFRAUD = "http://127.0.0.1:9003"
 FINAL = frozenset({"approved", "rejected", "failed", "reversed", "abandoned", "cancelled"})
@@ -253,15 +260,32 @@ def ensure_card_balance(number: str, at_least: str = "1000000.00") -> None:
         assert r.status_code == 200, r.text
 
 
+def new_card_number() -> str:
+    """A Luhn-valid Visa number no one else uses: the bank gives it its own default balance."""
+    body = "4" + f"{uuid.uuid4().int % 10**14:014d}"
+    for check in "0123456789":
+        if luhn_ok(body + check):
+            return body + check
+    raise AssertionError("unreachable: one check digit always fits")
+
+
+def card_balance(number: str) -> Decimal:
+    """The COP balance of the card's account at the bank simulator."""
+    card = httpx.get(f"{SIMS['bank']}/_sim/cards/{number}", timeout=5.0)
+    assert card.status_code == 200, card.text
+    return Decimal(card.json()["balance_cop"])
+
+
 @contextmanager
 def blocked_email(email: str) -> Iterator[None]:
     """`email` on antifraud's block list for the duration of the block."""
-    r = httpx.post(f"{ANTIFRAUD}/v1/lists/email", json={"value": email}, timeout=5.0)
+    auth = partner_auth("antifraud")  # antifraud's API wants our key once configured
+    r = httpx.post(f"{ANTIFRAUD}/v1/lists/email", json={"value": email}, timeout=5.0, auth=auth)
     assert r.status_code in (200, 201), r.text
     try:
         yield
     finally:
-        httpx.delete(f"{ANTIFRAUD}/v1/lists/email/{email}", timeout=5.0)
+        httpx.delete(f"{ANTIFRAUD}/v1/lists/email/{email}", timeout=5.0, auth=auth)
 
 
 # ------------------------------------------------------------------------------- SAGA
@@ -348,6 +372,46 @@ def ledger_check(merchant_id: str) -> dict[str, Any]:
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+def pay_out(merchant_id: str, amount: Decimal) -> None:
+    """Disperse `amount` of the merchant's available balance (the wallet's internal payout)."""
+    r = httpx.post(
+        f"{WALLET}/internal/payouts",
+        json={
+            "operation_id": unique("payout"),
+            "merchant_id": merchant_id,
+            "amount": f"{amount:.2f}",
+            "currency": "COP",
+        },
+        headers=internal_headers(),
+        timeout=10.0,
+    )
+    assert r.status_code == 201, r.text
+
+
+@cache
+def _wallet_engine() -> Engine:
+    return service_engine("wallet", pool_size=1)
+
+
+def payment_movements(payment_id: str) -> dict[ledger.SystemAccount, Decimal]:
+    """What the payment's postings moved, in all, on each COP system account."""
+    ids = {store.system_account(code, ledger.Currency.COP): code for code in ledger.SystemAccount}
+    with _wallet_engine().connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT e.account_id, sum(e.amount) FROM wallet.entries e "
+                "JOIN wallet.postings p ON p.id = e.posting_id "
+                "WHERE p.payment_id = :p GROUP BY e.account_id"
+            ),
+            {"p": payment_id},
+        ).all()
+    moved = dict.fromkeys(ledger.SystemAccount, Decimal("0"))
+    for account_id, total in rows:
+        if account_id in ids:
+            moved[ids[account_id]] = Decimal(total)
+    return moved
 
 
 @cache

@@ -21,10 +21,13 @@ import payments_support as sup
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
+from paylab.wallet import ledger
+
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(240)]
 scenarios("payments/card_payments.feature")
 scenarios("payments/pse_payments.feature")
 scenarios("payments/wallet_payments.feature")
+scenarios("payments/refunds.feature")
 
 APPROVED_CARD = "4575623182290326"
 SILENT_BANK = "9995"
@@ -47,6 +50,8 @@ class World:
     wallet_id: str = ""
     duplicate_confirmations: bool = False
     refund: httpx.Response | None = None
+    card: str = APPROVED_CARD
+    card_before: Decimal = Decimal("0")
 
     @property
     def m(self) -> sup.Merchant:
@@ -86,7 +91,7 @@ def _merchant(world: World) -> None:
 
 # ------------------------------------------------------------------------------- card
 def _charge(world: World, amount: str, number: str) -> None:
-    if number == APPROVED_CARD:
+    if number == APPROVED_CARD:  # shared by every run: others' payments spend it down
         sup.ensure_card_balance(number)
     body = sup.card_payment(amount, number, reference=world.reference, email=world.email)
     world.created_payment(world.m.pay(body))
@@ -186,6 +191,63 @@ def _refund(world: World) -> None:
 @then(parsers.parse('the payment is "{status}" with cod_respuesta {code:d}'))
 def _payment_is(world: World, status: str, code: int) -> None:
     assert world.refund is not None and world.refund.status_code == 200, world.refund
+    got = world.m.payment(world.payment_id)
+    assert (got["status"], got["cod_respuesta"]) == (status, code), got
+
+
+@given("a payer card of its own")
+def _own_card(world: World) -> None:
+    world.card = sup.new_card_number()
+    world.card_before = sup.card_balance(world.card)
+
+
+@given(parsers.parse('an approved card payment of "{amount}" COP on that card'))
+def _approved_on_card(world: World, amount: str) -> None:
+    _charge(world, amount, world.card)
+    assert world.m.wait_final(world.payment_id)["status"] == "approved"
+
+
+@given(parsers.parse('an approved payment of "{amount}" COP from that wallet'))
+def _approved_from_wallet(world: World, amount: str) -> None:
+    _charge_wallet(world, amount)
+    assert world.m.wait_final(world.payment_id)["status"] == "approved"
+
+
+@given("the merchant has paid out its whole available balance")
+def _paid_out(world: World) -> None:
+    sup.pay_out(world.m.merchant_id, world.m.balance()["available"])
+    world.before = world.m.balance()
+    assert world.before["available"] == 0, world.before
+
+
+@then("the card's balance at the bank is back where it was")
+def _card_back(world: World) -> None:
+    assert sup.card_balance(world.card) == world.card_before
+
+
+@then("the card's balance at the bank still shows the payment")
+def _card_charged(world: World) -> None:
+    amount = Decimal(world.m.payment(world.payment_id)["amount"])
+    assert sup.card_balance(world.card) == world.card_before - amount
+
+
+@then("the payment left nothing on the card clearing account nor the fee account")
+def _nothing_left(world: World) -> None:
+    moved = sup.payment_movements(world.payment_id)
+    assert moved[ledger.SystemAccount.CLEARING_CARD] == 0, moved
+    assert moved[ledger.SystemAccount.FEES] == 0, moved
+
+
+@then(parsers.parse('the refund is refused with {status:d} "{slug}"'))
+def _refund_refused(world: World, status: int, slug: str) -> None:
+    assert world.refund is not None
+    assert world.refund.status_code == status, world.refund.text
+    assert world.refund.headers["content-type"].startswith("application/problem+json")
+    assert world.refund.json()["type"].endswith(f"/{slug}"), world.refund.json()
+
+
+@then(parsers.parse('the payment is still "{status}" with cod_respuesta {code:d}'))
+def _still(world: World, status: str, code: int) -> None:
     got = world.m.payment(world.payment_id)
     assert (got["status"], got["cod_respuesta"]) == (status, code), got
 
@@ -390,6 +452,7 @@ def _books_clean(world: World) -> None:
         "balances_match_entries": True,
         "holds_match_balances": True,
         "open_holds": 0,
+        "open_refunds": 0,
     }, check
     assert world.payment_ids, "the scenario made no payment"
     for payment_id in world.payment_ids:

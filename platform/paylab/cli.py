@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from paylab import cli_sim
+from paylab import cli_dlq, cli_secrets, cli_sim
 from paylab.core.settings import Settings, get_settings
 from paylab.devstack.errors import StackError
 from paylab.devstack.stack import DevStack
@@ -31,6 +31,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 cli_sim.register(app)
+cli_secrets.register(app)
+cli_dlq.register(app)
 payment_cli.register(app)
 console = Console(stderr=True, log_path=False)
 out = Console()

@@ -16,7 +16,7 @@ from simulators import DEFAULT_PORTS
 
 console = Console()
 err = Console(stderr=True)
-SimName = Annotated[str, typer.Argument(help="pse, bank, antifraud or sms")]
+SimName = Annotated[str, typer.Argument(help="pse, bank, antifraud, sms or merchant")]
 UrlOpt = Annotated[
     str | None,
     typer.Option("--url", help="Simulator base URL (default: PAYLAB_SIM_<NAME>_URL or loopback)"),

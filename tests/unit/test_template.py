@@ -132,6 +132,18 @@ CONTRACT: list[tuple[str, str, str, dict[str, str]]] = [
         {"AuditOpsDlqUrl": "Ref", "AuditOpsDlqArn": "Arn"},
     ),
     (
+        "notification-ops-parking.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-notification-ops-parking.fifo",
+        {"NotificationOpsParkingUrl": "Ref", "NotificationOpsParkingArn": "Arn"},
+    ),
+    (
+        "audit-ops-parking.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-audit-ops-parking.fifo",
+        {"AuditOpsParkingUrl": "Ref", "AuditOpsParkingArn": "Arn"},
+    ),
+    (
         "payment-events",
         "AWS::DynamoDB::Table",
         "${AWS::StackName}-payment-events",
@@ -250,6 +262,10 @@ def test_every_queue_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
         props = queue["Properties"]
         if name in dlqs:
             assert "RedrivePolicy" not in props, f"{name} is a DLQ and must not redrive"
+            continue
+        if str(_contract_tag(queue)).endswith("-parking.fifo"):
+            # Parking is terminal: an operator moves its messages back (README, Dead letters).
+            assert "RedrivePolicy" not in props, f"{name} is a parking queue"
             continue
         policy = props.get("RedrivePolicy")
         assert policy, f"{name} has no dead-letter queue"

@@ -165,14 +165,21 @@ def list_api_keys(merchant_id: MerchantPath, _: InternalCaller, rt: Deps) -> Api
 @internal.delete(
     "/api-keys/{public_key}",
     status_code=204,
-    responses={404: ERRORS[404]},
-    summary="Revoke a key pair (idempotent); tokens already issued live until they expire",
+    responses={404: ERRORS[404], 503: ERRORS[503]},
+    summary="Revoke a key pair (idempotent); its tokens are refused at once",
 )
 def revoke_api_key(public_key: PublicKeyPath, _: InternalCaller, rt: Deps) -> Response:
     try:
-        service.revoke_api_key(rt.sessions, public_key)
+        service.revoke_api_key(rt.sessions, rt.revocations, public_key)
     except service.UnknownKey as exc:
         raise Problem(404, "api-key-not-found", "No API key has this public key.") from exc
+    except redis.RedisError:
+        return problem_response(
+            503,
+            "revocation-unavailable",
+            "The key is revoked but its tokens could not be stopped yet; repeat the request.",
+            headers={"Retry-After": "5"},
+        )
     return Response(status_code=204)
 
 

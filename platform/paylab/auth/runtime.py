@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import redis
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from paylab.auth.revocation import RevocationList
 from paylab.auth.settings import AuthSettings
 from paylab.auth.signing import KeyRing, SecretsManagerVersions
 from paylab.auth.throttle import LoginThrottle
@@ -21,6 +23,8 @@ from paylab.core.db import service_engine, session_factory
 from paylab.core.ratelimit import RateLimiter
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
+
+log = structlog.get_logger(__name__)
 
 JWT_SECRET_OUTPUT = "JwtSigningKeySecretArn"  # noqa: S105 (an output name, not a secret)
 
@@ -33,6 +37,7 @@ class Runtime:
     keys: KeyRing
     redis: redis.Redis
     throttle: LoginThrottle
+    revocations: RevocationList
 
     def close(self) -> None:
         self.redis.close()
@@ -49,7 +54,13 @@ def build_runtime(settings: AuthSettings) -> Runtime:
         get_settings().redis_dsn(), socket_timeout=2.0, socket_connect_timeout=2.0
     )
     throttle = LoginThrottle(RateLimiter(client), settings)
-    return Runtime(settings, engine, session_factory(engine), keys, client, throttle)
+    sessions = session_factory(engine)
+    revocations = RevocationList(client, settings)
+    try:
+        revocations.publish_recent(sessions)  # Redis may have lost them (restart, eviction)
+    except redis.RedisError as exc:
+        log.warning("revocations_not_republished", error=repr(exc))
+    return Runtime(settings, engine, sessions, keys, client, throttle, revocations)
 
 
 def _runtime(request: Request) -> Runtime:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.auth.models import ApiKey
+from paylab.auth.revocation import RevocationList
 from paylab.auth.settings import AuthSettings
 from paylab.auth.signing import ALGORITHM, KeyRing
 from paylab.auth.throttle import LoginThrottle
@@ -108,23 +109,33 @@ def list_api_keys(factory: sessionmaker[Session], merchant_id: str) -> list[ApiK
         return list(rows)
 
 
-def revoke_api_key(factory: sessionmaker[Session], public_key: str) -> None:
-    """Revoke a key (idempotent); UnknownKey when it never existed."""
+def revoke_api_key(
+    factory: sessionmaker[Session], revocations: RevocationList, public_key: str
+) -> None:
+    """Revoke a key (idempotent) and stop its tokens at the gateway; UnknownKey if unknown.
+
+    Postgres first, then Redis: if publishing fails (RedisError), the key is revoked but its
+    tokens still work, so the caller answers 503 and a repeated revoke publishes again.
+    """
     with unit_of_work(factory) as session:
-        exists = session.scalar(select(ApiKey.id).where(ApiKey.public_key == public_key))
-        if exists is None:
+        row = session.scalar(select(ApiKey).where(ApiKey.public_key == public_key))
+        if row is None:
             raise UnknownKey(public_key)
         session.execute(
             update(ApiKey)
             .where(ApiKey.public_key == public_key, ApiKey.revoked_at.is_(None))
             .values(revoked_at=func.now())
         )
+        revoked = session.execute(
+            select(ApiKey.id, ApiKey.revoked_at).where(ApiKey.public_key == public_key)
+        ).one()
+    revocations.publish(revoked.id, revoked.revoked_at)
 
 
 def verify_credentials(
     factory: sessionmaker[Session], public_key: str, private_key: str
-) -> str | None:
-    """The merchant id when the pair is valid and active, else None (constant-time compare)."""
+) -> tuple[str, uuid.UUID] | None:
+    """(merchant id, key id) when the pair is valid and active, else None (constant time)."""
     presented = private_key_digest(private_key)
     with unit_of_work(factory) as session:
         row = session.scalar(select(ApiKey).where(ApiKey.public_key == public_key))
@@ -133,13 +144,18 @@ def verify_credentials(
         if row is None or not matches or not row.active:
             return None
         row.last_used_at = datetime.now(UTC)
-        return row.merchant_id
+        return row.merchant_id, row.id
 
 
 def issue_token(
-    ring: KeyRing, settings: AuthSettings, merchant_id: str, *, now: float | None = None
+    ring: KeyRing,
+    settings: AuthSettings,
+    merchant_id: str,
+    *,
+    key_id: uuid.UUID,
+    now: float | None = None,
 ) -> BearerToken:
-    """A signed EdDSA JWT for `merchant_id` with the current key's kid."""
+    """A signed EdDSA JWT for `merchant_id`, naming the API key it was issued for."""
     issued_at = int(now if now is not None else time.time())
     key = ring.current()
     claims = {
@@ -150,6 +166,8 @@ def issue_token(
         "nbf": issued_at,
         "exp": issued_at + settings.token_ttl_seconds,
         "jti": uuid.uuid4().hex,
+        # The gateway refuses the token as soon as this API key is revoked.
+        "key_id": str(key_id),
     }
     token = jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
     return BearerToken(token, settings.token_ttl_seconds)
@@ -169,8 +187,9 @@ def login(
     refused = throttle.check(public_key, client_ip)
     if refused is not None:
         raise LoginThrottled(refused.retry_after_header)
-    merchant_id = verify_credentials(factory, public_key, private_key)
-    if merchant_id is None:
+    verified = verify_credentials(factory, public_key, private_key)
+    if verified is None:
         throttle.record_failure(public_key, client_ip)
         raise InvalidCredentials()
-    return issue_token(ring, settings, merchant_id)
+    merchant_id, key_id = verified
+    return issue_token(ring, settings, merchant_id, key_id=key_id)

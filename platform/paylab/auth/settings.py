@@ -31,3 +31,9 @@ class AuthSettings(BaseSettings):
     redis_key_prefix: str = "paylab:auth:"
 
     max_active_keys_per_merchant: int = Field(default=5, ge=1, le=50)
+
+    # Revoked keys are published to Redis for the gateway (same prefix as its setting; a
+    # unit test keeps the defaults in step), for the token lifetime plus this margin, which
+    # covers the gateway's clock leeway and a login racing the revocation.
+    revocation_key_prefix: str = "paylab:revoked-api-key:"
+    revocation_margin_seconds: int = Field(default=300, ge=30, le=3600)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine
+import psycopg
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # importing boto3 stays lazy for the callers that only need names
+    from paylab.core.secrets import SecretReader
 
 # Services that own a Postgres schema (the gateway keeps its state in Redis).
 SERVICES_WITH_DB = ("auth", "payment", "wallet", "merchant", "notification", "audit")
@@ -45,22 +50,58 @@ def db_secret_output(service: str) -> str:
     return f"{service.capitalize()}DbSecretArn"
 
 
-def service_engine(service: str, *, pool_size: int = 5) -> Engine:
+def service_engine(
+    service: str, *, pool_size: int = 5, reader: SecretReader | None = None
+) -> Engine:
     """An engine connected as `service`'s own role to its own schema.
 
     The server comes from DATABASE_URL (Aurora on AWS) or the local stack's Postgres; the
-    password from the service's secret in Secrets Manager, named by the stack's outputs.
+    password from the service's secret in Secrets Manager, named by the stack's outputs, read
+    for every new connection (see `rotating_password`).
     """
-    from paylab.core.secrets import SecretReader
+    from paylab.core.secrets import shared_reader
     from paylab.core.settings import get_settings
     from paylab.core.stack_outputs import output
 
     settings = get_settings()
-    base = settings.database_dsn()
-    secret = SecretReader().get_json(output(db_secret_output(service), settings))
-    return make_engine(
-        service_url(base, service, str(secret["password"])), schema=service, pool_size=pool_size
+    secret_id = output(db_secret_output(service), settings)
+    reader = reader or shared_reader()
+    password = str(reader.get_json(secret_id)["password"])
+    engine = make_engine(
+        service_url(settings.database_dsn(), service, password), schema=service, pool_size=pool_size
     )
+    rotating_password(engine, secret_id, reader)
+    return engine
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """True when Postgres refused the password (it reports no SQLSTATE before a session)."""
+    return "password authentication failed" in str(exc)
+
+
+def rotating_password(engine: Engine, secret_id: str, reader: SecretReader) -> None:
+    """Make every new connection of `engine` authenticate with the secret's password.
+
+    Postgres checks a password only when a connection opens, so pooled connections survive a
+    rotation untouched; a new one tries the cached AWSCURRENT value, then a fresh one, then
+    AWSPENDING (a rotation between its setSecret and finishSecret steps), and fails only if
+    all are refused.
+    """
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        refused: Exception | None = None
+        for secret in reader.candidates(secret_id):
+            cparams["password"] = str(secret["password"])
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except psycopg.OperationalError as exc:
+                if not is_auth_failure(exc):
+                    raise
+                refused = exc
+        if refused is not None:
+            raise refused
+        raise LookupError(f"secret {secret_id} holds no usable password")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

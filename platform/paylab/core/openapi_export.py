@@ -21,9 +21,12 @@ APPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "auth": ("paylab.auth.app", "create", ()),
     "payment": ("paylab.payment.app", "create", ()),
     "wallet": ("paylab.wallet.app", "create", ()),
+    "notification": ("paylab.notification.app", "create", ()),
+    "merchant": ("paylab.merchant.app", "create", ()),
+    "audit": ("paylab.audit.app", "create", ()),
     **{
         f"sim-{name}": ("simulators.registry", "create", (name,))
-        for name in ("pse", "bank", "antifraud", "sms")
+        for name in ("pse", "bank", "antifraud", "sms", "merchant")
     },
 }
 

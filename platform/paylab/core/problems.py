@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from paylab.core.stack_outputs import StackOutputsUnavailable
+
 PROBLEM_TYPE_BASE = "https://paylab.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -148,9 +150,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors
         )
 
+    async def on_stack_unavailable(_: Request, exc: Exception) -> Response:
+        # The AWS resources are not known yet (the stack is still deploying) or not at all:
+        # a temporary condition for the caller, never a 500.
+        return problem_response(
+            503,
+            "stack-unavailable",
+            f"The platform's AWS resources are not available: {exc}",
+            headers={"Retry-After": "5"},
+        )
+
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(StackOutputsUnavailable, on_stack_unavailable)
 
 
 def allowed_methods(request: Request) -> list[str]:

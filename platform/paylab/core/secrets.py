@@ -1,29 +1,44 @@
-"""Secrets Manager reads, cached with a TTL and refreshed on demand (e.g. after an auth failure)."""
+"""Secrets Manager reads, cached with a TTL and refreshed on demand (e.g. after an auth failure).
+
+Rotation (ARCHITECTURE §2.8) changes a credential in two places that cannot move at the same
+instant: the system that checks it (Postgres, a partner) and the secret. Between a rotation's
+setSecret and finishSecret steps the checker already wants the AWSPENDING value while
+AWSCURRENT still holds the old one, so `candidates()` yields, in order, the cached current
+value, a freshly read current value and the pending value: a caller whose credential was
+refused tries the next one instead of failing (see docs/decisions.md, "Secret rotation").
+"""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from paylab.core.aws import client
+
+CURRENT = "AWSCURRENT"
+PENDING = "AWSPENDING"
+PREVIOUS = "AWSPREVIOUS"
 
 
 @dataclass
 class _Cached:
-    value: str
+    value: str | None
     fetched: float
 
 
 class SecretReader:
-    """Reads secret values by id (name or ARN); one cache per process."""
+    """Reads secret values by id (name or ARN) and version stage; one cache per instance."""
 
     def __init__(self, ttl_seconds: float = 300.0, sm: Any = None) -> None:
         self._ttl = ttl_seconds
         self._sm = sm
-        self._cache: dict[str, _Cached] = {}
+        self._cache: dict[tuple[str, str], _Cached] = {}
         self._lock = threading.Lock()
 
     @property
@@ -34,27 +49,84 @@ class SecretReader:
 
     def get(self, secret_id: str, *, refresh: bool = False) -> str:
         """The AWSCURRENT value; fetched again when stale or when `refresh` is set."""
+        value = self.stage(secret_id, CURRENT, refresh=refresh)
+        if value is None:
+            raise LookupError(f"secret {secret_id} has no {CURRENT} version")
+        return value
+
+    def stage(self, secret_id: str, stage: str, *, refresh: bool = False) -> str | None:
+        """The value at `stage`, or None when no version carries that label."""
         now = time.monotonic()
+        key = (secret_id, stage)
         with self._lock:
-            cached = self._cache.get(secret_id)
+            cached = self._cache.get(key)
             if cached and not refresh and now - cached.fetched < self._ttl:
                 return cached.value
-        value = str(self._client.get_secret_value(SecretId=secret_id)["SecretString"])
+        value = self._fetch(secret_id, stage)
         with self._lock:
-            self._cache[secret_id] = _Cached(value, now)
+            self._cache[key] = _Cached(value, now)
         return value
+
+    def _fetch(self, secret_id: str, stage: str) -> str | None:
+        try:
+            response = self._client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if stage != CURRENT and code == "ResourceNotFoundException":
+                return None
+            raise
+        raw = response.get("SecretString")
+        return None if raw is None else str(raw)
 
     def get_json(self, secret_id: str, *, refresh: bool = False) -> dict[str, Any]:
         """The AWSCURRENT value parsed as a JSON object."""
-        parsed = json.loads(self.get(secret_id, refresh=refresh))
-        if not isinstance(parsed, dict):
-            raise ValueError(f"secret {secret_id} is not a JSON object")
-        return parsed
+        return parse_json(secret_id, self.get(secret_id, refresh=refresh))
+
+    def candidates(self, secret_id: str) -> Iterator[dict[str, Any]]:
+        """Values to try in turn when a credential is refused: cached, fresh, then pending.
+
+        Each distinct value is yielded once; the caller stops at the first that works.
+        """
+        seen: set[str] = set()
+        for stage, refresh in ((CURRENT, False), (CURRENT, True), (PENDING, True)):
+            value = self.stage(secret_id, stage, refresh=refresh)
+            if value is None or value in seen:
+                continue
+            seen.add(value)
+            try:
+                yield parse_json(secret_id, value)
+            except ValueError:
+                continue  # a half-written pending version is no candidate
 
     def invalidate(self, secret_id: str | None = None) -> None:
-        """Forget one cached secret, or all of them."""
+        """Forget one cached secret (every stage), or all of them."""
         with self._lock:
             if secret_id is None:
                 self._cache.clear()
             else:
-                self._cache.pop(secret_id, None)
+                for key in [k for k in self._cache if k[0] == secret_id]:
+                    del self._cache[key]
+
+
+def parse_json(secret_id: str, value: str) -> dict[str, Any]:
+    """A secret's value as a JSON object; ValueError naming the secret otherwise."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"secret {secret_id} is not JSON") from exc
+    if not isinstance(parsed, dict):
+        raise ValueError(f"secret {secret_id} is not a JSON object")
+    return parsed
+
+
+_shared: SecretReader | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_reader() -> SecretReader:
+    """The process-wide reader: one cache, so a refresh by one caller serves all."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = SecretReader()
+        return _shared

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
 from alembic.config import Config
+from botocore.exceptions import ClientError
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
 from paylab.core.db import SERVICES_WITH_DB, role_name
 
@@ -57,3 +61,35 @@ def alembic_config(admin_url: str) -> Config:
     url = admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def admin_login(admin_url: str) -> dict[str, str | int]:
+    """The admin login in `admin_url` as the DB rotation Lambda reads it from its secret."""
+    url = make_url(admin_url)
+    if not url.username or url.password is None or not url.host:
+        raise ValueError("the admin database URL needs a user, a password and a host")
+    return {
+        "engine": "postgres",
+        "username": url.username,
+        "password": str(url.password),
+        "host": url.host,
+        "port": url.port or 5432,
+        "dbname": url.database or "postgres",
+    }
+
+
+def store_admin_login(admin_url: str, secret_arn: str, sm: Any) -> bool:
+    """Keep the admin secret equal to the server's admin login; True when it was updated.
+
+    The embedded server's admin password is made at `initdb` (or comes with DATABASE_URL),
+    so the secret follows the server, not the other way round.
+    """
+    wanted = admin_login(admin_url)
+    try:
+        current = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])
+    except (ClientError, ValueError, KeyError):
+        current = None
+    if current == wanted:
+        return False
+    sm.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(wanted))
+    return True

@@ -23,12 +23,17 @@ from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
 from paylab.devstack.redis_server import EmbeddedRedis
 from paylab.devstack.seed import DemoSeeder
 from paylab.infra.artifacts import publish
-from paylab.infra.deploy import DeploymentError, deploy, outputs
+from paylab.infra.deploy import (
+    DeploymentError,
+    confirm_pending_subscriptions,
+    deploy,
+    outputs,
+)
 
 Progress = Callable[[str], None]
 
 # ARCHITECTURE §1: the partner simulators and the services, with their ports.
-SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004}
+SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004, "merchant": 9005}
 SERVICES = {
     "auth": 8001,
     "payment": 8002,
@@ -38,7 +43,8 @@ SERVICES = {
     "audit": 8006,
     "gateway": 8080,
 }
-WORKERS = {"outbox-relay": "paylab.core.outbox_relay"}
+# One process for every SQS consumer (notification, audit): see docs/decisions.md.
+WORKERS = {"outbox-relay": "paylab.core.outbox_relay", "consumers": "paylab.core.consumer"}
 
 
 class DevStack:
@@ -80,6 +86,7 @@ class DevStack:
         try:
             artifacts = publish(self.settings)
             stack_outputs = deploy(self.settings, progress, parameters=artifacts.parameters())
+            confirm_pending_subscriptions(self.settings)
         except DeploymentError as exc:
             raise StackError(f"stack deployment failed: {exc}") from exc
         progress("creating database roles and schemas, running migrations")
@@ -88,11 +95,36 @@ class DevStack:
         database.migrate(admin_url)
         self._start_workers()
         self._wait_simulators()
+        self._configure_secrets(stack_outputs, progress)
         self._wait_services(services)
         if (seeder := self._seeder()) is not None:
             progress("seeding the demo merchant and payer wallets")
             seeder.seed()
         return stack_outputs
+
+    def _configure_secrets(self, stack_outputs: dict[str, str], progress: Progress) -> None:
+        """Issue 6: the admin login, the rotation schedules, the partners' API keys."""
+        from paylab.core.partner_keys import PARTNERS, secret_output
+        from paylab.infra.rotation_schedules import apply_rotation_schedules
+
+        sm = client("secretsmanager", self.settings)
+        if database.store_admin_login(
+            self.admin_database_url(), stack_outputs["DbAdminSecretArn"], sm
+        ):
+            progress("stored the Postgres admin login in its secret")
+        apply_rotation_schedules(self.settings, progress)
+        if not self._simulators_available():
+            return
+        reader = SecretReader()
+        for partner in PARTNERS:
+            key = reader.get_json(stack_outputs[secret_output(partner)])["api_key"]
+            url = f"http://127.0.0.1:{SIMULATORS[partner]}/_sim/api-keys"
+            # Same key as before: a no-op; a new one (after `down`/`up`) keeps the old valid.
+            answer = httpx.put(url, json={"key": key, "grace_seconds": 900}, timeout=5.0)
+            if answer.status_code == 404:  # a simulator from before issue 6 still runs
+                progress(f"the {partner} simulator checks no API keys (restart it)")
+                continue
+            answer.raise_for_status()
 
     def _seeder(self) -> DemoSeeder | None:
         services = self.available_services()

@@ -21,7 +21,7 @@ from paylab.core.ratelimit import AsyncRateLimiter
 from paylab.core.settings import get_settings
 from paylab.gateway.service import Gateway
 from paylab.gateway.settings import GatewaySettings
-from paylab.gateway.tokens import JwksCache, TokenVerifier
+from paylab.gateway.tokens import JwksCache, RedisRevocations, TokenVerifier
 
 SPEC = Path(__file__).with_name("openapi.yaml")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
@@ -83,6 +83,7 @@ def build_gateway(settings: GatewaySettings) -> tuple[Gateway, Callable[[], Any]
         audience=settings.jwt_audience,
         leeway=settings.jwt_leeway_seconds,
         max_bytes=settings.max_token_bytes,
+        revoked=RedisRevocations(cache, settings.revocation_key_prefix),
     )
     gateway = Gateway(settings, http, verifier, AsyncRateLimiter(cache), InternalKey())
 

@@ -12,12 +12,15 @@ class Route:
     service: str
     public: bool = False  # no bearer token needed
     exact: bool = False
+    operator: bool = False  # answered by the gateway itself (gateway/ops.py), operator key
 
 
 # Longest prefix first: /v1/merchants/me/balance belongs to wallet, the rest of /v1/merchants
 # to merchant. Only /v1/... is routed, so the services' /internal/* never leaves the host.
 ROUTES: tuple[Route, ...] = (
     Route("/v1/auth/login", "auth", public=True, exact=True),
+    # Merchant self-signup (ePayco's web form): no token yet; the merchant service limits it.
+    Route("/v1/merchants", "merchant", public=True, exact=True),
     Route("/v1/merchants/me/balance", "wallet", exact=True),
     Route("/v1/notifications", "notification"),
     Route("/v1/merchants", "merchant"),
@@ -25,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/wallets", "wallet"),
     Route("/v1/audit", "audit"),
     Route("/v1/auth", "auth"),
+    Route("/v1/ops", "ops", operator=True),
 )
 
 _ENCODED_DANGER = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)

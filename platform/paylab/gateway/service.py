@@ -16,6 +16,7 @@ from paylab.core.problems import problem_response
 from paylab.core.ratelimit import AsyncRateLimiter, Decision
 from paylab.gateway import routing
 from paylab.gateway.headers import client_headers, client_ip, upstream_headers
+from paylab.gateway.ops import handle_ops
 from paylab.gateway.settings import GatewaySettings
 from paylab.gateway.tokens import InvalidToken, KeysUnavailable, TokenVerifier
 
@@ -64,6 +65,10 @@ class Gateway:
             request.headers.get("x-forwarded-for"),
             self.settings.trusted_proxy_hops,
         )
+        if route.operator:
+            # The anonymous limit also slows down guessing the operator key.
+            limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
+            return limited or await handle_ops(request, path, self.internal_key)
         if route.public:
             limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
         else:

@@ -33,6 +33,9 @@ class GatewaySettings(BaseSettings):
     jwks_max_age_seconds: float = Field(default=300.0, gt=0)
     jwks_refresh_min_interval_seconds: float = Field(default=30.0, ge=0)
 
+    # Where auth lists revoked API keys (must equal auth's setting; a unit test checks).
+    revocation_key_prefix: str = "paylab:revoked-api-key:"
+
     rate_limit_per_minute: int = Field(default=600, ge=1)  # per merchant
     anonymous_rate_limit_per_minute: int = Field(default=60, ge=1)  # per client IP
     redis_key_prefix: str = "paylab:gateway:"

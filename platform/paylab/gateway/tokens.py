@@ -4,6 +4,10 @@ The algorithm comes from the gateway, never from the token: `alg` must be EdDSA 
 must be an Ed25519 JWK from auth's JWKS, so `none`, HS256-signed-with-the-public-key and
 RS256 tokens all fail before a signature is even looked at. Unknown kids trigger a JWKS
 refresh at most once per `min_interval` seconds, so forged kids cannot hammer auth.
+
+Revocation: every token names its API key (`key_id`); auth publishes revoked keys to Redis
+(see paylab.auth.revocation), and a valid signature is not enough once the key is listed
+there. Redis being down fails closed (503): a revoked key must never work again.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import redis
+import redis.asyncio as aioredis
 import structlog
 from jwt import PyJWK
 
 ALGORITHM = "EdDSA"
-REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti"]
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "key_id"]
 _SUBJECT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 log = structlog.get_logger(__name__)
 
@@ -39,11 +46,31 @@ class KeysUnavailable(Exception):
     """No JWKS could be fetched, so no token can be checked."""
 
 
+class RevocationsUnavailable(KeysUnavailable):
+    """The revocation list could not be read, so no token can be trusted."""
+
+
+class RedisRevocations:
+    """Asks Redis whether auth listed an API key as revoked."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    async def __call__(self, key_id: str) -> bool:
+        try:
+            return bool(await self._redis.exists(self._prefix + key_id))
+        except (redis.RedisError, OSError) as exc:
+            log.error("revocations_unavailable", error=repr(exc))
+            raise RevocationsUnavailable("the revocation list cannot be read") from exc
+
+
 @dataclass(frozen=True)
 class Claims:
     merchant_id: str
     jti: str
     expires_at: int
+    key_id: str
 
 
 def bearer_token(authorization: str | None, max_bytes: int) -> str:
@@ -129,9 +156,17 @@ class TokenVerifier:
     """Checks a bearer token and returns who it speaks for."""
 
     def __init__(
-        self, jwks: JwksCache, *, issuer: str, audience: str, leeway: int, max_bytes: int
+        self,
+        jwks: JwksCache,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: int,
+        max_bytes: int,
+        revoked: Callable[[str], Awaitable[bool]],
     ) -> None:
         self._jwks = jwks
+        self._revoked = revoked
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
@@ -169,4 +204,9 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
             raise InvalidToken("the token's subject is not a merchant id")
-        return Claims(subject, str(claims["jti"]), int(claims["exp"]))
+        key_id = claims.get("key_id")
+        if not isinstance(key_id, str) or not _KEY_ID.match(key_id):
+            raise InvalidToken("the token names no API key")
+        if await self._revoked(key_id):
+            raise InvalidToken("the token's API key was revoked")
+        return Claims(subject, str(claims["jti"]), int(claims["exp"]), key_id)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import zipfile
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,38 @@ class Artifacts:
         }
 
 
+# Pure-Python distributions the rotation Lambdas import (pg8000 and its dependency closure),
+# copied from the installed ones: the same versions as .venv, the same bytes on every build.
+VENDORED = ("pg8000", "scramp", "asn1crypto", "python-dateutil", "six")
+
+
+def vendored_files(names: tuple[str, ...] = VENDORED) -> list[tuple[str, Path]]:
+    """(archive name, file) for each vendored distribution's importable files, sorted."""
+    found: dict[str, Path] = {}
+    for name in names:
+        dist = metadata.distribution(name)
+        for entry in dist.files or ():
+            parts = entry.parts
+            if parts[0].endswith(".dist-info"):
+                # Only METADATA: packages read their own version from it (scramp does).
+                if parts[-1] != "METADATA":
+                    continue
+            elif "__pycache__" in parts or entry.suffix == ".pyc":
+                continue
+            found[entry.as_posix()] = Path(str(dist.locate_file(entry)))
+    return sorted(found.items())
+
+
 def lambda_zip() -> bytes:
-    """`paylab/__init__.py` and `paylab/lambdas/`: all the Lambdas need (stdlib + boto3)."""
-    files = [PACKAGE / "__init__.py", *sorted((PACKAGE / "lambdas").rglob("*.py"))]
+    """`paylab/__init__.py`, `paylab/lambdas/` and the vendored drivers: all the Lambdas need."""
+    files = [
+        (str(Path("paylab") / path.relative_to(PACKAGE)), path)
+        for path in [PACKAGE / "__init__.py", *sorted((PACKAGE / "lambdas").rglob("*.py"))]
+    ]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(str(Path("paylab") / path.relative_to(PACKAGE)), _EPOCH)
+        for name, path in [*files, *vendored_files()]:
+            info = zipfile.ZipInfo(name, _EPOCH)
             info.external_attr = 0o644 << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())

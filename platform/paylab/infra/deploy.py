@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from botocore.exceptions import ClientError
 
 from paylab.core.aws import client
@@ -65,6 +66,51 @@ def outputs(cfn: Any, name: str) -> dict[str, str]:
     """The stack's outputs as a plain mapping."""
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     return {out["OutputKey"]: out["OutputValue"] for out in stack.get("Outputs", [])}
+
+
+def confirm_pending_subscriptions(
+    settings: Settings, cfn: Any = None, sns: Any = None, http: Any = None
+) -> list[str]:
+    """LocalStack: confirm the stack's HTTP(S) subscriptions whose endpoint was not up yet.
+
+    LocalStack 2026.3 sends the SubscriptionConfirmation once, when the subscription is
+    created, never retries it, and answers a repeated Subscribe with the pending
+    subscription without sending it again; it delivers nothing to a pending subscription
+    (tests/integration/messaging/test_sns_push.py shows each). `up` deploys while the
+    services boot, so their endpoints can miss it. LocalStack hands out the token on its
+    developer endpoint; ConfirmSubscription with it is what the endpoint itself would do.
+    Returns the confirmed subscription ARNs (none on AWS, where this does nothing).
+    """
+    endpoint = settings.endpoint_url()
+    if endpoint is None:
+        return []
+    cfn = cfn or client("cloudformation", settings)
+    sns = sns or client("sns", settings)
+    get = http or httpx.get
+    resources = cfn.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
+    topics = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SNS::Topic"]
+    confirmed = []
+    for topic in topics:
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", []):
+            if sub["Protocol"] not in ("http", "https"):
+                continue
+            arn = sub["SubscriptionArn"]
+            if not arn.startswith("arn:"):
+                # Listed as "PendingConfirmation": Subscribe is idempotent and returns its ARN.
+                arn = sns.subscribe(
+                    TopicArn=topic,
+                    Protocol=sub["Protocol"],
+                    Endpoint=sub["Endpoint"],
+                    ReturnSubscriptionArn=True,
+                )["SubscriptionArn"]
+            attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+            if attributes.get("PendingConfirmation") != "true":
+                continue
+            response = get(f"{endpoint}/_aws/sns/subscription-tokens/{arn}", timeout=5)
+            response.raise_for_status()
+            sns.confirm_subscription(TopicArn=topic, Token=response.json()["subscription_token"])
+            confirmed.append(arn)
+    return confirmed
 
 
 def _status(cfn: Any, name: str) -> str | None:

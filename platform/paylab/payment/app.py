@@ -12,7 +12,7 @@ from paylab.core.app import create_app
 from paylab.core.internal_auth import InternalCaller, MerchantId
 from paylab.core.lazy import Lazy
 from paylab.core.problems import problem_schema
-from paylab.payment import saga_steps, service
+from paylab.payment import refunds, saga_steps, service
 from paylab.payment.schemas import (
     AwaitConfirmationIn,
     CallbackAck,
@@ -94,8 +94,12 @@ def get_payment(
 def refund_payment(
     payment_id: PaymentId, merchant: MerchantId, _: InternalCaller, svc: Svc
 ) -> PaymentOut:
-    """Refund an approved payment in full; the payment becomes `reversed`."""
-    return payment_out(service.refund_payment(svc, merchant, payment_id))
+    """Refund an approved payment in full; the payment becomes `reversed`.
+
+    The merchant's available balance pays it back (the platform fee is returned); when it
+    cannot, the answer is 409 `insufficient-funds` and nothing moved.
+    """
+    return payment_out(refunds.refund_payment(svc, merchant, payment_id))
 
 
 @internal.get("/{payment_id}", response_model=PaymentOut, responses=_problems(401, 404, 422))

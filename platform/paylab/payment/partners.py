@@ -52,12 +52,16 @@ class RetryPolicy:
     backoff_s: float = 0.1
 
 
-def make_http_client(base_url: str, settings: PaymentSettings) -> httpx.Client:
-    """A partner client with explicit connect/read timeouts."""
+def make_http_client(
+    base_url: str, settings: PaymentSettings, auth: httpx.Auth | None = None
+) -> httpx.Client:
+    """A partner client with explicit connect/read timeouts (and the partner's API key)."""
     timeout = httpx.Timeout(
         settings.partner_read_timeout_s, connect=settings.partner_connect_timeout_s
     )
-    return httpx.Client(base_url=base_url, timeout=timeout, headers={"accept": "application/json"})
+    return httpx.Client(
+        base_url=base_url, timeout=timeout, headers={"accept": "application/json"}, auth=auth
+    )
 
 
 class PartnerClient:

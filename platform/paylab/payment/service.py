@@ -1,4 +1,4 @@
-"""Payment use cases the merchant drives: create (idempotent), read, list, refund."""
+"""Payment use cases the merchant drives: create (idempotent), read, list (refunds: refunds.py)."""
 
 from __future__ import annotations
 
@@ -292,47 +292,3 @@ def payments_by_reference(svc: Services, merchant_id: str, reference: str) -> li
             .limit(100)
         ).mappings()
         return [from_row(r) for r in rows]
-
-
-# ------------------------------------------------------------------------------------ refund
-def refund_payment(svc: Services, merchant_id: str, payment_id: str) -> PaymentState:
-    """Refund an approved payment in full (card: at the bank); a second refund is a no-op."""
-    state = owned_payment(svc, merchant_id, payment_id)
-
-    def decide(current: PaymentState) -> NewEvents:
-        if current.status is Status.REVERSED:
-            return []
-        if current.status is not Status.APPROVED:
-            raise Problem(
-                409,
-                "payment-not-refundable",
-                f"Payment {payment_id} is {current.status.value}; only approved payments "
-                "can be refunded.",
-            )
-        if current.method != "card" or not current.authorization_id:
-            raise Problem(
-                409,
-                "refund-not-supported",
-                f"Refunds are not supported yet for method {current.method}.",
-            )
-        refund_id = _bank_refund(svc, current.authorization_id)
-        return [(domain.REFUNDED, {"refund_id": refund_id, "amount": fmt(current.amount)})]
-
-    return svc.repo.change(state.id, decide)
-
-
-def _bank_refund(svc: Services, authorization_id: str) -> str:
-    try:
-        return str(svc.bank.refund(authorization_id)["id"])
-    except PartnerUnavailable as exc:
-        raise unavailable("bank", exc) from exc
-    except PartnerRejected as exc:
-        # A concurrent or earlier refund already went through: that is the refund we record.
-        if exc.status == 409:
-            try:
-                auth = svc.bank.get_authorization(authorization_id)
-            except (PartnerUnavailable, PartnerRejected) as again:
-                raise unavailable("bank", again) from again
-            if auth.get("status") == "refunded":
-                return f"refund-of-{authorization_id}"
-        raise Problem(409, "refund-refused", f"The bank refused the refund: {exc}") from exc

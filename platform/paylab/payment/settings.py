@@ -22,6 +22,8 @@ class PaymentSettings(BaseSettings):
     bank_url: str = "http://127.0.0.1:9002"
     pse_url: str = "http://127.0.0.1:9001"
     antifraud_url: str = "http://127.0.0.1:9003"
+    # The wallet's internal API (refunds move money back in the ledger).
+    wallet_url: str = "http://127.0.0.1:8003"
     # Where partners reach this service (PSE confirmations land on /callbacks/pse).
     public_base_url: str = "http://127.0.0.1:8002"
     # Where PSE sends the payer's browser when the merchant gave no return_url.
@@ -48,7 +50,7 @@ class PaymentSettings(BaseSettings):
     saga_state_machine_arn: str | None = None
     event_store_table: str | None = None
 
-    @field_validator("bank_url", "pse_url", "antifraud_url", "public_base_url")
+    @field_validator("bank_url", "pse_url", "antifraud_url", "wallet_url", "public_base_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return _http_url(value)

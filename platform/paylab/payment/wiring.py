@@ -8,6 +8,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.core.db import service_engine, session_factory
+from paylab.core.partner_keys import partner_auth
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import StackOutputsUnavailable, output, stack_outputs
 from paylab.payment.event_store import EventStore
@@ -22,6 +23,7 @@ from paylab.payment.partners import (
 from paylab.payment.repository import PaymentRepository
 from paylab.payment.saga import Saga
 from paylab.payment.settings import PaymentSettings
+from paylab.payment.wallet_client import WalletClient
 
 SAGA_OUTPUT = "PaymentSagaStateMachineArn"
 EVENT_STORE_OUTPUT = "PaymentEventStoreTableName"
@@ -39,6 +41,7 @@ class Services:
     pse: PseClient
     antifraud: AntifraudClient
     saga: Saga
+    wallet: WalletClient
 
 
 def fresh_output(key: str) -> str:
@@ -69,8 +72,11 @@ def build(settings: PaymentSettings) -> Services:
             ttl_s=settings.idempotency_ttl_s,
             wait_s=settings.idempotency_wait_s,
         ),
-        bank=BankClient(make_http_client(settings.bank_url, settings), retry),
-        pse=PseClient(make_http_client(settings.pse_url, settings), retry),
-        antifraud=AntifraudClient(make_http_client(settings.antifraud_url, settings), retry),
+        bank=BankClient(make_http_client(settings.bank_url, settings, partner_auth("bank")), retry),
+        pse=PseClient(make_http_client(settings.pse_url, settings, partner_auth("pse")), retry),
+        antifraud=AntifraudClient(
+            make_http_client(settings.antifraud_url, settings, partner_auth("antifraud")), retry
+        ),
         saga=Saga(saga_arn),
+        wallet=WalletClient(make_http_client(settings.wallet_url, settings), retry),
     )

@@ -28,17 +28,23 @@ SELECT NOT EXISTS (
       OR b.pending <> coalesce(e.pending, 0)
 )
 """
-# Held and pending money is exactly the open holds: nothing is stuck in flight.
+# Held and pending money is exactly the open holds and the merchants' reserved refunds.
 _HOLDS_MATCH = """
 SELECT NOT EXISTS (
   SELECT 1
     FROM wallet.balances b
     LEFT JOIN (
-      SELECT coalesce(payer_account_id, merchant_account_id) AS account_id,
-             coalesce(sum(amount) FILTER (WHERE method = 'wallet'), 0) AS held,
-             coalesce(sum(amount) FILTER (WHERE method <> 'wallet'), 0) AS pending
-        FROM wallet.holds WHERE status = 'held'
-       GROUP BY 1
+      SELECT account_id, sum(held) AS held, sum(pending) AS pending
+        FROM (
+          SELECT coalesce(payer_account_id, merchant_account_id) AS account_id,
+                 CASE WHEN method = 'wallet' THEN amount ELSE 0 END AS held,
+                 CASE WHEN method <> 'wallet' THEN amount ELSE 0 END AS pending
+            FROM wallet.holds WHERE status = 'held'
+          UNION ALL
+          SELECT merchant_account_id, amount - fee_returned, 0
+            FROM wallet.refunds WHERE status = 'reserved'
+        ) open_money
+       GROUP BY account_id
     ) h ON h.account_id = b.account_id
    WHERE b.kind <> 'system'
      AND (b.held <> coalesce(h.held, 0) OR b.pending <> coalesce(h.pending, 0))
@@ -50,6 +56,12 @@ SELECT count(*) FROM wallet.holds
 """
 
 
+_OPEN_REFUNDS = """
+SELECT count(*) FROM wallet.refunds
+ WHERE status = 'reserved' AND (CAST(:merchant_id AS text) IS NULL OR merchant_id = :merchant_id)
+"""
+
+
 def ledger_check(connection: Connection, merchant_id: str | None = None) -> LedgerCheck:
     """Run every invariant; `connection` should be in a REPEATABLE READ transaction."""
     return LedgerCheck(
@@ -57,4 +69,5 @@ def ledger_check(connection: Connection, merchant_id: str | None = None) -> Ledg
         balances_match_entries=bool(connection.scalar(text(_BALANCES_MATCH))),
         holds_match_balances=bool(connection.scalar(text(_HOLDS_MATCH))),
         open_holds=int(connection.scalar(text(_OPEN_HOLDS), {"merchant_id": merchant_id}) or 0),
+        open_refunds=int(connection.scalar(text(_OPEN_REFUNDS), {"merchant_id": merchant_id}) or 0),
     )

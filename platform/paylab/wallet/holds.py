@@ -1,7 +1,9 @@
 """ReserveFunds, CaptureFunds, ReleaseFunds: a hold is captured or released exactly once.
 
-Locks are always taken in one order (operation key, then the hold row, then balance rows
-by account id), so concurrent operations queue instead of deadlocking.
+Locks are always taken in one order (operation key, then the payment's advisory lock, then
+the hold row, then balance rows by account id), so concurrent operations queue instead of
+deadlocking. The advisory lock serialises a reserve with a release by payment id, so a
+late ReserveFunds can never slip in after the SAGA compensated without knowing the hold.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paylab.core.money import fmt, to_decimal
 from paylab.wallet import events, ledger, schemas, store
-from paylab.wallet.models import Hold
+from paylab.wallet.models import Hold, HoldTombstone
 from paylab.wallet.operations import Outcome, WalletError, invalid, not_found
 from paylab.wallet.posting import post
 from paylab.wallet.settings import WalletSettings
@@ -47,6 +50,15 @@ def reserve(
 ) -> Outcome:
     """Hold the amount on the payer's wallet, or as the merchant's pending balance."""
     amount = to_decimal(req.amount)
+    _lock_payment(session, req.payment_id)
+    if session.get(HoldTombstone, req.payment_id) is not None:
+        raise WalletError(
+            409,
+            "payment-hold-closed",
+            f"Payment {req.payment_id!r} was already compensated (ReleaseFunds by payment id); "
+            "no hold can be made for it any more.",
+            final=True,
+        )
     existing = session.scalar(select(Hold.id).where(Hold.payment_id == req.payment_id))
     if existing is not None:
         raise _already_held(req.payment_id, existing)
@@ -156,6 +168,47 @@ def resolve(
     kind = "FundsCaptured" if capture else "FundsReleased"
     events.funds(session, kind, body, operation_id, correlation_id)
     return Outcome(200, body)
+
+
+def release_payment(
+    session: Session,
+    settings: WalletSettings,
+    payment_id: str,
+    *,
+    operation_id: str,
+    reason: str,
+    correlation_id: str,
+) -> Outcome:
+    """Release a payment's hold found by payment id; with none, close the payment to holds."""
+    _lock_payment(session, payment_id)
+    hold_id = session.scalar(select(Hold.id).where(Hold.payment_id == payment_id))
+    if hold_id is None:
+        session.execute(
+            insert(HoldTombstone)
+            .values(payment_id=payment_id, operation_id=operation_id, reason=reason)
+            .on_conflict_do_nothing()
+        )
+        body: dict[str, Any] = {"payment_id": payment_id, "outcome": "nothing-held", "hold": None}
+        return Outcome(200, schemas.PaymentHoldRelease.model_validate(body).model_dump(mode="json"))
+    released = resolve(
+        session,
+        settings,
+        hold_id,
+        capture=False,
+        operation_id=operation_id,
+        reason=reason,
+        correlation_id=correlation_id,
+    )
+    body = {"payment_id": payment_id, "outcome": "released", "hold": released.body}
+    return Outcome(200, schemas.PaymentHoldRelease.model_validate(body).model_dump(mode="json"))
+
+
+def _lock_payment(session: Session, payment_id: str) -> None:
+    # Held to the end of the transaction; the namespace keeps it apart from other locks.
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"wallet:hold:{payment_id}"},
+    )
 
 
 def _post_for(

@@ -42,6 +42,9 @@ class PostingKind(StrEnum):
     CAPTURE = "capture"
     RELEASE = "release"
     PAYOUT = "payout"
+    REFUND_RESERVE = "refund_reserve"
+    REFUND = "refund"
+    REFUND_CANCEL = "refund_cancel"
 
 
 class SystemAccount(StrEnum):

@@ -1,4 +1,4 @@
-"""The wallet's tables (schema `wallet`); the migration wallet_0001 is their source of truth."""
+"""The wallet's tables (schema `wallet`); migrations wallet_0001/0002 are their source of truth."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ class Posting(Base):
     hold_id: Mapped[uuid.UUID | None] = mapped_column()
     payment_id: Mapped[str | None] = mapped_column(Text)
     operation_id: Mapped[str | None] = mapped_column(Text)
+    refund_id: Mapped[uuid.UUID | None] = mapped_column()  # wallet_0002
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
@@ -104,6 +105,39 @@ class Hold(Base):
     release_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class Refund(Base):
+    """Money going back out of a captured hold: reserved, then refunded or cancelled once."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    operation_id: Mapped[str] = mapped_column(Text)
+    hold_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Hold.id))
+    payment_id: Mapped[str] = mapped_column(Text)
+    merchant_id: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    fee_returned: Mapped[Decimal] = mapped_column(Amount)
+    currency: Mapped[str] = mapped_column(String(3))
+    merchant_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Account.id))
+    target_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Account.id))
+    status: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class HoldTombstone(Base):
+    """A payment released before any hold existed: a late ReserveFunds is refused."""
+
+    __tablename__ = "hold_tombstones"
+
+    payment_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    operation_id: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
 class Operation(Base):

@@ -28,6 +28,7 @@ def post(
     hold_id: uuid.UUID | None = None,
     payment_id: str | None = None,
     operation_id: str | None = None,
+    refund_id: uuid.UUID | None = None,
 ) -> Posted:
     """Apply `posting` under row locks; 409 when it would overdraw an account."""
     before = store.lock_balances(session, posting.account_ids())
@@ -58,6 +59,7 @@ def post(
         hold_id=hold_id,
         payment_id=payment_id,
         operation_id=operation_id,
+        refund_id=refund_id,
     )
     events.balances_changed(
         session,

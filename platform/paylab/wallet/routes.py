@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from paylab.core.internal_auth import InternalCaller, MerchantId
@@ -38,6 +38,7 @@ IdempotencyKey = Annotated[
     str,
     Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"),
 ]
+PaymentId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f/]+$")]
 OptionalIdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$"),
@@ -191,6 +192,76 @@ def release(
 ) -> Response:
     """ReleaseFunds: cancel the hold, exactly once; 409 after a capture."""
     return respond(service.release(hold_id, body, correlation))
+
+
+@internal.get(
+    "/payments/{payment_id}/hold", response_model=schemas.Hold, responses=_problems(404, 422)
+)
+def payment_hold(_: InternalCaller, payment_id: PaymentId, service: Service) -> schemas.Hold:
+    """The hold of a payment, found by payment id (when the SAGA lost the hold's id)."""
+    return service.payment_hold(payment_id)
+
+
+@internal.post(
+    "/payments/{payment_id}/hold/release",
+    response_model=schemas.PaymentHoldRelease,
+    responses=_problems(409, 422),
+)
+def release_payment(
+    _: InternalCaller,
+    payment_id: PaymentId,
+    body: schemas.HoldRelease,
+    service: Service,
+    correlation: Correlation,
+) -> Response:
+    """ReleaseFunds by payment id: release its hold, or make sure none can be made later."""
+    return respond(service.release_payment(payment_id, body, correlation))
+
+
+@internal.post(
+    "/refunds", status_code=201, response_model=schemas.Refund, responses=_problems(404, 409, 422)
+)
+def reserve_refund(
+    _: InternalCaller, body: schemas.RefundCreate, service: Service, correlation: Correlation
+) -> Response:
+    """Reserve a refund: the merchant's part leaves its available balance (409 when short)."""
+    return respond(service.refunds.reserve(body, correlation))
+
+
+@internal.get("/refunds/{refund_id}", response_model=schemas.Refund, responses=_problems(404, 422))
+def get_refund(_: InternalCaller, refund_id: UUID, service: Service) -> schemas.Refund:
+    """A refund's current state."""
+    return service.refunds.get(refund_id)
+
+
+@internal.post(
+    "/refunds/{refund_id}/complete",
+    response_model=schemas.Refund,
+    responses=_problems(404, 409, 422),
+)
+def complete_refund(
+    _: InternalCaller,
+    refund_id: UUID,
+    body: schemas.RefundComplete,
+    service: Service,
+    correlation: Correlation,
+) -> Response:
+    """The money goes back to the payer's wallet or the clearing account, exactly once."""
+    return respond(service.refunds.complete(refund_id, body, correlation))
+
+
+@internal.post(
+    "/refunds/{refund_id}/cancel", response_model=schemas.Refund, responses=_problems(404, 409, 422)
+)
+def cancel_refund(
+    _: InternalCaller,
+    refund_id: UUID,
+    body: schemas.RefundCancel,
+    service: Service,
+    correlation: Correlation,
+) -> Response:
+    """The merchant gets its reserved part back (the processor refused the refund)."""
+    return respond(service.refunds.cancel(refund_id, body, correlation))
 
 
 @internal.post(

@@ -78,6 +78,27 @@ class PayoutCreate(Request):
     currency: Currency
 
 
+class RefundCreate(Request):
+    """Reserve a refund of a captured payment: the merchant's part leaves its available balance."""
+
+    operation_id: OperationId
+    payment_id: Text
+    merchant_id: Text
+    amount: Money
+
+
+class RefundComplete(Request):
+    operation_id: OperationId
+    reference: Text | None = Field(
+        default=None, description="The processor's refund id (e.g. the bank's), if any."
+    )
+
+
+class RefundCancel(Request):
+    operation_id: OperationId
+    reason: Text
+
+
 class WalletBalance(BaseModel):
     id: UUID
     kind: Literal["payer", "merchant"]
@@ -152,6 +173,34 @@ class Hold(BaseModel):
     resolved_at: datetime | None
 
 
+class PaymentHoldRelease(BaseModel):
+    """ReleaseFunds by payment id: the hold released, or none (and none may be made later)."""
+
+    payment_id: str
+    outcome: Literal["released", "nothing-held"]
+    hold: Hold | None
+
+
+class Refund(BaseModel):
+    id: UUID
+    operation_id: str
+    payment_id: str
+    hold_id: UUID
+    merchant_id: str
+    method: Method
+    amount: Amount
+    fee_returned: Amount
+    merchant_part: Amount = Field(description="What the merchant's available balance gives back.")
+    currency: Currency
+    merchant_account_id: UUID
+    target_account_id: UUID = Field(description="The payer's wallet or the clearing account.")
+    status: Literal["reserved", "refunded", "cancelled"]
+    reference: str | None
+    cancel_reason: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+
+
 class Payout(BaseModel):
     id: UUID
     merchant_id: str
@@ -166,3 +215,4 @@ class LedgerCheck(BaseModel):
     balances_match_entries: bool
     holds_match_balances: bool
     open_holds: int
+    open_refunds: int

@@ -28,6 +28,8 @@ class WalletSettings(BaseSettings):
     low_balance_threshold: dict[Currency, Decimal] = Field(
         default_factory=lambda: _per_currency("50000.00", "20.00")
     )
+    # A refund gives the platform fee back pro rata (docs/decisions.md, "Refunds").
+    refund_returns_fee: bool = True
     # One operation may move at most this much; anything larger is a typo or an attack.
     max_amount: Decimal = Field(default=Decimal("1000000000.00"), gt=0)
     # Far below NUMERIC(18,2)'s limit, so a balance can never overflow its column.

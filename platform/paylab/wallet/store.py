@@ -135,6 +135,7 @@ def write_posting(
     hold_id: uuid.UUID | None = None,
     payment_id: str | None = None,
     operation_id: str | None = None,
+    refund_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Insert the posting and its entries and set the locked balance rows to `after`."""
     posting_id = uuid.uuid4()
@@ -146,6 +147,7 @@ def write_posting(
             hold_id=hold_id,
             payment_id=payment_id,
             operation_id=operation_id,
+            refund_id=refund_id,
         )
     )
     session.flush()

@@ -22,6 +22,8 @@ from ..resources import delete_api_keys
 from .servers import EchoUpstream, ServerThread
 
 _SESSION_PREFIX = f"paylab:it:{uuid.uuid4().hex[:12]}:"
+# This session's auth and gateways share their own revocation list (deleted afterwards).
+REVOKED_PREFIX = _SESSION_PREFIX + "revoked:"
 
 
 def _delete_keys(prefix: str) -> None:
@@ -35,7 +37,10 @@ def _delete_keys(prefix: str) -> None:
 @pytest.fixture(scope="session")
 def auth_server() -> Iterator[ServerThread]:
     """The real auth app over HTTP (JWKS and login go through the network, as in production)."""
-    server = ServerThread(create_auth(AuthSettings(redis_key_prefix=_SESSION_PREFIX + "auth:")))
+    settings = AuthSettings(
+        redis_key_prefix=_SESSION_PREFIX + "auth:", revocation_key_prefix=REVOKED_PREFIX
+    )
+    server = ServerThread(create_auth(settings))
     yield server.start()
     server.stop()
     _delete_keys(_SESSION_PREFIX)
@@ -61,7 +66,8 @@ def make_gateway(
     def make(**overrides: Any) -> TestClient:
         urls = {f"{name}_url": upstream.url for name in UPSTREAMS}
         urls["auth_url"] = auth_server.url
-        settings = GatewaySettings(**{**urls, "redis_key_prefix": prefix, **overrides})
+        defaults = {"redis_key_prefix": prefix, "revocation_key_prefix": REVOKED_PREFIX}
+        settings = GatewaySettings(**{**urls, **defaults, **overrides})
         client = TestClient(create(settings))
         client.__enter__()
         clients.append(client)

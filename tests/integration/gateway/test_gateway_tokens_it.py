@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -42,8 +43,10 @@ def mint(ring: KeyRing, **overrides: Any) -> str:
         "iat": now,
         "exp": now + 300,
         "jti": "j",
+        "key_id": str(uuid.uuid4()),  # a key nobody revoked
     }
     claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
     key = ring.current()
     return jwt.encode(claims, key.private, algorithm="EdDSA", headers={"kid": key.kid})
 
@@ -73,6 +76,7 @@ CASES: dict[str, Callable[[KeyRing, str], str]] = {
     "expired": lambda r, _: mint(r, exp=int(time.time()) - 120, iat=int(time.time()) - 500),
     "wrong audience": lambda r, _: mint(r, aud="another-api"),
     "wrong issuer": lambda r, _: mint(r, iss="https://evil.example"),
+    "no API key id": lambda r, _: mint(r, key_id=None),
     "tampered": lambda r, _: tampered(mint(r)),
     "alg none": lambda r, _: unsigned(mint(r), "none"),
     "HS256 signed with the public key": lambda r, url: hs256_with_public_key(url, mint(r)),

@@ -12,6 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -20,10 +21,12 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from paylab.core.db import service_engine
 from paylab.core.internal_auth import internal_credential
 from paylab.payment.app import create
 from paylab.payment.settings import PaymentSettings
 from paylab.payment.wiring import Services, build
+from paylab.wallet.app import create as create_wallet
 
 from ..resources import AwsClients, ignore_missing, unique_name
 from ..waiting import wait_until
@@ -54,11 +57,34 @@ def saga_arn(aws: AwsClients, states_role: str) -> Iterator[str]:
     ignore_missing(aws.stepfunctions.delete_state_machine, stateMachineArn=arn)
 
 
+@contextmanager
+def _serving(app: Any, port: int, what: str) -> Iterator[None]:
+    """`app` served by uvicorn in a thread on `port` until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=15, description=what)
+    yield
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
-def payment_settings(saga_arn: str) -> PaymentSettings:
+def wallet_url() -> Iterator[str]:
+    """This checkout's wallet on an ephemeral port (refunds call it), on the stack's Postgres."""
+    engine = service_engine("wallet", pool_size=5)
+    port = _free_port()
+    with _serving(create_wallet(engine=engine), port, "the wallet test server"):
+        yield f"http://127.0.0.1:{port}"
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def payment_settings(saga_arn: str, wallet_url: str) -> PaymentSettings:
     return PaymentSettings(
         saga_state_machine_arn=saga_arn,
         public_base_url=f"http://127.0.0.1:{_free_port()}",
+        wallet_url=wallet_url,
         idempotency_wait_s=20,
     )
 
@@ -73,13 +99,8 @@ def payment_app(payment_settings: PaymentSettings, svc: Services) -> Iterator[An
     """The app, also served on the callback port (PSE's confirmations land there)."""
     app = create(payment_settings, services_override=svc)
     port = int(payment_settings.public_base_url.rsplit(":", 1)[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, timeout=15, description="the payment test server")
-    yield app
-    server.should_exit = True
-    thread.join(timeout=10)
+    with _serving(app, port, "the payment test server"):
+        yield app
 
 
 @pytest.fixture(scope="session")

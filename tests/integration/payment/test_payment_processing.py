@@ -1,4 +1,4 @@
-"""The SAGA's internal endpoints for cards and wallets: process, outcome, refund."""
+"""The SAGA's internal endpoints for cards and wallets: process, outcome (refunds: own file)."""
 
 from __future__ import annotations
 
@@ -179,41 +179,3 @@ def test_abandoned_outcome_and_bad_outcomes(
         url, json={"status": "abandoned", "reason": "timeout"}, headers=internal_headers
     )
     assert done.json()["status"] == "abandoned" and done.json()["cod_respuesta"] == 10
-
-
-def test_refund_of_an_approved_card_payment(
-    client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
-) -> None:
-    h = headers()
-    payment_id = create(client, lambda: h, card_body())
-    early = client.post(f"/v1/payments/{payment_id}/refund", headers=h)
-    assert early.status_code == 409  # pending: nothing to refund yet
-    client.post(
-        f"/internal/payments/{payment_id}/process", json={"attempt": 1}, headers=internal_headers
-    )
-    client.post(
-        f"/internal/payments/{payment_id}/outcome",
-        json={"status": "approved"},
-        headers=internal_headers,
-    )
-    refunded = client.post(f"/v1/payments/{payment_id}/refund", headers=h)
-    assert refunded.status_code == 200, refunded.text
-    assert refunded.json()["status"] == "reversed" and refunded.json()["cod_respuesta"] == 6
-    again = client.post(f"/v1/payments/{payment_id}/refund", headers=h)
-    assert again.status_code == 200 and again.json()["version"] == refunded.json()["version"]
-    assert "PaymentRefunded" in outbox_types(svc, payment_id)
-
-
-def test_refund_of_a_wallet_payment_is_not_supported_yet(
-    client: TestClient, headers: Headers, internal_headers: dict[str, str]
-) -> None:
-    h = headers()
-    payment_id = create(client, lambda: h, wallet_body())
-    client.post(
-        f"/internal/payments/{payment_id}/outcome",
-        json={"status": "approved"},
-        headers=internal_headers,
-    )
-    response = client.post(f"/v1/payments/{payment_id}/refund", headers=h)
-    assert response.status_code == 409
-    assert "wallet" in response.json()["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import jwt
 
@@ -36,7 +37,8 @@ def test_issued_token_carries_the_contract_claims_and_kid() -> None:
     settings = AuthSettings(token_ttl_seconds=600)
     ring = KeyRing(OneVersion())
     now = time.time()
-    token = issue_token(ring, settings, "merchant-1", now=now)
+    key_id = uuid.uuid4()
+    token = issue_token(ring, settings, "merchant-1", key_id=key_id, now=now)
     assert token.expires_in == 600
     header = jwt.get_unverified_header(token.token)
     assert header["alg"] == "EdDSA" and header["kid"] == "k1"
@@ -51,4 +53,6 @@ def test_issued_token_carries_the_contract_claims_and_kid() -> None:
     assert claims["sub"] == "merchant-1"
     assert claims["exp"] - claims["iat"] == 600
     assert len(claims["jti"]) == 32
-    assert issue_token(ring, settings, "merchant-1", now=now).token != token.token  # new jti
+    assert claims["key_id"] == str(key_id)  # what the gateway checks against revocations
+    again = issue_token(ring, settings, "merchant-1", key_id=key_id, now=now)
+    assert again.token != token.token  # new jti

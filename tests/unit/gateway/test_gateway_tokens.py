@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -20,12 +21,15 @@ from paylab.gateway.tokens import (
     InvalidToken,
     JwksCache,
     KeysUnavailable,
+    RedisRevocations,
+    RevocationsUnavailable,
     TokenVerifier,
     bearer_token,
 )
 
 ISS, AUD = "https://auth.paylab.dev", "paylab-api"
 KEY = Ed25519PrivateKey.generate()
+KEY_ID = "0b6f3c1e-2d4a-4f7b-9c8d-1e2f3a4b5c6d"
 
 
 def b64(data: bytes) -> str:
@@ -39,7 +43,15 @@ def jwk(private: Ed25519PrivateKey, kid: str) -> dict[str, str]:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": ISS, "aud": AUD, "sub": "m-1", "iat": now, "exp": now + 600, "jti": "j1"}
+    base = {
+        "iss": ISS,
+        "aud": AUD,
+        "sub": "m-1",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j1",
+        "key_id": KEY_ID,
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -61,10 +73,34 @@ class Fetcher:
         return doc
 
 
-def verifier(fetch: Fetcher, clock: list[float] | None = None) -> TokenVerifier:
+class Revoked:
+    """The revocation list: a set of key ids, or an outage."""
+
+    def __init__(self, *key_ids: str, down: bool = False) -> None:
+        self.key_ids = set(key_ids)
+        self.down = down
+        self.asked: list[str] = []
+
+    async def __call__(self, key_id: str) -> bool:
+        self.asked.append(key_id)
+        if self.down:
+            raise RevocationsUnavailable("redis down")
+        return key_id in self.key_ids
+
+
+def verifier(
+    fetch: Fetcher, clock: list[float] | None = None, revoked: Revoked | None = None
+) -> TokenVerifier:
     now = clock or [0.0]
     cache = JwksCache(fetch, max_age=300, min_interval=30, clock=lambda: now[0])
-    return TokenVerifier(cache, issuer=ISS, audience=AUD, leeway=0, max_bytes=4096)
+    return TokenVerifier(
+        cache,
+        issuer=ISS,
+        audience=AUD,
+        leeway=0,
+        max_bytes=4096,
+        revoked=revoked or Revoked(),
+    )
 
 
 def verify(v: TokenVerifier, token: str | None) -> Any:
@@ -77,7 +113,44 @@ GOOD_JWKS = {"keys": [jwk(KEY, "k1")]}
 
 def test_a_valid_token_names_its_merchant() -> None:
     result = verify(verifier(Fetcher(GOOD_JWKS)), sign())
-    assert result.merchant_id == "m-1" and result.jti == "j1"
+    assert result.merchant_id == "m-1" and result.jti == "j1" and result.key_id == KEY_ID
+
+
+def test_a_revoked_keys_token_is_refused_at_once() -> None:
+    revoked = Revoked()
+    v = verifier(Fetcher(GOOD_JWKS), revoked=revoked)
+    token = sign()
+    assert verify(v, token).key_id == KEY_ID
+    revoked.key_ids.add(KEY_ID)
+    with pytest.raises(InvalidToken, match="revoked"):
+        verify(v, token)
+    assert revoked.asked == [KEY_ID, KEY_ID]  # asked on every request, never cached
+
+
+def test_the_revocation_list_down_means_unavailable_not_accepted() -> None:
+    with pytest.raises(KeysUnavailable):
+        verify(verifier(Fetcher(GOOD_JWKS), revoked=Revoked(down=True)), sign())
+
+
+def test_redis_revocations_read_the_prefixed_key_and_fail_closed() -> None:
+    class FakeRedis:
+        def __init__(self, error: Exception | None = None) -> None:
+            self.error = error
+            self.keys: list[str] = []
+
+        async def exists(self, key: str) -> int:
+            self.keys.append(key)
+            if self.error:
+                raise self.error
+            return 1 if key.endswith("gone") else 0
+
+    client = FakeRedis()
+    check = RedisRevocations(client, "p:")  # type: ignore[arg-type]
+    assert asyncio.run(check("gone")) is True and asyncio.run(check("kept")) is False
+    assert client.keys == ["p:gone", "p:kept"]
+    broken = RedisRevocations(FakeRedis(redis.ConnectionError("down")), "p:")  # type: ignore[arg-type]
+    with pytest.raises(RevocationsUnavailable):
+        asyncio.run(broken("x"))
 
 
 def _none_token() -> str:
@@ -109,6 +182,8 @@ BAD_TOKENS = {
     "no exp": lambda: sign(claims(exp=None)),
     "no jti": lambda: sign(claims(jti=None)),
     "no sub": lambda: sign(claims(sub=None)),
+    "no key_id": lambda: sign(claims(key_id=None)),
+    "key_id not an id": lambda: sign(claims(key_id="a:b*")),
     "sub not an id": lambda: sign(claims(sub="m-1\r\nX-Paylab-Merchant-Id: m-2")),
     "not yet valid": lambda: sign(claims(nbf=int(time.time()) + 600)),
     "alg none": _none_token,
@@ -197,6 +272,7 @@ def test_no_keys_at_all_means_unavailable_not_unauthorized() -> None:
 def test_gateway_defaults_match_the_tokens_auth_issues() -> None:
     auth, gateway = AuthSettings(), GatewaySettings()
     assert (gateway.jwt_issuer, gateway.jwt_audience) == (auth.issuer, auth.audience)
+    assert gateway.revocation_key_prefix == auth.revocation_key_prefix
 
 
 def test_upstream_urls_must_be_http() -> None:

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from starlette.routing import Match
 
 from paylab.lambdas import capture_funds, release_funds, reserve_funds
 from paylab.wallet import schemas as wallet
+from paylab.wallet.app import create as create_wallet
 
 
 def _hold() -> dict[str, Any]:
@@ -70,8 +72,47 @@ def test_capture_and_release_address_the_hold_the_wallet_returned(calls: list[An
     wallet.HoldRelease.model_validate(calls[1][3])
 
 
-def test_release_without_a_hold_does_nothing_but_a_broken_hold_fails(calls: list[Any]) -> None:
-    assert release_funds.handler({"payment_id": "p-1"}, None)["released"] is False
+def test_a_broken_hold_fails_loudly(calls: list[Any]) -> None:
     with pytest.raises(KeyError):
         release_funds.handler({"payment_id": "p-1", "hold": {"status": "held"}}, None)
     assert calls == []
+
+
+def _route_exists(method: str, path: str) -> bool:
+    """True when the wallet app serves `method path` (path parameters matched as the app does)."""
+    app = create_wallet()
+    scope = {"type": "http", "method": method, "path": path}
+    return any(r.matches(scope)[0] is Match.FULL for r in app.router.routes)
+
+
+def test_without_a_hold_id_the_release_goes_by_payment_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ReserveFunds' answer was lost: the wallet is asked to release whatever the payment holds."""
+    hold = _hold()
+    seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    def fake(service: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        seen.append((method, path, body))
+        return as_served({"payment_id": "p-1", "outcome": "released", "hold": hold})
+
+    monkeypatch.setattr(release_funds, "call", fake)
+    out = release_funds.handler({"payment_id": "p-1", "final_status": "failed"}, None)
+    method, path, body = seen[0]
+    assert (method, path) == ("POST", "/internal/payments/p-1/hold/release")
+    assert _route_exists(method, "/internal/payments/p-1/hold/release")
+    assert wallet.HoldRelease.model_validate(body).reason == "failed"
+    assert out["released"] is True and out["id"] == hold["id"]
+
+
+def test_nothing_held_by_payment_id_is_reported_not_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake(service: str, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return as_served({"payment_id": "p-1", "outcome": "nothing-held", "hold": None})
+
+    monkeypatch.setattr(release_funds, "call", fake)
+    assert release_funds.handler({"payment_id": "p-1"}, None)["released"] is False
+
+
+def as_served(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` as the wallet would serialise it (fails when the fake drifts from the schema)."""
+    return wallet.PaymentHoldRelease.model_validate(body).model_dump(mode="json")

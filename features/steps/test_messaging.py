@@ -1,0 +1,369 @@
+"""Steps for features/messaging/messaging.feature: the ops queues, DLQs and consumers, live.
+
+Each scenario registers its own merchant and pays with its own payer (a unique email and
+phone), so what it counts (emails, SMS, audit rows) is its own; faults, stopped processes and
+tampered rows are put back afterwards, even on failure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import messaging_support as msg
+import payments_support as sup
+import pytest
+from pytest_bdd import given, parsers, scenarios, then, when
+from typer.testing import CliRunner
+
+from paylab.cli import app as cli
+from paylab.core.events import Envelope
+from paylab.core.settings import get_settings
+from paylab.devstack.process import ProcessSpec
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
+scenarios("messaging/messaging.feature")
+
+APPROVED_CARD = "4575623182290326"
+# A consumer retries with 2, 4, 8 s visibility timeouts before dead-lettering (4 receives).
+DEAD_LETTER_WAIT = 90.0
+EMAIL_WAIT = 60.0
+
+
+@dataclass
+class World:
+    cleanup: ExitStack
+    merchant: sup.Merchant | None = None
+    email: str = field(default_factory=lambda: f"{sup.unique('payer')}@example.com")
+    phone: str = field(default_factory=msg.unique_mobile)
+    payment_ids: list[str] = field(default_factory=list)
+    sms_fault: str | None = None
+    poison: str = ""
+    restart_consumers: Callable[[], None] | None = None
+    restore_audit: ExitStack = field(default_factory=ExitStack)
+    broken_seq: int = 0
+
+    @property
+    def m(self) -> sup.Merchant:
+        assert self.merchant is not None, "no merchant: the Background logs one in"
+        return self.merchant
+
+    @property
+    def payment_id(self) -> str:
+        assert self.payment_ids, "no payment yet"
+        return self.payment_ids[-1]
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with ExitStack() as stack:
+        world = World(cleanup=stack)
+        stack.callback(world.restore_audit.close)
+        yield world
+
+
+# ------------------------------------------------------------------------------- background
+@given("a merchant logged in through the gateway")
+def merchant_logged_in(world: World) -> None:
+    world.merchant = sup.register_merchant("qa-msg")
+    world.cleanup.callback(world.m.http.close)
+    sup.ensure_card_balance(APPROVED_CARD)
+
+
+def _pay_approved(world: World, amount: str) -> str:
+    body = sup.card_payment(amount, APPROVED_CARD, reference=sup.unique("order"), email=world.email)
+    body["customer"]["phone"] = world.phone
+    r = world.m.pay(body)
+    assert r.status_code == 201, r.text
+    payment_id = str(r.json()["id"])
+    assert world.m.wait_final(payment_id)["status"] == "approved"
+    world.payment_ids.append(payment_id)
+    return payment_id
+
+
+@when(parsers.parse("the payer pays {amount} COP by card and the payment is approved"))
+@given(parsers.parse("an approved card payment of {amount} COP"))
+def pay_approved(world: World, amount: str) -> None:
+    _pay_approved(world, amount)
+
+
+@when(parsers.parse("the payer makes {n:d} approved card payments of {amount} COP"))
+def pay_many(world: World, n: int, amount: str) -> None:
+    for _ in range(n):
+        _pay_approved(world, amount)
+
+
+def _receipts(world: World, payment_id: str) -> list[dict[str, Any]]:
+    # A receipt names the payment's ePayco reference; the payer's address is the scenario's.
+    ref_payco = str(world.m.payment(payment_id)["ref_payco"])
+    return [m for m in msg.receipts_to(world.email) if ref_payco in _text(m)]
+
+
+def _text(message: dict[str, Any]) -> str:
+    body = message.get("Body", {})
+    return f"{message.get('Subject', '')} {body.get('text_part', '')} {body.get('html_part', '')}"
+
+
+def _exactly_one_receipt(world: World, payment_id: str) -> None:
+    sup.wait_for(
+        f"a receipt email for {payment_id}",
+        lambda: True if _receipts(world, payment_id) else None,
+        timeout=EMAIL_WAIT,
+    )
+    # Whatever else is still in flight for this payment must have been handled before
+    # counting: the queue drained means every delivery was processed (or dead-lettered).
+    sup.wait_for(
+        "notification-ops to drain",
+        lambda: msg.queue_drained("notification-ops") or None,
+        timeout=EMAIL_WAIT,
+    )
+    assert len(_receipts(world, payment_id)) == 1
+
+
+@then("exactly one receipt email was sent for the payment")
+def one_receipt(world: World) -> None:
+    _exactly_one_receipt(world, world.payment_id)
+
+
+# ----------------------------------------------------------------------------- SMS outage
+@given("the SMS provider answers 503 to the payer's phone")
+def sms_down(world: World) -> None:
+    world.sms_fault = msg.add_sms_outage(world.phone)
+    world.cleanup.callback(lambda: world.sms_fault and msg.remove_sms_fault(world.sms_fault))
+
+
+@then("the payment's notification lands in the notification-ops DLQ with an SMS error")
+def in_dlq(world: World) -> None:
+    dlq = msg.queue_url("notification-ops", "Dlq")
+    message = sup.wait_for(
+        f"{world.payment_id}'s notification in the DLQ",
+        lambda: msg.peek(dlq, world.payment_id),
+        timeout=DEAD_LETTER_WAIT,
+    )
+    error = msg.attribute(message, "paylab-last-error") or ""
+    assert "sms" in error.lower() or "503" in error, error
+    assert msg.attribute(message, "paylab-attempts") == "4"
+    assert msg.sms_delivered_to(world.phone) == []
+
+
+@when("the SMS provider is back")
+def sms_back(world: World) -> None:
+    assert world.sms_fault is not None
+    msg.remove_sms_fault(world.sms_fault)
+    world.sms_fault = None
+
+
+@when(parsers.parse("an operator redrives {queue} through the gateway"))
+def operator_redrives(world: World, queue: str) -> None:
+    answer = msg.redrive_through_gateway(queue)
+    assert answer["queue"] == queue, answer
+    assert answer["redriven"] + answer["parked"] >= 1, answer
+
+
+@then("exactly one SMS reaches the payer's phone")
+def one_sms(world: World) -> None:
+    sup.wait_for(
+        f"an SMS to {world.phone}",
+        lambda: True if msg.sms_delivered_to(world.phone) else None,
+        timeout=EMAIL_WAIT,
+    )
+    sup.wait_for(
+        "notification-ops to drain",
+        lambda: msg.queue_drained("notification-ops") or None,
+        timeout=EMAIL_WAIT,
+    )
+    assert len(msg.sms_delivered_to(world.phone)) == 1
+
+
+@then("the notification service lists the SMS as sent")
+def sms_listed(world: World) -> None:
+    r = world.m.call("GET", "/v1/notifications", params={"subject_id": world.payment_id})
+    assert r.status_code == 200, r.text
+    by_channel = {n["channel"]: n for n in r.json()["items"]}
+    assert by_channel["sms"]["status"] == "sent", by_channel
+    assert by_channel["sms"]["recipient"] == world.phone
+    assert by_channel["email"]["status"] == "sent", by_channel
+
+
+# ------------------------------------------------------------------------------------ poison
+@given("a message that no consumer can read is on the notification-ops queue")
+def poison(world: World) -> None:
+    world.poison = sup.unique("poison")
+    msg.send_raw("notification-ops", f"{{not an envelope {world.poison}", group=world.poison)
+
+
+@then("the poison message reaches the notification-ops DLQ with its error")
+def poison_in_dlq(world: World) -> None:
+    dlq = msg.queue_url("notification-ops", "Dlq")
+    message = sup.wait_for(
+        "the poison message in the DLQ",
+        lambda: msg.peek(dlq, world.poison),
+        timeout=DEAD_LETTER_WAIT,
+    )
+    assert msg.attribute(message, "paylab-last-error"), message
+
+
+@when("the DLQ is redriven until the poison message is parked")
+def redrive_until_parked(world: World) -> None:
+    parking = msg.queue_url("notification-ops", "Parking")
+    dlq = msg.queue_url("notification-ops", "Dlq")
+    world.cleanup.callback(lambda: msg.delete_from(parking, world.poison))
+    # Each redrive sends it back; it fails its 4 receives again and returns to the DLQ.
+    for _ in range(8):
+        if msg.peek(parking, world.poison) is not None:
+            return
+        sup.wait_for(
+            "the poison message back in the DLQ",
+            lambda: msg.peek(dlq, world.poison) or msg.peek(parking, world.poison),
+            timeout=DEAD_LETTER_WAIT,
+        )
+        msg.redrive_through_gateway("notification-ops")
+    assert msg.peek(parking, world.poison) is not None, "never parked"
+
+
+@then("`paylab dlq list` shows the poison message parked with its error")
+def parked_listed(world: World) -> None:
+    result = CliRunner().invoke(cli, ["dlq", "list", "notification-ops", "--json", "--max", "100"])
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.output)
+    parked = [
+        p
+        for q in listing["queues"]
+        for p in q["parked"]
+        if world.poison in str(p.get("event_id")) or p.get("group") == world.poison
+    ]
+    assert len(parked) == 1, listing
+    assert parked[0]["redrives"] >= 3
+    assert "Error" in parked[0]["last_error"] or "error" in parked[0]["last_error"], parked[0]
+
+
+# ------------------------------------------------------------------------ stopped consumers
+@given("the notification and audit consumers are stopped")
+def consumers_stopped(world: World) -> None:
+    argv = sup.stop_service("consumers")
+
+    def restart() -> None:
+        if not sup.service_running("consumers"):
+            sup._manager().start(ProcessSpec(name="consumers", argv=argv, cwd=get_settings().root))
+
+    world.cleanup.callback(restart)
+    world.restart_consumers = restart
+
+
+@then("no receipt email has been sent for them yet")
+def no_receipts_yet(world: World) -> None:
+    for payment_id in world.payment_ids:
+        assert _receipts(world, payment_id) == []
+
+
+@when("the consumers start again")
+def consumers_start(world: World) -> None:
+    assert world.restart_consumers is not None, "the consumers were not stopped"
+    world.restart_consumers()
+    sup.wait_for("the consumers", lambda: sup.service_running("consumers") or None, timeout=30)
+
+
+@then(parsers.parse("each of the {n:d} payments gets exactly one receipt email"))
+def each_one_receipt(world: World, n: int) -> None:
+    assert len(world.payment_ids) == n
+    for payment_id in world.payment_ids:
+        _exactly_one_receipt(world, payment_id)
+
+
+def _notify_rows(world: World, payment_id: str) -> list[dict[str, Any]]:
+    rows = msg.audit_rows(world.m.http, payment_id)
+    return [r for r in rows if r["type"] == "PaymentNotificationRequested"]
+
+
+@then(parsers.parse("each of the {n:d} payments' notification events has exactly one audit row"))
+def each_one_audit_row(world: World, n: int) -> None:
+    for payment_id in world.payment_ids:
+        sup.wait_for(
+            f"{payment_id}'s audit row",
+            lambda p=payment_id: _notify_rows(world, p) or None,
+            timeout=EMAIL_WAIT,
+        )
+        sup.wait_for(
+            "audit-ops to drain", lambda: msg.queue_drained("audit-ops") or None, timeout=EMAIL_WAIT
+        )
+        assert len(_notify_rows(world, payment_id)) == 1
+
+
+# ------------------------------------------------------------------------------- duplicates
+@when(
+    parsers.parse(
+        "its notification event is delivered {n:d} more times to notification-ops and audit-ops"
+    )
+)
+def deliver_again(world: World, n: int) -> None:
+    _exactly_one_receipt(world, world.payment_id)  # the first delivery is done
+    row = sup.wait_for(
+        "the notification event's audit row",
+        lambda: (_notify_rows(world, world.payment_id) or [None])[0],
+        timeout=EMAIL_WAIT,
+    )
+    envelope = Envelope.model_validate(
+        {
+            k: row[k]
+            for k in (
+                "type",
+                "version",
+                "source",
+                "subject_id",
+                "correlation_id",
+                "occurred_at",
+                "data",
+            )
+        }
+        | {"id": row["event_id"]}
+    )
+    for copy in range(n):
+        for queue in ("notification-ops", "audit-ops"):
+            msg.send_envelope(queue, envelope, copy=copy)
+
+
+@then("the notification event has exactly one audit row")
+def one_audit_row(world: World) -> None:
+    sup.wait_for(
+        "audit-ops to drain", lambda: msg.queue_drained("audit-ops") or None, timeout=EMAIL_WAIT
+    )
+    assert len(_notify_rows(world, world.payment_id)) == 1
+
+
+# ------------------------------------------------------------------------------------ audit
+@then("the audit chain verifies")
+def chain_ok(world: World) -> None:
+    result = msg.verify_chain()
+    assert result["ok"], result
+    assert result["rows_checked"] > 0
+
+
+@when("a database administrator changes the amount in one audit row")
+def tamper(world: World) -> None:
+    payment_id = _pay_approved(world, "11000.00")
+    row = sup.wait_for(
+        "an audit row with an amount",
+        lambda: next(
+            (r for r in msg.audit_rows(world.m.http, payment_id) if "amount" in r["data"]), None
+        ),
+        timeout=EMAIL_WAIT,
+    )
+    world.broken_seq = int(row["seq"])
+    world.restore_audit.enter_context(msg.tampered_amount(world.broken_seq))
+
+
+@then("verify reports that row as the first broken one")
+def broken_found(world: World) -> None:
+    result = msg.verify_chain()
+    assert not result["ok"], result
+    assert result["first_broken"]["seq"] == world.broken_seq, result
+
+
+@then("the audit chain verifies again once the row is restored")
+def chain_ok_again(world: World) -> None:
+    world.restore_audit.close()
+    result = msg.verify_chain()
+    assert result["ok"], result

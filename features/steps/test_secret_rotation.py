@@ -1,0 +1,196 @@
+"""Steps for features/secret_rotation.feature: rotations of the running stack's own secrets.
+
+Needs a stack started with issue 6's code (services read credentials per connection and
+partner keys per request); the Background fails with that advice otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import payments_support as sup
+import pytest
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from paylab import cli_secrets
+from paylab.core.aws import client
+from paylab.core.settings import get_settings
+from paylab.devstack.stack import DevStack
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
+scenarios("secret_rotation.feature")
+
+APPROVED_CARD = "4575623182290326"
+ANTIFRAUD = "http://127.0.0.1:9003"
+KEY_CHECK_FAULT = {
+    "id": "secret-rotation-key-check",
+    "match": {"method": "GET", "path": "/v1/auth/check"},
+    "effect": {"type": "error", "status": 503},
+}
+
+
+@dataclass
+class RotationWorld:
+    """The merchant, the versions seen before rotating, and what the stream answered."""
+
+    merchant: sup.Merchant | None = None
+    before: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    answers: list[httpx.Response] = field(default_factory=list)
+    rotated: list[cli_secrets.Rotated] = field(default_factory=list)
+    failure: str | None = None
+
+
+@pytest.fixture
+def world() -> Any:
+    state = RotationWorld()
+    yield state
+    httpx.delete(f"{ANTIFRAUD}/_sim/faults/{KEY_CHECK_FAULT['id']}", timeout=5.0)
+    if state.merchant is not None:
+        state.merchant.http.close()
+
+
+def _sm() -> Any:
+    return client("secretsmanager")
+
+
+def _stages(name: str) -> dict[str, list[str]]:
+    arn = cli_secrets.resolve(_sm(), get_settings().stack_name, name)["ARN"]
+    found: dict[str, list[str]] = _sm().describe_secret(SecretId=arn)["VersionIdsToStages"]
+    return found
+
+
+def _version(stages: dict[str, list[str]], stage: str) -> str | None:
+    return next((v for v, labels in stages.items() if stage in labels), None)
+
+
+def _rotate(world: RotationWorld, name: str) -> None:
+    world.before.setdefault(name, _stages(name))
+    sm = _sm()
+    arn = cli_secrets.resolve(sm, get_settings().stack_name, name)["ARN"]
+    try:
+        world.rotated.append(cli_secrets.rotate(sm, client("logs"), arn, timeout=60))
+    except cli_secrets.RotationFailed as exc:
+        world.failure = str(exc)
+
+
+@given("the stack checks partner API keys")
+def _keys_checked() -> None:
+    for name, port in (("bank", 9002), ("antifraud", 9003)):
+        r = httpx.get(f"http://127.0.0.1:{port}/_sim/api-keys", timeout=5.0)
+        assert r.status_code == 200 and r.json()["configured"], (
+            f"the {name} simulator checks no API keys: restart the stack (./paylab down && up)"
+        )
+
+
+@given("the demo merchant is logged in through the gateway")
+def _demo(world: RotationWorld) -> None:
+    demo = DevStack(get_settings()).status().get("demo")
+    assert demo, "no demo merchant: run ./paylab up"
+    login = httpx.post(
+        f"{sup.GATEWAY}/v1/auth/login",
+        json={"public_key": demo["public_key"], "private_key": demo["private_key"]},
+        timeout=10.0,
+    )
+    assert login.status_code == 200, login.text
+    token = login.json()["bearer_token"]
+    http = httpx.Client(
+        base_url=sup.GATEWAY, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+    )
+    world.merchant = sup.Merchant(demo["merchant_id"], demo["public_key"], "", http)
+    sup.ensure_card_balance(APPROVED_CARD, "5000000.00")
+
+
+def _pay(world: RotationWorld) -> httpx.Response:
+    assert world.merchant is not None
+    ref = sup.unique("rot")
+    body = sup.card_payment("1000.00", APPROVED_CARD, reference=ref, email=f"{ref}@paylab.test")
+    return world.merchant.pay(body)
+
+
+@when(parsers.parse('{count:d} card payments run while "{name}" is rotated'))
+def _stream(world: RotationWorld, count: int, name: str) -> None:
+    started = threading.Event()
+
+    def run() -> None:
+        for i in range(count):
+            world.answers.append(_pay(world))
+            if i == count // 4:
+                started.set()  # rotate with payments before, during and after it
+        started.set()
+
+    stream = threading.Thread(target=run)
+    stream.start()
+    assert started.wait(120), "the payment stream did not start"
+    _rotate(world, name)
+    stream.join(240)
+    assert not stream.is_alive(), "the payment stream did not finish"
+    assert world.failure is None, world.failure
+
+
+@when(parsers.parse('"{name}" is rotated'))
+def _rotate_step(world: RotationWorld, name: str) -> None:
+    _rotate(world, name)
+
+
+@given("the antifraud partner fails its key check")
+def _fail_check() -> None:
+    r = httpx.post(f"{ANTIFRAUD}/_sim/faults", json=KEY_CHECK_FAULT, timeout=5.0)
+    assert r.status_code == 201, r.text
+
+
+@when("the antifraud partner's key check works again")
+def _fix_check(world: RotationWorld) -> None:
+    httpx.delete(f"{ANTIFRAUD}/_sim/faults/{KEY_CHECK_FAULT['id']}", timeout=5.0)
+    world.failure = None
+
+
+@then(parsers.parse('the rotation is reported failed at "{step}"'))
+def _failed_at(world: RotationWorld, step: str) -> None:
+    assert world.failure is not None, "the rotation did not fail"
+    assert f"failed at {step}" in world.failure, world.failure
+
+
+@then(parsers.parse('the AWSCURRENT version of "{name}" did not change'))
+def _unchanged(world: RotationWorld, name: str) -> None:
+    before = _version(world.before[name], "AWSCURRENT")
+    assert _version(_stages(name), "AWSCURRENT") == before
+
+
+@then(parsers.parse('"{name}" has a new AWSCURRENT version and the old one is AWSPREVIOUS'))
+def _new_current(world: RotationWorld, name: str) -> None:
+    old = _version(world.before[name], "AWSCURRENT")
+    stages = _stages(name)
+    assert _version(stages, "AWSCURRENT") not in (None, old)
+    assert _version(stages, "AWSPREVIOUS") == old
+
+
+@then(parsers.parse('"{name}" went through {count:d} new versions'))
+def _versions(world: RotationWorld, name: str, count: int) -> None:
+    assert world.failure is None, world.failure
+    made = {r.version for r in world.rotated if r.name.endswith(name)}
+    assert len(made) == count
+    assert _version(_stages(name), "AWSCURRENT") in made
+    assert _version(world.before[name], "AWSCURRENT") not in made
+
+
+@then(parsers.parse('every payment was accepted and ended "{status}"'))
+def _all_final(world: RotationWorld, status: str) -> None:
+    assert world.merchant is not None
+    refused = [(r.status_code, r.text) for r in world.answers if r.status_code != 201]
+    assert refused == [], f"failed requests during the rotation: {refused}"
+    ids = [r.json()["id"] for r in world.answers]
+    assert len(set(ids)) == len(ids)
+    ends = {pid: world.merchant.wait_final(pid)["status"] for pid in ids}
+    assert set(ends.values()) == {status}, json.dumps(ends)
+
+
+@then(parsers.parse('a card payment still ends "{status}"'))
+def _one_payment(world: RotationWorld, status: str) -> None:
+    assert world.merchant is not None
+    answer = _pay(world)
+    assert answer.status_code == 201, answer.text
+    assert world.merchant.wait_final(answer.json()["id"])["status"] == status

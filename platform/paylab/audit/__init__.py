@@ -1,0 +1,1 @@
+"""The audit service: every event once, in an append-only, hash-chained log."""

@@ -1,0 +1,33 @@
+"""Where events enter the audit log: the SQS worker and the SNS push router both call `handle`."""
+
+from __future__ import annotations
+
+import structlog
+
+from paylab.audit.service import AuditService
+from paylab.audit.settings import get_audit_settings
+from paylab.core.db import service_engine
+from paylab.core.events import Envelope
+from paylab.core.lazy import Lazy
+
+log = structlog.get_logger(__name__)
+
+
+def _build() -> AuditService:
+    settings = get_audit_settings()
+    return AuditService(service_engine("audit", pool_size=settings.pool_size), settings)
+
+
+# One service per process: the app's routes and its SNS handler share the pool.
+SERVICE: Lazy[AuditService] = Lazy(_build)
+
+
+def handle(envelope: Envelope) -> None:
+    """Store `envelope` once (a redelivery via SNS or SQS is a no-op); raises to be retried."""
+    appended = SERVICE().record(envelope)
+    log.info(
+        "audit_recorded" if appended else "audit_duplicate",
+        event_id=envelope.id,
+        event_type=envelope.type,
+        subject_id=envelope.subject_id,
+    )

@@ -1,0 +1,177 @@
+"""The audit log's use cases: append an event once, read a subject's events, verify the chain."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from paylab.audit import chain, schemas
+from paylab.audit.models import ChainHead, Event
+from paylab.audit.settings import AuditSettings
+from paylab.core.db import session_factory, unit_of_work
+from paylab.core.events import Envelope
+
+log = structlog.get_logger(__name__)
+HEAD = 1  # the id of chain_head's only row
+_ROW_COLUMNS = [getattr(Event, name) for name in chain.Row.__dataclass_fields__]
+_HEAD = select(ChainHead.seq, ChainHead.row_hash).where(ChainHead.id == HEAD)
+# One snapshot for head and rows: appends during a walk neither break nor hide links.
+_SNAPSHOT: dict[str, Any] = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+class AuditService:
+    """The audit log over one engine connected as `paylab_audit` (INSERT and SELECT only)."""
+
+    def __init__(self, engine: Engine, settings: AuditSettings) -> None:
+        self._engine = engine
+        self._sessions: sessionmaker[Session] = session_factory(engine)
+        self.settings = settings
+
+    def record(self, envelope: Envelope) -> bool:
+        """Append `envelope` to the chain unless its id is already there; True if appended.
+
+        Appends serialize on the chain head's row lock (`SELECT ... FOR UPDATE`), taken in the
+        append's own transaction, rather than on an advisory lock:
+
+        - the lock and the head move with the transaction: released at commit or rollback,
+          never left behind on a pooled connection, no key space shared with the outbox
+          relay's advisory locks;
+        - the head holds the last row's hash, so linking needs no scan of `events`; the
+          database backs it up: `seq` is the primary key and `prev_hash` is UNIQUE, so two
+          appenders that ever raced would fail, never fork the chain;
+        - under READ COMMITTED the waiter re-reads the head its predecessor committed; under
+          a stricter level it fails with a serialization error (retried), never forks.
+
+        The event id (SNS push, SQS poll or a redelivery of either) is checked under the
+        same lock, so one event is one row whatever the interleaving.
+        """
+        document = envelope.model_dump(mode="json")
+        content = chain.canonical_json(document)
+        columns = chain.columns(document)
+        content_hash = chain.sha256(content)
+        with unit_of_work(self._sessions) as session:
+            # Redeliveries are the common duplicate: answer them without queueing for the lock.
+            if self._stored(session, columns.event_id, content_hash):
+                return False
+            head = session.execute(_HEAD.with_for_update()).one()
+            seq = head.seq + 1
+            row_hash = chain.link(head.row_hash, content_hash, seq)
+            # Under the lock: a concurrent delivery of the same event that got in first wins.
+            inserted = session.execute(
+                pg_insert(Event)
+                .values(
+                    seq=seq,
+                    event_id=columns.event_id,
+                    type=columns.type,
+                    source=columns.source,
+                    subject_id=columns.subject_id,
+                    merchant_id=columns.merchant_id,
+                    occurred_at=columns.occurred_at,
+                    content=content.decode("utf-8"),
+                    content_hash=content_hash,
+                    prev_hash=head.row_hash,
+                    row_hash=row_hash,
+                )
+                .on_conflict_do_nothing(index_elements=[Event.event_id])
+                .returning(Event.seq)
+            ).first()
+            if inserted is None:
+                self._stored(session, columns.event_id, content_hash)
+                return False  # the head stays where it was: no gap in seq
+            session.execute(
+                update(ChainHead)
+                .where(ChainHead.id == HEAD)
+                .values(seq=seq, row_hash=row_hash, updated_at=func.now())
+            )
+        return True
+
+    @staticmethod
+    def _stored(session: Session, event_id: str, content_hash: bytes) -> bool:
+        stored = session.execute(
+            select(Event.seq, Event.content_hash).where(Event.event_id == event_id)
+        ).first()
+        if stored is not None and stored.content_hash != content_hash:
+            # Ids are unique per event: the first version stays, the other is only reported.
+            log.warning("audit_event_id_reused", event_id=event_id, seq=stored.seq)
+        return stored is not None
+
+    def events(
+        self, merchant_id: str, subject_id: str, *, limit: int, after: int | None = None
+    ) -> schemas.EventPage:
+        """The merchant's events about `subject_id`, oldest first, after chain position `after`."""
+        query = (
+            select(Event)
+            .where(Event.merchant_id == merchant_id, Event.subject_id == subject_id)
+            .order_by(Event.seq)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            query = query.where(Event.seq > after)
+        with self._sessions() as session:
+            rows = session.scalars(query).all()
+        items = [_view(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return schemas.EventPage(
+            subject_id=subject_id,
+            items=items,
+            next_cursor=str(items[-1].seq) if more else None,
+        )
+
+    def verify(self, viewer: str | None = None) -> schemas.Verification:
+        """Walk the whole chain in batches of one consistent snapshot; the first broken row.
+
+        `viewer` is the merchant asking: the broken row's event id is shown only when it is
+        theirs (None: an operator, who sees it always).
+        """
+        started = time.perf_counter()
+        walk = chain.ChainWalk()
+        batch = self.settings.verify_batch_size
+        with self._engine.connect().execution_options(**_SNAPSHOT) as conn, conn.begin():
+            head = conn.execute(_HEAD).one()
+            after = 0
+            while True:
+                rows = conn.execute(
+                    select(*_ROW_COLUMNS).where(Event.seq > after).order_by(Event.seq).limit(batch)
+                ).all()
+                if not rows or not walk.feed(chain.Row(*row) for row in rows):
+                    break
+                after = rows[-1].seq
+        broken = walk.finish(head.seq, head.row_hash)
+        log.info(
+            "audit_verified",
+            ok=broken is None,
+            rows_checked=walk.checked,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        if broken is None:
+            return schemas.Verification(ok=True, rows_checked=walk.checked, first_broken=None)
+        shown = viewer is None or broken.merchant_id == viewer
+        first = schemas.BrokenRow(
+            seq=broken.seq, event_id=broken.event_id if shown else None, reason=broken.reason
+        )
+        return schemas.Verification(ok=False, rows_checked=walk.checked, first_broken=first)
+
+
+def _view(row: Event) -> schemas.AuditEvent:
+    envelope = json.loads(row.content)
+    return schemas.AuditEvent(
+        seq=row.seq,
+        event_id=row.event_id,
+        type=row.type,
+        version=int(envelope.get("version", 1)),
+        source=row.source,
+        subject_id=row.subject_id,
+        correlation_id=str(envelope.get("correlation_id", "")),
+        occurred_at=row.occurred_at,
+        recorded_at=row.recorded_at,
+        data=dict(envelope.get("data") or {}),
+        content_hash=row.content_hash.hex(),
+        prev_hash=row.prev_hash.hex(),
+        row_hash=row.row_hash.hex(),
+    )

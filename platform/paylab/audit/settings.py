@@ -1,0 +1,25 @@
+"""The audit service's settings (PAYLAB_AUDIT_*), validated once at startup."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AuditSettings(BaseSettings):
+    """How `verify` reads the chain, and the database pool."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYLAB_AUDIT_", extra="ignore")
+
+    # Rows `verify` reads per round trip: memory stays flat, round trips stay few.
+    verify_batch_size: int = Field(default=2000, ge=10, le=50_000)
+    # The HTTP routes and the SNS push handler share it; appends serialize on the chain head.
+    pool_size: int = Field(default=5, ge=1, le=50)
+
+
+@lru_cache(maxsize=1)
+def get_audit_settings() -> AuditSettings:
+    """The process-wide audit settings."""
+    return AuditSettings()

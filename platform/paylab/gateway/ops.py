@@ -1,0 +1,80 @@
+"""Operator endpoints: `POST /v1/ops/dlq/{queue}/redrive` invokes the DLQ reprocessor Lambda.
+
+Authorized by the operator credential (header X-Paylab-Ops-Key, equal to the internal
+service credential in Secrets Manager), never by a merchant token: a merchant must not move
+other merchants' messages. The route is an API Gateway Lambda integration in effect.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from botocore.exceptions import ReadTimeoutError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from paylab.core.dlq import QUEUES, ReprocessorFailed, invoke_reprocessor
+from paylab.core.problems import problem_response
+
+log = structlog.get_logger("paylab.gateway.ops")
+OPS_KEY_HEADER = "x-paylab-ops-key"
+_REDRIVE = re.compile(r"^/v1/ops/dlq/([^/]+)/redrive$")
+
+
+async def handle_ops(
+    request: Request,
+    path: str,
+    credential: Callable[[], Awaitable[str]],
+    invoke: Callable[..., dict[str, Any]] = invoke_reprocessor,
+) -> Response:
+    """Answer one /v1/ops request: 401/403 without the operator key, 404 for unknown queues."""
+    found = _REDRIVE.match(path)
+    if found is None:
+        return problem_response(404, "not-found", "No such resource.")
+    if request.method != "POST":
+        return problem_response(
+            405,
+            "method-not-allowed",
+            f"{request.method} is not allowed here; use POST.",
+            headers={"Allow": "POST"},
+        )
+    presented = request.headers.get(OPS_KEY_HEADER)
+    if not presented:
+        return problem_response(
+            401, "unauthenticated", "Missing X-Paylab-Ops-Key.", title="Unauthorized"
+        )
+    expected = await credential()
+    if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
+        return problem_response(
+            403, "forbidden", "X-Paylab-Ops-Key is not the operator credential.", title="Forbidden"
+        )
+    queue = found.group(1)
+    if queue not in QUEUES:
+        return problem_response(
+            404, "unknown-queue", f"No dead-letter queue {queue!r}; use {' or '.join(QUEUES)}."
+        )
+    try:
+        result = await anyio.to_thread.run_sync(lambda: invoke("redrive", queue))
+    except ReadTimeoutError as exc:
+        log.warning("ops.redrive_timeout", queue=queue, error=repr(exc))
+        return problem_response(
+            504,
+            "reprocessor-timeout",
+            "The DLQ reprocessor did not answer in time; it may still be running.",
+            title="Gateway timeout",
+        )
+    except (ReprocessorFailed, Exception) as exc:  # Lambda or AWS unavailable: retryable
+        log.warning("ops.redrive_failed", queue=queue, error=repr(exc))
+        return problem_response(
+            503,
+            "reprocessor-unavailable",
+            "The DLQ reprocessor failed; try again.",
+            headers={"Retry-After": "5"},
+        )
+    log.info("ops.redrive", queue=queue, result=result)
+    return JSONResponse(result["queues"][0])

@@ -1,0 +1,1 @@
+"""The merchant service: registration, profile, payout account, signed confirmation webhooks."""

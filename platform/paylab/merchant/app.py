@@ -1,0 +1,53 @@
+"""The merchant service: `uvicorn --factory paylab.merchant.app:create --port 8004`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from paylab.core.app import create_app
+from paylab.core.lazy import Lazy
+from paylab.core.sns_push import sns_router
+from paylab.merchant import consumers
+from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.routes import router
+from paylab.merchant.runtime import RUNTIME, Runtime, build_runtime
+from paylab.merchant.settings import MerchantSettings, get_merchant_settings
+
+TITLE = "Paylab merchant"
+
+
+def create(engine: Engine | None = None, settings: MerchantSettings | None = None) -> FastAPI:
+    """The merchant app; the webhook delivery loop runs in it unless settings turn it off."""
+    custom = engine is not None or settings is not None
+    settings = settings or get_merchant_settings()  # invalid settings fail here, at startup
+    runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(settings, engine)) if custom else RUNTIME
+    app = create_app("merchant", [router], title=TITLE)
+    app.state.runtime = runtime
+    # payment-events reach consumers.handle through SNS HTTP pushes (template: Merchant*).
+    app.include_router(sns_router(consumers.handle))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loop: DeliveryLoop | None = None
+        if settings.delivery_worker:
+
+            def deliverer() -> Deliverer:
+                # Built on the loop's first turn: the app starts before the stack is ready.
+                built = runtime()
+                built.loop = loop
+                return built.deliverer
+
+            loop = DeliveryLoop(deliverer, settings.delivery_poll_s, settings.delivery_batch)
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+
+    app.router.lifespan_context = lifespan
+    return app

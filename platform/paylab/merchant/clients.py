@@ -1,0 +1,159 @@
+"""auth and wallet through their internal APIs (the internal credential, bounded retries)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from paylab.core.internal_auth import HEADER, internal_credential
+from paylab.merchant.settings import MerchantSettings
+
+
+class UpstreamUnavailable(Exception):
+    """auth or wallet did not answer usefully after our retries; the caller may retry."""
+
+
+class UpstreamRefused(Exception):
+    """auth or wallet refused the request (4xx): a bug or a state only an operator can fix."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One of a merchant's API keys as auth lists it."""
+
+    public_key: str
+    active: bool
+    last_used_at: datetime | None
+
+
+class Auth(Protocol):
+    """What registration needs from auth."""
+
+    def list_keys(self, merchant_id: str) -> list[ApiKey]:
+        """The merchant's keys."""
+
+    def issue_key(self, merchant_id: str) -> tuple[str, str]:
+        """A new (public, private) key pair."""
+
+    def revoke_key(self, public_key: str) -> None:
+        """Revoke one key (idempotent)."""
+
+
+class Wallet(Protocol):
+    """What registration needs from wallet."""
+
+    def ensure_account(self, merchant_id: str, currency: str) -> uuid.UUID:
+        """The merchant's account in `currency`, created on the first call."""
+
+
+class _Transient(Exception):
+    pass
+
+
+class InternalClient:
+    """JSON calls to a service's /internal API; transport errors and 5xx are retried."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        attempts: int,
+        credential: Callable[..., str] = internal_credential,
+    ) -> None:
+        self.http = http
+        self.attempts = attempts
+        self.credential = credential
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One logical call; UpstreamUnavailable or UpstreamRefused when it cannot succeed."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            retry=retry_if_exception_type(_Transient),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._once(
+                        method, path, refresh=attempt.retry_state.attempt_number > 1, **kwargs
+                    )
+        except _Transient as exc:
+            raise UpstreamUnavailable(str(exc)) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
+        headers = {HEADER: self.credential(refresh=refresh)}
+        try:
+            response = self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise _Transient(f"{method} {path}: {exc!r}") from exc
+        # 401: the credential may have just rotated; retried with a refreshed one.
+        if response.status_code >= 500 or response.status_code in (401, 429):
+            raise _Transient(f"{method} {path} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise UpstreamRefused(
+                f"{method} {path} answered {response.status_code}: {response.text[:200]}"
+            )
+        return response.json() if response.content else None
+
+
+class AuthClient:
+    """auth's /internal/merchants/{id}/api-keys and /internal/api-keys/{public_key}."""
+
+    def __init__(self, client: InternalClient) -> None:
+        self.client = client
+
+    def list_keys(self, merchant_id: str) -> list[ApiKey]:
+        """The merchant's keys (public halves and state)."""
+        body = self.client.call("GET", f"/internal/merchants/{merchant_id}/api-keys")
+        return [
+            ApiKey(
+                k["public_key"],
+                bool(k["active"]),
+                datetime.fromisoformat(k["last_used_at"]) if k.get("last_used_at") else None,
+            )
+            for k in body["keys"]
+        ]
+
+    def issue_key(self, merchant_id: str) -> tuple[str, str]:
+        """A new key pair; the private half exists only in this answer."""
+        body = self.client.call("POST", f"/internal/merchants/{merchant_id}/api-keys")
+        return str(body["public_key"]), str(body["private_key"])
+
+    def revoke_key(self, public_key: str) -> None:
+        """Revoke a key pair (auth answers 204 again for a revoked one)."""
+        self.client.call("DELETE", f"/internal/api-keys/{public_key}")
+
+
+class WalletClient:
+    """wallet's /internal/accounts (create-or-get, so a retry creates nothing twice)."""
+
+    def __init__(self, client: InternalClient) -> None:
+        self.client = client
+
+    def ensure_account(self, merchant_id: str, currency: str) -> uuid.UUID:
+        """The merchant's account in `currency`."""
+        body = self.client.call(
+            "POST", "/internal/accounts", json={"merchant_id": merchant_id, "currency": currency}
+        )
+        return uuid.UUID(str(body["id"]))
+
+
+def build_clients(settings: MerchantSettings) -> tuple[AuthClient, WalletClient]:
+    """auth and wallet clients with explicit timeouts, never through an environment proxy."""
+
+    def http(base_url: str) -> httpx.Client:
+        return httpx.Client(base_url=base_url, timeout=settings.internal_timeout_s, trust_env=False)
+
+    attempts = settings.internal_attempts
+    return (
+        AuthClient(InternalClient(http(settings.auth_url), attempts=attempts)),
+        WalletClient(InternalClient(http(settings.wallet_url), attempts=attempts)),
+    )

@@ -1,0 +1,90 @@
+"""payment-events → confirmation webhooks: one delivery row per event, stored with the inbox row.
+
+`handle` is what the SNS push router and the SQS consumer worker call
+(`paylab.merchant.consumers:handle`); it raises to have the message retried.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from paylab.core.db import unit_of_work
+from paylab.core.events import Envelope
+from paylab.core.inbox import first_delivery
+from paylab.merchant.models import Merchant, WebhookDelivery
+from paylab.merchant.settings import MerchantSettings
+from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields
+
+log = structlog.get_logger("paylab.merchant.consumers")
+CONSUMER = "merchant-webhooks"
+
+
+def record_webhook(
+    sessions: sessionmaker[Session],
+    settings: MerchantSettings,
+    envelope: Envelope,
+    *,
+    on_recorded: Callable[[], None] | None = None,
+) -> uuid.UUID | None:
+    """Queue the confirmation webhook for a payment outcome; the id of the new delivery, if any.
+
+    Nothing is queued for other events, a redelivered event, a merchant not registered here,
+    or one with no confirmation URL (neither on the payment nor in its settings).
+    """
+    if envelope.type not in PAYMENT_OUTCOMES:
+        return None
+    # Before the transaction: a malformed event raises and is retried, then dead-lettered.
+    fields = form_fields(
+        envelope.type, envelope.data, envelope.occurred_at, test=settings.webhook_test_request
+    )
+    with unit_of_work(sessions) as session:
+        if not first_delivery(session, "merchant", CONSUMER, envelope.id):
+            return None
+        merchant_id = str(envelope.data.get("merchant_id") or "")
+        merchant = session.execute(
+            select(Merchant).where(Merchant.id == merchant_id, Merchant.status == "active")
+        ).scalar_one_or_none()
+        url = envelope.data.get("confirmation_url") or (merchant and merchant.confirmation_url)
+        if merchant is None or not url:
+            log.info(
+                "webhook.skipped",
+                event_id=envelope.id,
+                merchant_id=merchant_id,
+                reason="unknown merchant" if merchant is None else "no confirmation URL",
+            )
+            return None
+        delivery_id = uuid.uuid4()
+        inserted = session.execute(
+            insert(WebhookDelivery)
+            .values(
+                id=delivery_id,
+                event_id=envelope.id,
+                event_type=envelope.type,
+                merchant_id=merchant.id,
+                payment_id=str(envelope.data["payment_id"]),
+                url=str(url),
+                fields=fields,
+                status="pending",
+                attempts=0,
+                next_attempt_at=func.now(),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(WebhookDelivery.id)
+        ).first()
+    if inserted is not None and on_recorded is not None:
+        on_recorded()  # after the commit: the delivery loop can see the row now
+    return delivery_id if inserted is not None else None
+
+
+def handle(envelope: Envelope) -> None:
+    """Consumer entrypoint (SNS push or SQS worker): record the event's webhook, if any."""
+    from paylab.merchant.runtime import RUNTIME
+
+    runtime = RUNTIME()
+    record_webhook(runtime.sessions, runtime.settings, envelope, on_recorded=runtime.wake)

@@ -1,0 +1,243 @@
+"""The delivery loop: POST due webhooks, retry with exponential backoff, give up after N.
+
+It runs as a thread in the merchant service (no extra process to pay memory for) and is
+restart-safe with any number of copies: a batch is claimed with FOR UPDATE SKIP LOCKED and
+leased by moving `next_attempt_at` past the send's timeout, so a copy that dies mid-send
+leaves rows another copy picks up when the lease ends. Attempts are counted at the claim, so
+a crash loop cannot retry forever. A merchant may therefore get one webhook twice (at least
+once, like ePayco's): x_ref_payco with x_cod_response is the key its endpoint dedupes on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from paylab.core.db import unit_of_work
+from paylab.core.events import Envelope
+from paylab.core.outbox import add_event
+from paylab.merchant.models import Merchant, WebhookAttempt, WebhookDelivery
+from paylab.merchant.settings import MerchantSettings
+from paylab.merchant.urls import Resolver, UnsafeUrl, check_url, resolve
+from paylab.merchant.webhooks import backoff_s, signed
+
+log = structlog.get_logger("paylab.merchant.delivery")
+USER_AGENT = "Paylab-Webhooks/1.0"
+MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased for one attempt, with what signing it needs."""
+
+    id: uuid.UUID
+    attempt: int
+    url: str
+    form: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one attempt got: a status code, or an error with none."""
+
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    permanent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """2xx: the merchant has it."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Deliverer:
+    """Claims due deliveries, sends them, records each attempt (one transaction per step)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: MerchantSettings,
+        http: httpx.Client,
+        resolver: Resolver = resolve,
+    ) -> None:
+        self.sessions, self.settings, self.http, self.resolver = sessions, settings, http, resolver
+
+    def run_once(self) -> int:
+        """Send every due delivery of one batch; returns how many were attempted."""
+        batch = self.claim()
+        for claimed in batch:
+            self.record(claimed, self.send(claimed))
+        return len(batch)
+
+    def claim(self) -> list[Claimed]:
+        """Lease up to `delivery_batch` due deliveries (skipping rows another copy holds)."""
+        lease = timedelta(seconds=self.settings.webhook_timeout_s * 2 + 5)
+        with unit_of_work(self.sessions) as session:
+            rows = (
+                session.execute(
+                    select(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.status == "pending",
+                        WebhookDelivery.next_attempt_at <= func.now(),
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at)
+                    .limit(self.settings.delivery_batch)
+                    .with_for_update(skip_locked=True)
+                )
+                .scalars()
+                .all()
+            )
+            now = datetime.now(UTC)
+            out = []
+            for row in rows:
+                merchant = session.get(Merchant, row.merchant_id)
+                assert merchant is not None  # a foreign key
+                row.attempts += 1
+                row.next_attempt_at = now + lease
+                row.updated_at = now
+                # Signed with the key in force now: a rotation applies to retries too.
+                form = signed(row.fields, str(merchant.cust_id), merchant.p_key)
+                out.append(Claimed(row.id, row.attempts, row.url, form))
+            return out
+
+    def send(self, claimed: Claimed) -> Result:
+        """POST the form once; never follows redirects, never to an address the policy bars."""
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            check_url(claimed.url, self.settings.url_policy, self.resolver)
+        except UnsafeUrl as exc:
+            return Result(None, f"refused: {exc}"[:MAX_ERROR], elapsed(), permanent=True)
+        try:
+            response = self.http.post(
+                claimed.url,
+                data=claimed.form,
+                headers={"User-Agent": USER_AGENT, "X-Paylab-Webhook-Id": str(claimed.id)},
+                timeout=self.settings.webhook_timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            return Result(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR] or "error", elapsed())
+        error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        return Result(response.status_code, error, elapsed())
+
+    def record(self, claimed: Claimed, result: Result) -> None:
+        """Store the attempt; delivered, retried later, or failed with WebhookFailed."""
+        with unit_of_work(self.sessions) as session:
+            row = session.get(WebhookDelivery, claimed.id, with_for_update=True)
+            if row is None or row.status != "pending" or row.attempts != claimed.attempt:
+                return  # the lease ran out and another copy owns this delivery now
+            session.add(
+                WebhookAttempt(
+                    delivery_id=row.id,
+                    attempt=claimed.attempt,
+                    status_code=result.status_code,
+                    error=result.error,
+                    duration_ms=result.duration_ms,
+                )
+            )
+            now = datetime.now(UTC)
+            row.last_status_code, row.last_error, row.updated_at = (
+                result.status_code,
+                result.error,
+                now,
+            )
+            if result.ok:
+                row.status, row.next_attempt_at, row.finished_at = "delivered", None, now
+            elif result.permanent or claimed.attempt >= self.settings.webhook_max_attempts:
+                row.status, row.next_attempt_at, row.finished_at = "failed", None, now
+                session.flush()
+                add_event(session, "merchant", _failed(session, row), ["events:paylab"])
+            else:
+                wait = backoff_s(
+                    claimed.attempt,
+                    self.settings.webhook_backoff_base_s,
+                    self.settings.webhook_backoff_max_s,
+                )
+                row.next_attempt_at = now + timedelta(seconds=wait)
+        log.info(
+            "webhook.attempt",
+            delivery_id=str(claimed.id),
+            attempt=claimed.attempt,
+            status_code=result.status_code,
+            error=result.error,
+        )
+
+
+def _failed(session: Session, row: WebhookDelivery) -> Envelope:
+    first, last = session.execute(
+        select(func.min(WebhookAttempt.at), func.max(WebhookAttempt.at)).where(
+            WebhookAttempt.delivery_id == row.id
+        )
+    ).one()
+    data: dict[str, Any] = {
+        "webhook_id": str(row.id),
+        "merchant_id": row.merchant_id,
+        "payment_id": row.payment_id,
+        "ref_payco": str(row.fields.get("x_ref_payco", "")),
+        "event_type": row.event_type,
+        "url": row.url,
+        "attempts": row.attempts,
+        "last_status": row.last_status_code,
+        "last_error": row.last_error or "",
+        "first_attempt_at": first.astimezone(UTC).isoformat(),
+        "last_attempt_at": last.astimezone(UTC).isoformat(),
+    }
+    return Envelope(
+        type="WebhookFailed",
+        source="paylab.merchant",
+        subject_id=str(row.id),
+        correlation_id=row.event_id,
+        data=data,
+    )
+
+
+class DeliveryLoop:
+    """Runs a Deliverer in a daemon thread: at once when woken, else every `poll_s`."""
+
+    def __init__(self, deliverer: Callable[[], Deliverer], poll_s: float, batch: int) -> None:
+        self.deliverer, self.poll_s, self.batch = deliverer, poll_s, batch
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Something became due (a new delivery was recorded)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the attempt in flight and stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.deliverer().run_once()
+            except Exception as exc:  # a database or stack outage: log, wait, try again
+                log.warning("webhook.loop_error", error=repr(exc))
+                sent = 0
+            if sent < self.batch:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()

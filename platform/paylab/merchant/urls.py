@@ -1,0 +1,77 @@
+"""Confirmation URLs: what the platform agrees to POST to (an SSRF guard).
+
+A merchant chooses the URL, and our servers call it: without a guard, a URL could reach the
+cloud metadata endpoint, the VPC's databases or another service's /internal API. Policy
+`public` (AWS) accepts only globally routable addresses; `loopback` (the local stack) accepts
+only this machine. Every address a host resolves to must pass, checked when the URL is saved
+and again before each delivery (DNS can change in between); redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
+
+from paylab.merchant.settings import UrlPolicy
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Sequence[str]]
+MAX_URL = 2048
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not receive webhooks; the message says why (shown to the merchant)."""
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (the system resolver)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeUrl(f"the host {host!r} does not resolve") from exc
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def _allowed(address: IpAddress, policy: UrlPolicy) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if policy is UrlPolicy.LOOPBACK:
+        return address.is_loopback
+    # is_global excludes private, loopback, link-local (169.254.169.254), CGNAT, reserved...
+    return address.is_global and not address.is_multicast
+
+
+def check_url(url: str, policy: UrlPolicy, resolver: Resolver = resolve) -> str:
+    """`url` if webhooks may be sent to it under `policy`; UnsafeUrl otherwise."""
+    if len(url) > MAX_URL:
+        raise UnsafeUrl(f"the URL is longer than {MAX_URL} characters")
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise UnsafeUrl("the URL has spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeUrl(f"the URL is not valid: {exc}") from exc
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("only http and https URLs can receive webhooks")
+    if not parts.hostname:
+        raise UnsafeUrl("the URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise UnsafeUrl("the URL must not carry credentials")
+    if parts.fragment:
+        raise UnsafeUrl("the URL must not have a fragment")
+    host = parts.hostname
+    try:
+        addresses: Sequence[str] = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        addresses = resolver(host, port)
+    if not addresses:
+        raise UnsafeUrl(f"the host {host!r} does not resolve")
+    for raw in addresses:
+        address = ipaddress.ip_address(raw.split("%", 1)[0])
+        if not _allowed(address, policy):
+            where = "this machine (loopback)" if policy is UrlPolicy.LOOPBACK else "public"
+            raise UnsafeUrl(f"{host} resolves to {address}, which is not {where}")
+    return url

@@ -1,0 +1,1 @@
+"""The notification service: payment, dispersion and summary messages by email (SES) and SMS."""

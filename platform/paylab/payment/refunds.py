@@ -1,0 +1,160 @@
+"""Refunds: the money goes back through the bank and the wallet, and no peso is lost half-way.
+
+The order (docs/decisions.md, "Refunds"):
+
+1. the wallet reserves the merchant's part of the refund (available -> held). When the
+   merchant's available balance cannot pay it, the answer is 409 and nothing moved anywhere:
+   the bank was not asked yet;
+2. the processor refunds: the bank for cards; PSE and wallet payments have no partner step;
+3. the wallet completes the refund (to the clearing account or the payer's wallet);
+4. PaymentRefunded is appended (the payment becomes `reversed`).
+
+Every step is idempotent per payment, so a retry after a crash or a 503 carries on where the
+first attempt stopped: the reservation is found again by its operation id, the bank's
+"already refunded" counts as done, completing twice changes nothing. If the bank refuses for
+good, the reservation is cancelled and the merchant keeps its money.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from paylab.core.money import fmt
+from paylab.core.problems import Problem
+from paylab.payment import domain
+from paylab.payment.domain import PaymentState, Status
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.repository import NewEvents
+from paylab.payment.service import owned_payment, unavailable
+from paylab.payment.wiring import Services
+
+log = structlog.get_logger(__name__)
+_CONTROL = re.compile(r"[\x00-\x1f]+")
+
+
+class BankRefused(Exception):
+    """The bank refused the refund for good (retrying the same request will not help)."""
+
+
+def refund_payment(svc: Services, merchant_id: str, payment_id: str) -> PaymentState:
+    """Refund an approved payment in full; a second refund answers the reversed payment."""
+    state = owned_payment(svc, merchant_id, payment_id)
+    if state.status is Status.REVERSED:
+        return state
+    _require_approved(state)
+    operation = f"{state.id}:refund"
+    refund = _wallet(
+        state,
+        lambda: svc.wallet.reserve_refund(
+            operation_id=operation,
+            payment_id=state.id,
+            merchant_id=state.merchant_id,
+            amount=fmt(state.amount),
+        ),
+    )
+    if refund["status"] == "cancelled":
+        raise Problem(
+            409,
+            "refund-refused",
+            f"Payment {payment_id} cannot be refunded: an earlier attempt was refused "
+            f"({refund.get('cancel_reason')}), and nothing was moved.",
+        )
+    if refund["status"] == "reserved":
+        reference = _processor_refund(svc, state, refund, operation)
+        refund = _wallet(
+            state,
+            lambda: svc.wallet.complete_refund(
+                str(refund["id"]), operation_id=f"{operation}:complete", reference=reference
+            ),
+        )
+    data = {
+        "refund_id": str(refund.get("reference") or refund["id"]),
+        "amount": fmt(state.amount),
+        "wallet_refund_id": str(refund["id"]),
+    }
+
+    def decide(current: PaymentState) -> NewEvents:
+        if current.status is Status.REVERSED:
+            return []  # a concurrent refund of the same payment recorded it first
+        _require_approved(current)
+        return [(domain.REFUNDED, data)]
+
+    return svc.repo.change(state.id, decide)
+
+
+def _require_approved(state: PaymentState) -> None:
+    if state.status is not Status.APPROVED:
+        raise Problem(
+            409,
+            "payment-not-refundable",
+            f"Payment {state.id} is {state.status.value}; only approved payments can be refunded.",
+        )
+
+
+def _processor_refund(
+    svc: Services, state: PaymentState, refund: dict[str, Any], operation: str
+) -> str | None:
+    """The bank's refund id for cards; None where no partner holds the money (PSE, wallet)."""
+    if state.method != "card":
+        # PSE has no refund API: the money goes back to the PSE clearing account, from which
+        # the transfer to the payer's bank is settled (docs/decisions.md, "Refunds").
+        return None
+    try:
+        if not state.authorization_id:
+            raise BankRefused("the payment has no bank authorization")
+        return _bank_refund(svc, state.authorization_id)
+    except BankRefused as exc:
+        reason = _CONTROL.sub(" ", f"bank refused: {exc}")[:200]
+        _wallet(
+            state,
+            lambda: svc.wallet.cancel_refund(
+                str(refund["id"]), operation_id=f"{operation}:cancel", reason=reason
+            ),
+        )
+        raise Problem(
+            409, "refund-refused", f"The bank refused the refund ({exc}); nothing was moved."
+        ) from exc
+
+
+def _bank_refund(svc: Services, authorization_id: str) -> str:
+    try:
+        return str(svc.bank.refund(authorization_id)["id"])
+    except PartnerUnavailable as exc:
+        raise unavailable("bank", exc) from exc
+    except PartnerRejected as exc:
+        # A concurrent or earlier refund already went through: that is the refund we record.
+        if exc.status == 409:
+            try:
+                auth = svc.bank.get_authorization(authorization_id)
+            except (PartnerUnavailable, PartnerRejected) as again:
+                raise unavailable("bank", again) from again
+            if auth.get("status") == "refunded":
+                return f"refund-of-{authorization_id}"
+        raise BankRefused(str(exc.body.get("detail") or exc.status)) from exc
+
+
+def _wallet(state: PaymentState, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """One wallet call: its refusals become this API's 409s, its trouble a 503."""
+    try:
+        return call()
+    except PartnerUnavailable as exc:
+        raise unavailable("wallet", exc) from exc
+    except PartnerRejected as exc:
+        slug = str(exc.body.get("type", "")).rsplit("/", 1)[-1] or "refund-refused"
+        detail = str(exc.body.get("detail", exc))
+        if slug == "insufficient-funds":
+            raise Problem(
+                409,
+                "insufficient-funds",
+                f"The merchant's available balance cannot pay back {fmt(state.amount)} "
+                f"{state.currency} ({detail}); nothing was refunded.",
+            ) from exc
+        if exc.status in (404, 409):
+            log.error("wallet refused a refund", payment_id=state.id, slug=slug, detail=detail)
+            raise Problem(409, slug, f"The wallet refused the refund: {detail}") from exc
+        log.error("wallet refused our request", payment_id=state.id, status=exc.status)
+        raise unavailable("wallet", exc) from exc

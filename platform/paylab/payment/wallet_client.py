@@ -1,0 +1,62 @@
+"""The wallet's internal refund API, as the payment service calls it.
+
+Same retry and error mapping as the partner clients (5xx and transport errors retried,
+4xx → PartnerRejected), plus the internal credential, fetched again once on a 401 (it may
+have just been rotated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from paylab.core.internal_auth import HEADER, internal_credential
+from paylab.payment.partners import PartnerClient, PartnerRejected
+
+
+class WalletClient(PartnerClient):
+    """Reserve, complete and cancel a payment's refund in the wallet."""
+
+    name = "wallet"
+
+    def __init__(
+        self,
+        *args: Any,
+        credential: Callable[..., str] = internal_credential,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._credential = credential
+
+    def _internal(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.call(method, path, json=body, headers={HEADER: self._credential()})
+        except PartnerRejected as exc:
+            if exc.status != 401:
+                raise
+        fresh = self._credential(refresh=True)
+        return self.call(method, path, json=body, headers={HEADER: fresh})
+
+    def reserve_refund(
+        self, *, operation_id: str, payment_id: str, merchant_id: str, amount: str
+    ) -> dict[str, Any]:
+        """The refund (reserved, or as it is now for a known operation id)."""
+        body = {
+            "operation_id": operation_id,
+            "payment_id": payment_id,
+            "merchant_id": merchant_id,
+            "amount": amount,
+        }
+        return self._internal("POST", "/internal/refunds", body)
+
+    def complete_refund(
+        self, refund_id: str, *, operation_id: str, reference: str | None
+    ) -> dict[str, Any]:
+        """Move the reserved money to the payer or the clearing account (idempotent)."""
+        body = {"operation_id": operation_id, "reference": reference}
+        return self._internal("POST", f"/internal/refunds/{refund_id}/complete", body)
+
+    def cancel_refund(self, refund_id: str, *, operation_id: str, reason: str) -> dict[str, Any]:
+        """Give the merchant its reserved money back (idempotent)."""
+        body = {"operation_id": operation_id, "reason": reason}
+        return self._internal("POST", f"/internal/refunds/{refund_id}/cancel", body)

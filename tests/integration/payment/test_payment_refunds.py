@@ -1,0 +1,266 @@
+"""Refunds through the bank and the wallet: all or nothing, and a retry finishes the job.
+
+The SAGA here is a Pass machine, so each test plays its steps itself against this checkout's
+wallet (served by conftest): reserve, process, capture, outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from paylab.payment.wiring import Services
+
+from .conftest import BANK, card_body, outbox_types, wallet_body
+
+Headers = Callable[..., dict[str, str]]
+
+
+@dataclass
+class Wallet:
+    """The wallet's internal API, as the SAGA's Lambdas and the merchant's gateway use it."""
+
+    http: httpx.Client
+
+    def merchant_account(self, merchant: str) -> None:
+        r = self.http.post("/internal/accounts", json={"merchant_id": merchant, "currency": "COP"})
+        assert r.status_code in (200, 201), r.text
+
+    def balance(self, merchant: str) -> dict[str, str]:
+        r = self.http.get("/v1/merchants/me/balance", headers={"X-Paylab-Merchant-Id": merchant})
+        assert r.status_code == 200, r.text
+        return {k: r.json()[k] for k in ("available", "pending")}
+
+    def payer(self, merchant: str, amount: str) -> str:
+        headers = {"X-Paylab-Merchant-Id": merchant}
+        wallet_id = str(self.http.post("/v1/wallets", json={}, headers=headers).json()["id"])
+        r = self.http.post(
+            f"/v1/wallets/{wallet_id}/topups",
+            json={"amount": amount, "currency": "COP"},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert r.status_code == 201, r.text
+        return wallet_id
+
+    def wallet_available(self, merchant: str, wallet_id: str) -> str:
+        r = self.http.get(f"/v1/wallets/{wallet_id}", headers={"X-Paylab-Merchant-Id": merchant})
+        return str(r.json()["available"])
+
+    def check(self, merchant: str) -> dict[str, Any]:
+        r = self.http.get("/internal/ledger/check", params={"merchant_id": merchant})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+@pytest.fixture
+def wallet(wallet_url: str, internal_headers: dict[str, str]) -> Iterator[Wallet]:
+    with httpx.Client(base_url=wallet_url, headers=internal_headers, timeout=10.0) as http:
+        yield Wallet(http)
+
+
+@pytest.fixture
+def approved(
+    client: TestClient, headers: Headers, internal_headers: dict[str, str], wallet: Wallet
+) -> Callable[..., str]:
+    """approved(body) -> the id of a payment the (played) SAGA approved and captured."""
+
+    def play(body: dict[str, Any]) -> str:
+        h = headers()
+        merchant = h["X-Paylab-Merchant-Id"]
+        wallet.merchant_account(merchant)
+        created = client.post("/v1/payments", json=body, headers=h)
+        assert created.status_code == 201, created.text
+        payment_id = str(created.json()["id"])
+        hold = wallet.http.post(
+            "/internal/holds",
+            json={
+                "operation_id": f"{payment_id}:reserve",
+                "payment_id": payment_id,
+                "merchant_id": merchant,
+                "method": body["method"],
+                "amount": body["amount"],
+                "currency": "COP",
+                "payer_account_id": (body.get("wallet") or {}).get("account_id"),
+            },
+        )
+        assert hold.status_code == 201, hold.text
+        processed = client.post(
+            f"/internal/payments/{payment_id}/process", json={}, headers=internal_headers
+        )
+        assert processed.json()["outcome"] == "approved", processed.text
+        captured = wallet.http.post(
+            f"/internal/holds/{hold.json()['id']}/capture",
+            json={"operation_id": f"{payment_id}:capture"},
+        )
+        assert captured.status_code == 200, captured.text
+        outcome = client.post(
+            f"/internal/payments/{payment_id}/outcome",
+            json={"status": "approved"},
+            headers=internal_headers,
+        )
+        assert outcome.json()["status"] == "approved", outcome.text
+        return payment_id
+
+    return play
+
+
+@pytest.fixture
+def bank_refund_fault() -> Iterator[Callable[[int, int | None], None]]:
+    """fail(status, next) -> the bank answers `status` to refunds (the next N, or all)."""
+    added: list[str] = []
+
+    def fail(status: int, times: int | None) -> None:
+        rule: dict[str, Any] = {
+            "match": {"method": "POST", "path": "/v1/authorizations/*/refunds"},
+            "effect": {"type": "error", "status": status},
+        }
+        if times is not None:
+            rule["when"] = {"next": times}
+        r = httpx.post(f"{BANK}/_sim/faults", json=rule)
+        r.raise_for_status()
+        added.append(str(r.json()["id"]))
+
+    yield fail
+    for rule_id in added:
+        httpx.delete(f"{BANK}/_sim/faults/{rule_id}")
+
+
+def refund(client: TestClient, headers: Headers, merchant: str, payment_id: str) -> Any:
+    return client.post(f"/v1/payments/{payment_id}/refund", headers=headers(merchant_id=merchant))
+
+
+def authorization_status(svc: Services, payment_id: str) -> str:
+    state = svc.repo.get(payment_id)
+    assert state is not None and state.authorization_id
+    return str(svc.bank.get_authorization(state.authorization_id)["status"])
+
+
+def clean(wallet: Wallet, merchant: str) -> None:
+    check = wallet.check(merchant)
+    assert check["entries_sum_zero"] and check["balances_match_entries"], check
+    assert check["holds_match_balances"], check
+    assert (check["open_holds"], check["open_refunds"]) == (0, 0), check
+
+
+def test_a_card_refund_goes_back_through_the_bank_and_the_wallet(
+    client: TestClient,
+    headers: Headers,
+    merchant: str,
+    approved: Callable[..., str],
+    wallet: Wallet,
+    svc: Services,
+) -> None:
+    payment_id = approved(card_body(amount="20000.00"))
+    assert wallet.balance(merchant) == {"available": "18502.00", "pending": "0.00"}
+
+    r = refund(client, headers, merchant, payment_id)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["cod_respuesta"]) == ("reversed", 6)
+    assert wallet.balance(merchant) == {"available": "0.00", "pending": "0.00"}
+    assert authorization_status(svc, payment_id) == "refunded"
+    again = refund(client, headers, merchant, payment_id)
+    assert again.status_code == 200 and again.json()["version"] == r.json()["version"]
+    assert "PaymentRefunded" in outbox_types(svc, payment_id)
+    state = svc.repo.get(payment_id)
+    assert state is not None and state.refund_id and state.refund_id.startswith("rf")
+    clean(wallet, merchant)
+
+
+def test_a_wallet_refund_gives_the_payer_its_balance_back(
+    client: TestClient,
+    headers: Headers,
+    merchant: str,
+    approved: Callable[..., str],
+    wallet: Wallet,
+) -> None:
+    wallet.merchant_account(merchant)
+    payer = wallet.payer(merchant, "50000.00")
+    body = wallet_body(amount="30000.00")
+    body["wallet"] = {"account_id": payer}
+    payment_id = approved(body)
+    assert wallet.wallet_available(merchant, payer) == "20000.00"
+    r = refund(client, headers, merchant, payment_id)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "reversed"
+    assert wallet.wallet_available(merchant, payer) == "50000.00"
+    assert wallet.balance(merchant)["available"] == "0.00"
+    clean(wallet, merchant)
+
+
+def test_without_the_money_the_refund_is_a_409_and_nothing_moves(
+    client: TestClient,
+    headers: Headers,
+    merchant: str,
+    approved: Callable[..., str],
+    wallet: Wallet,
+    svc: Services,
+) -> None:
+    payment_id = approved(card_body(amount="20000.00"))
+    payout = {
+        "operation_id": uuid.uuid4().hex,
+        "merchant_id": merchant,
+        "amount": "10000.00",
+        "currency": "COP",
+    }
+    assert wallet.http.post("/internal/payouts", json=payout).status_code == 201
+    before = wallet.balance(merchant)
+
+    r = refund(client, headers, merchant, payment_id)
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["type"].endswith("/insufficient-funds")
+    assert "nothing was refunded" in r.json()["detail"]
+    assert wallet.balance(merchant) == before
+    assert authorization_status(svc, payment_id) == "captured"  # the bank was never asked
+    got = client.get(f"/v1/payments/{payment_id}", headers=headers(merchant_id=merchant))
+    assert got.json()["status"] == "approved"
+    clean(wallet, merchant)
+
+
+def test_a_bank_outage_half_way_is_finished_by_the_retry(
+    client: TestClient,
+    headers: Headers,
+    merchant: str,
+    approved: Callable[..., str],
+    wallet: Wallet,
+    svc: Services,
+    bank_refund_fault: Callable[[int, int | None], None],
+) -> None:
+    payment_id = approved(card_body(amount="20000.00"))
+    bank_refund_fault(503, svc.settings.partner_attempts)
+    first = refund(client, headers, merchant, payment_id)
+    assert first.status_code == 503, first.text
+    # The merchant's part is set aside, not lost and not yet gone.
+    assert wallet.balance(merchant)["available"] == "0.00"
+    assert wallet.check(merchant)["open_refunds"] == 1
+
+    retry = refund(client, headers, merchant, payment_id)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["status"] == "reversed"
+    assert authorization_status(svc, payment_id) == "refunded"
+    clean(wallet, merchant)
+
+
+def test_a_bank_refusal_gives_the_merchant_its_money_back(
+    client: TestClient,
+    headers: Headers,
+    merchant: str,
+    approved: Callable[..., str],
+    wallet: Wallet,
+    bank_refund_fault: Callable[[int, int | None], None],
+) -> None:
+    payment_id = approved(card_body(amount="20000.00"))
+    bank_refund_fault(422, None)
+    r = refund(client, headers, merchant, payment_id)
+    assert r.status_code == 409 and r.json()["type"].endswith("/refund-refused"), r.text
+    assert Decimal(wallet.balance(merchant)["available"]) == Decimal("18502.00")
+    again = refund(client, headers, merchant, payment_id)
+    assert again.status_code == 409 and "earlier attempt" in again.json()["detail"]
+    clean(wallet, merchant)

@@ -1,0 +1,104 @@
+"""The SSRF guard on confirmation URLs: loopback only locally, public only on AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from paylab.merchant.settings import UrlPolicy
+from paylab.merchant.urls import Resolver, UnsafeUrl, check_url
+
+
+def resolver(table: dict[str, list[str]]) -> Resolver:
+    def resolve(host: str, port: int) -> Sequence[str]:
+        if host not in table:
+            raise UnsafeUrl(f"the host {host!r} does not resolve")
+        return table[host]
+
+    return resolve
+
+
+DNS = resolver(
+    {
+        "localhost": ["127.0.0.1", "::1"],
+        "shop.example.com": ["93.184.216.34"],
+        "rebind.example.com": ["93.184.216.34", "10.0.0.5"],
+        "internal.example.com": ["10.1.2.3"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9005/confirmation",
+        "http://localhost:9105/confirmation?shop=1",
+        "https://[::1]/c",
+        "http://127.10.0.1/c",
+    ],
+)
+def test_loopback_policy_accepts_this_machine(url: str) -> None:
+    assert check_url(url, UrlPolicy.LOOPBACK, DNS) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example.com/confirmation",
+        "http://10.0.0.1/c",
+        "http://192.168.1.10/c",
+        "http://169.254.169.254/latest/meta-data",
+    ],
+)
+def test_loopback_policy_refuses_everything_else(url: str) -> None:
+    with pytest.raises(UnsafeUrl):
+        check_url(url, UrlPolicy.LOOPBACK, DNS)
+
+
+def test_public_policy_accepts_public_hosts() -> None:
+    url = "https://shop.example.com/epayco/confirmation"
+    assert check_url(url, UrlPolicy.PUBLIC, DNS) == url
+    assert check_url("http://93.184.216.34:8443/c", UrlPolicy.PUBLIC, DNS)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),  # instance metadata
+        ("http://127.0.0.1:8001/internal/merchants/x/api-keys", "127.0.0.1"),
+        ("http://localhost/c", "127.0.0.1"),
+        ("http://10.0.0.8/c", "10.0.0.8"),
+        ("http://172.16.3.4/c", "172.16.3.4"),
+        ("http://192.168.0.1/c", "192.168.0.1"),
+        ("http://100.64.0.1/c", "100.64.0.1"),  # carrier-grade NAT
+        ("http://[::ffff:10.0.0.1]/c", "10.0.0.1"),  # IPv4-mapped IPv6
+        ("http://[fd00::1]/c", "fd00::1"),  # unique local
+        ("http://0.0.0.0/c", "0.0.0.0"),
+        ("http://internal.example.com/c", "10.1.2.3"),
+        ("http://rebind.example.com/c", "10.0.0.5"),  # one private answer is enough to refuse
+    ],
+)
+def test_public_policy_refuses_private_loopback_and_metadata(url: str, why: str) -> None:
+    with pytest.raises(UnsafeUrl, match=why.replace(".", r"\.")):
+        check_url(url, UrlPolicy.PUBLIC, DNS)
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("ftp://localhost/c", "only http and https"),
+        ("file:///etc/passwd", "only http and https"),
+        ("gopher://localhost:6379/_FLUSHALL", "only http and https"),
+        ("http:///c", "no host"),
+        ("http://user:pw@localhost/c", "credentials"),
+        ("http://localhost/c#frag", "fragment"),
+        ("http://localhost/c d", "spaces"),
+        ("http://localhost:99999/c", "not valid"),
+        ("http://nowhere.invalid/c", "does not resolve"),
+        ("http://localhost/" + "a" * 2100, "longer than"),
+    ],
+)
+def test_malformed_urls(url: str, why: str) -> None:
+    with pytest.raises(UnsafeUrl, match=why):
+        check_url(url, UrlPolicy.LOOPBACK, DNS)
