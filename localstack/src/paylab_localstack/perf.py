@@ -25,6 +25,8 @@ JSONPATH_CACHE_SIZE = 4096
 CREDENTIALS_REUSE_S = 3300.0
 # Distinct (role, principal, region, endpoint, config) entries kept before the cache starts over.
 ASSUMED_ROLE_CACHE_SIZE = 256
+# How often CloudFormation polls a resource that is still in progress (stock: every second).
+CFN_POLL_SECONDS = 0.05
 # Parsed state machine programs: distinct definitions kept, and idle programs kept per definition.
 PROGRAM_DEFINITIONS = 64
 PROGRAMS_PER_DEFINITION = 32
@@ -215,12 +217,32 @@ def reuse_parsed_state_machines() -> None:
     ExecutionWorker._execution_logic = execution_logic
 
 
+def poll_cloudformation_resources_faster() -> None:
+    """Poll an in-progress stack resource every 50 ms instead of every second.
+
+    A Lambda function is Pending for a moment after CreateFunction; once the executor's five
+    no-wait polls have passed, stock CloudFormation sleeps a whole second before it looks
+    again, and resources are created one after the other: four of the stack's functions took
+    1.1-1.2 s each where the rest took 0.1-0.2 s. The time limit per resource is unchanged.
+    """
+    from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor
+
+    deploy_loop = ResourceProviderExecutor.deploy_loop
+
+    def faster(self: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("sleep_time", CFN_POLL_SECONDS)
+        return deploy_loop(self, *args, **kwargs)
+
+    ResourceProviderExecutor.deploy_loop = faster
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     cache_jsonpath_parsing,
     reuse_equal_client_configs,
     reuse_assumed_role_credentials,
     skip_lambda_invocation_metrics,
     reuse_parsed_state_machines,
+    poll_cloudformation_resources_faster,
 )
 
 
