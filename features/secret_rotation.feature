@@ -1,8 +1,10 @@
 Feature: Secret rotation nobody notices
   Every credential lives in Secrets Manager and rotates through its rotation Lambda:
   database role passwords (ALTER ROLE with the admin login; pools fall back to AWSPENDING
-  until the rotation finishes) and partner API keys (the partner accepts the old key for a
-  grace window). Payments keep flowing through the gateway while it happens.
+  until the rotation finishes), partner API keys (the partner accepts the old key for a
+  grace window) and the JWT signing key (auth signs with AWSCURRENT within 2 s and
+  publishes AWSCURRENT and AWSPREVIOUS; the gateway refetches auth's JWKS on an unknown kid
+  and every 15 s). Payments keep flowing through the gateway while it happens.
 
   Background:
     Given the stack checks partner API keys
@@ -35,3 +37,21 @@ Feature: Secret rotation nobody notices
     And "partners/bank" is rotated
     Then "partners/bank" went through 2 new versions
     And a card payment still ends "approved"
+
+  Scenario: Rotating the JWT signing key while payments flow fails no login and no payment
+    Given a token issued before the rotation
+    When 20 card payments, each after a new login, run while "jwt-signing-key" is rotated
+    Then "jwt-signing-key" has a new AWSCURRENT version and the old one is AWSPREVIOUS
+    And every payment was accepted and ended "approved"
+    And new logins get the new key's kid, and payments with their tokens are approved
+    And the token issued before the rotation still works
+
+  Scenario: A token two JWT key rotations old is refused, one rotation old still works
+    Given a token issued before both rotations
+    When "jwt-signing-key" is rotated
+    And a token is issued between the rotations with the new key
+    And "jwt-signing-key" is rotated
+    Then "jwt-signing-key" went through 2 new versions
+    And the token issued before both rotations is refused with 401 within 40 s
+    And the token issued between the rotations still works
+    And new logins get the new key's kid, and payments with their tokens are approved

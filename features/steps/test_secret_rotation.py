@@ -1,17 +1,22 @@
 """Steps for features/secret_rotation.feature: rotations of the running stack's own secrets.
 
 Needs a stack started with issue 6's code (services read credentials per connection and
-partner keys per request); the Background fails with that advice otherwise.
+partner keys per request); the Background fails with that advice otherwise. The JWT
+scenarios need auth and the gateway of this checkout: auth checks the secret's versions
+every 2 s, the gateway refetches auth's JWKS on an unknown kid and every 15 s.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import jwt
 import payments_support as sup
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
@@ -42,6 +47,8 @@ class RotationWorld:
     answers: list[httpx.Response] = field(default_factory=list)
     rotated: list[cli_secrets.Rotated] = field(default_factory=list)
     failure: str | None = None
+    logins: list[httpx.Response] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)  # JWT scenarios: which token when
 
 
 @pytest.fixture
@@ -100,24 +107,32 @@ def _demo(world: RotationWorld) -> None:
     http = httpx.Client(
         base_url=sup.GATEWAY, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
     )
-    world.merchant = sup.Merchant(demo["merchant_id"], demo["public_key"], "", http)
+    world.merchant = sup.Merchant(
+        demo["merchant_id"], demo["public_key"], demo["private_key"], http
+    )
     sup.ensure_card_balance(APPROVED_CARD, "5000000.00")
 
 
-def _pay(world: RotationWorld) -> httpx.Response:
+def _pay(world: RotationWorld, token: str | None = None) -> httpx.Response:
+    """A card payment with the scenario's token (or `token`)."""
     assert world.merchant is not None
     ref = sup.unique("rot")
     body = sup.card_payment("1000.00", APPROVED_CARD, reference=ref, email=f"{ref}@paylab.test")
-    return world.merchant.pay(body)
+    if token is None:
+        return world.merchant.pay(body)
+    bearer = {"Authorization": f"Bearer {token}"}
+    return world.merchant.call(
+        "POST", "/v1/payments", json=body, key=sup.unique("i"), headers=bearer
+    )
 
 
-@when(parsers.parse('{count:d} card payments run while "{name}" is rotated'))
-def _stream(world: RotationWorld, count: int, name: str) -> None:
+def _while_rotating(world: RotationWorld, name: str, count: int, one: Callable[[], None]) -> None:
+    """Run `one` `count` times in a thread, rotating `name` once a quarter of them ran."""
     started = threading.Event()
 
     def run() -> None:
         for i in range(count):
-            world.answers.append(_pay(world))
+            one()
             if i == count // 4:
                 started.set()  # rotate with payments before, during and after it
         started.set()
@@ -129,6 +144,23 @@ def _stream(world: RotationWorld, count: int, name: str) -> None:
     stream.join(240)
     assert not stream.is_alive(), "the payment stream did not finish"
     assert world.failure is None, world.failure
+
+
+@when(parsers.parse('{count:d} card payments run while "{name}" is rotated'))
+def _stream(world: RotationWorld, count: int, name: str) -> None:
+    _while_rotating(world, name, count, lambda: world.answers.append(_pay(world)))
+
+
+@when(
+    parsers.parse('{count:d} card payments, each after a new login, run while "{name}" is rotated')
+)
+def _login_stream(world: RotationWorld, count: int, name: str) -> None:
+    def one() -> None:
+        token = _login(world)
+        if token is not None:
+            world.answers.append(_pay(world, token))
+
+    _while_rotating(world, name, count, one)
 
 
 @when(parsers.parse('"{name}" is rotated'))
@@ -182,6 +214,8 @@ def _all_final(world: RotationWorld, status: str) -> None:
     assert world.merchant is not None
     refused = [(r.status_code, r.text) for r in world.answers if r.status_code != 201]
     assert refused == [], f"failed requests during the rotation: {refused}"
+    refused_logins = [(r.status_code, r.text) for r in world.logins if r.status_code != 200]
+    assert refused_logins == [], f"failed logins during the rotation: {refused_logins}"
     ids = [r.json()["id"] for r in world.answers]
     assert len(set(ids)) == len(ids)
     ends = {pid: world.merchant.wait_final(pid)["status"] for pid in ids}
@@ -194,3 +228,91 @@ def _one_payment(world: RotationWorld, status: str) -> None:
     answer = _pay(world)
     assert answer.status_code == 201, answer.text
     assert world.merchant.wait_final(answer.json()["id"])["status"] == status
+
+
+# ------------------------------------------------------------------------ the JWT signing key
+JWT_SECRET = "jwt-signing-key"
+
+
+def _login(world: RotationWorld) -> str | None:
+    """A new login through the gateway (a 429 waits for Retry-After); its token, or None."""
+    assert world.merchant is not None
+    body = {"public_key": world.merchant.public_key, "private_key": world.merchant.private_key}
+    for _ in range(5):
+        answer = httpx.post(f"{sup.GATEWAY}/v1/auth/login", json=body, timeout=10.0)
+        if answer.status_code != 429:
+            break
+        time.sleep(min(float(answer.headers.get("Retry-After", "1")), 5.0))
+    world.logins.append(answer)
+    return str(answer.json()["bearer_token"]) if answer.status_code == 200 else None
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def _current_kid() -> str:
+    """The kid of the signing secret's AWSCURRENT version (nothing else of it is kept)."""
+    arn = cli_secrets.resolve(_sm(), get_settings().stack_name, JWT_SECRET)["ARN"]
+    return str(json.loads(_sm().get_secret_value(SecretId=arn)["SecretString"])["kid"])
+
+
+def _token_with_new_key(world: RotationWorld) -> str:
+    """A new login's token, once auth signs with AWSCURRENT (it checks every 2 s)."""
+    kid = _current_kid()
+
+    def probe() -> str | None:
+        token = _login(world)
+        assert token is not None, world.logins[-1].text
+        return token if _kid(token) == kid else None
+
+    return sup.wait_for(f"a login signed with kid {kid}", probe, timeout=20.0, first=0.5)
+
+
+def _balance(token: str) -> httpx.Response:
+    """An authenticated read through the gateway with `token`."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    return httpx.get(f"{sup.GATEWAY}/v1/merchants/me/balance", headers=bearer, timeout=10.0)
+
+
+@given(parsers.parse("a token issued {when}"))
+def _token_issued(world: RotationWorld, when: str) -> None:
+    token = _login(world)
+    assert token is not None, world.logins[-1].text
+    world.tokens[when] = token
+
+
+@when(parsers.parse("a token is issued {when} with the new key"))
+def _token_issued_new(world: RotationWorld, when: str) -> None:
+    world.tokens[when] = _token_with_new_key(world)
+
+
+@then("new logins get the new key's kid, and payments with their tokens are approved")
+def _new_logins(world: RotationWorld) -> None:
+    assert world.merchant is not None
+    token = _token_with_new_key(world)
+    world.merchant.http.headers["Authorization"] = f"Bearer {token}"  # for later steps too
+    answer = _pay(world)
+    assert answer.status_code == 201, answer.text
+    assert world.merchant.wait_final(answer.json()["id"])["status"] == "approved"
+
+
+@then(parsers.parse("the token issued {when} still works"))
+def _still_works(world: RotationWorld, when: str) -> None:
+    answer = _balance(world.tokens[when])
+    assert answer.status_code == 200, answer.text
+
+
+@then(parsers.parse("the token issued {when} is refused with 401 within {seconds:d} s"))
+def _refused(world: RotationWorld, when: str, seconds: int) -> None:
+    token = world.tokens[when]
+
+    def probe() -> httpx.Response | None:
+        answer = _balance(token)
+        # Until the gateway refetches auth's JWKS the old key is still known; never a 5xx.
+        assert answer.status_code in (200, 401), answer.text
+        return answer if answer.status_code == 401 else None
+
+    answer = sup.wait_for("the gateway to refuse the old token", probe, timeout=seconds)
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert "unknown key" in answer.json()["detail"], answer.text

@@ -107,7 +107,9 @@ def login(
     summary="Public keys that verify bearer tokens (current and previous)",
 )
 def jwks(response: Response, rt: Deps) -> Jwks:
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # As long as the gateway keeps a JWKS (15 s): a key that rotated out is dropped as soon
+    # by any verifier that honours the header.
+    response.headers["Cache-Control"] = "public, max-age=15"
     return Jwks.model_validate(rt.keys.jwks())
 
 

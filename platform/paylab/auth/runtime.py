@@ -48,7 +48,7 @@ def build_runtime(settings: AuthSettings) -> Runtime:
     """Connect to Postgres (own role), Redis and Secrets Manager; fail fast on a bad secret."""
     engine = service_engine("auth")
     secret_id = settings.jwt_secret_id or output(JWT_SECRET_OUTPUT)
-    keys = KeyRing(SecretsManagerVersions(secret_id), ttl=settings.signing_key_ttl_seconds)
+    keys = KeyRing(SecretsManagerVersions(secret_id), settings.signing_key_check_seconds)
     keys.current()
     client = redis.Redis.from_url(
         get_settings().redis_dsn(), socket_timeout=2.0, socket_connect_timeout=2.0

@@ -20,8 +20,9 @@ class AuthSettings(BaseSettings):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
     # Secrets Manager id of the signing secret; unset = the stack output JwtSigningKeySecretArn.
     jwt_secret_id: str | None = None
-    # How long derived signing keys are cached before Secrets Manager is asked again.
-    signing_key_ttl_seconds: float = Field(default=300.0, ge=1.0)
+    # How often (at most) the secret's AWSCURRENT/AWSPREVIOUS version ids are checked
+    # (DescribeSecret); a rotation is signed with within this many seconds.
+    signing_key_check_seconds: float = Field(default=2.0, ge=0.1, le=60.0)
 
     # Login throttling (GCRA in Redis): failures per public key, failures per client IP.
     login_failures_per_key: int = Field(default=10, ge=1)

@@ -11,8 +11,10 @@ a PEM anywhere; the ~380 bits of the random string are far above Ed25519's 128-b
 
 Rotation. The key ring holds the AWSCURRENT version (signs) and the AWSPREVIOUS one (still
 verifies): JWKS lists both, so tokens issued just before a rotation stay valid until they
-expire. Each version must carry its own `kid`; a previous version reusing the current kid
-is not published (the current one wins).
+expire, and tokens of a key two rotations old stop verifying once the gateway refetches.
+Each version must carry its own `kid`; a previous version reusing the current kid is not
+published (the current one wins). The ring notices a rotation within `check_interval`
+seconds by comparing version ids (see KeyRing).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -37,6 +39,8 @@ from paylab.core.aws import client
 ALGORITHM = "EdDSA"
 _INFO = b"paylab/jwt/ed25519/v1"
 _MIN_MATERIAL = 32
+_CURRENT, _PREVIOUS = "AWSCURRENT", "AWSPREVIOUS"
+_STAGES = (_CURRENT, _PREVIOUS)
 log = structlog.get_logger(__name__)
 
 
@@ -90,65 +94,110 @@ def parse_secret(value: str) -> SigningKey:
 
 
 class SecretVersions(Protocol):
-    def fetch(self, stage: str) -> str | None:
-        """The secret string at a version stage, or None when that stage does not exist."""
+    def stages(self) -> dict[str, str]:
+        """The version id at each stage that exists (a cheap call: no secret value)."""
+
+    def fetch(self, version_id: str) -> str:
+        """The secret string of one version (a version's value never changes)."""
 
 
 class SecretsManagerVersions:
-    """Reads AWSCURRENT / AWSPREVIOUS of one secret (LocalStack or AWS via paylab.core.aws)."""
+    """Reads one secret's stages and versions (LocalStack or AWS via paylab.core.aws)."""
 
     def __init__(self, secret_id: str, sm: Any = None) -> None:
         self.secret_id = secret_id
         self._sm = sm
 
-    def fetch(self, stage: str) -> str | None:
+    def _client(self) -> Any:
         if self._sm is None:
             self._sm = client("secretsmanager")
-        try:
-            response = self._sm.get_secret_value(SecretId=self.secret_id, VersionStage=stage)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return None
-            raise
+        return self._sm
+
+    def stages(self) -> dict[str, str]:
+        described = self._client().describe_secret(SecretId=self.secret_id)
+        found: dict[str, str] = {}
+        for version, labels in described.get("VersionIdsToStages", {}).items():
+            for label in labels:
+                found[label] = version
+        return found
+
+    def fetch(self, version_id: str) -> str:
+        response = self._client().get_secret_value(SecretId=self.secret_id, VersionId=version_id)
         return str(response["SecretString"])
 
 
 class KeyRing:
-    """The current signing key and the previous one, cached for `ttl` seconds."""
+    """The current signing key and the previous one, re-read when their versions change.
+
+    Every `check_interval` seconds at most, the ring asks DescribeSecret which versions are
+    AWSCURRENT and AWSPREVIOUS (no secret value leaves Secrets Manager for that); only when
+    they changed does it read and derive the versions it has not seen. So a rotation is
+    picked up within seconds, and in between a request costs no call at all.
+    """
 
     def __init__(
         self,
         source: SecretVersions,
-        ttl: float = 300.0,
+        check_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
-        self._ttl = ttl
+        self._interval = check_interval
         self._clock = clock
         self._lock = threading.Lock()
         self._keys: list[SigningKey] = []
-        self._loaded_at: float | None = None
+        self._by_version: dict[str, SigningKey] = {}
+        self._stages: dict[str, str] = {}
+        self._checked_at: float | None = None
+
+    def _fresh(self, now: float) -> bool:
+        checked = self._checked_at
+        return bool(self._keys) and checked is not None and now - checked < self._interval
 
     def _load(self) -> list[SigningKey]:
-        now = self._clock()
+        if self._fresh(self._clock()):
+            return self._keys  # the common case: no lock, no call
         with self._lock:
-            if self._loaded_at is not None and now - self._loaded_at < self._ttl:
-                return self._keys
-            current_value = self._source.fetch("AWSCURRENT")
-            if current_value is None:
-                raise LookupError("the JWT signing secret has no AWSCURRENT version")
-            keys = [parse_secret(current_value)]
-            previous_value = self._source.fetch("AWSPREVIOUS")
-            if previous_value is not None:
-                try:
-                    previous = parse_secret(previous_value)
-                except ValueError as exc:  # an old, broken version must not stop signing
-                    log.warning("jwt_previous_key_ignored", reason=str(exc))
-                else:
-                    if previous.kid != keys[0].kid:
-                        keys.append(previous)
-            self._keys, self._loaded_at = keys, now
-            return keys
+            now = self._clock()
+            if self._fresh(now):
+                return self._keys  # another thread checked while we waited
+            try:
+                self._check()
+            except (BotoCoreError, ClientError, LookupError, ValueError) as exc:
+                if not self._keys:
+                    raise
+                # Keep signing with what we have: after a rotation the key we hold stays
+                # valid as AWSPREVIOUS, so an unreachable Secrets Manager fails no login.
+                log.warning("jwt_key_check_failed", error=repr(exc))
+            self._checked_at = now
+            return self._keys
+
+    def _check(self) -> None:
+        stages = {s: v for s, v in self._source.stages().items() if s in _STAGES}
+        if self._keys and stages == self._stages:
+            return
+        current_version = stages.get(_CURRENT)
+        if current_version is None:
+            raise LookupError("the JWT signing secret has no AWSCURRENT version")
+        seen = self._by_version
+        current = seen.get(current_version) or parse_secret(self._source.fetch(current_version))
+        keys, by_version = [current], {current_version: current}
+        previous_version = stages.get(_PREVIOUS)
+        if previous_version is not None:
+            try:
+                previous = seen.get(previous_version) or parse_secret(
+                    self._source.fetch(previous_version)
+                )
+            except ValueError as exc:  # an old, broken version must not stop signing
+                log.warning("jwt_previous_key_ignored", reason=str(exc))
+            else:
+                by_version[previous_version] = previous
+                if previous.kid != current.kid:
+                    keys.append(previous)
+        if self._keys:
+            was = [k.kid for k in self._keys]
+            log.info("jwt_keys_changed", kids=[k.kid for k in keys], was=was)
+        self._keys, self._by_version, self._stages = keys, by_version, stages
 
     def current(self) -> SigningKey:
         """The key new tokens are signed with."""
@@ -163,6 +212,6 @@ class KeyRing:
         return {"keys": [k.public_jwk() for k in self.verification_keys()]}
 
     def invalidate(self) -> None:
-        """Forget the cached keys (after a rotation)."""
+        """Check the secret's versions again on the next use."""
         with self._lock:
-            self._loaded_at = None
+            self._checked_at = None

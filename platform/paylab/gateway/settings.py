@@ -30,8 +30,11 @@ class GatewaySettings(BaseSettings):
     jwt_audience: str = "paylab-api"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     max_token_bytes: int = Field(default=4096, ge=256)
-    jwks_max_age_seconds: float = Field(default=300.0, gt=0)
-    jwks_refresh_min_interval_seconds: float = Field(default=30.0, ge=0)
+    # auth's JWKS is refetched this often, so a key auth stopped publishing (two rotations
+    # old) is refused within it; a token with an unknown kid (a new key) waits for a fetch
+    # newer than itself, fetches being at least min_interval apart.
+    jwks_max_age_seconds: float = Field(default=15.0, gt=0, le=3600)
+    jwks_refresh_min_interval_seconds: float = Field(default=1.0, ge=0, le=10)
 
     # Where auth lists revoked API keys (must equal auth's setting; a unit test checks).
     revocation_key_prefix: str = "paylab:revoked-api-key:"

@@ -2,8 +2,10 @@
 
 The algorithm comes from the gateway, never from the token: `alg` must be EdDSA and the key
 must be an Ed25519 JWK from auth's JWKS, so `none`, HS256-signed-with-the-public-key and
-RS256 tokens all fail before a signature is even looked at. Unknown kids trigger a JWKS
-refresh at most once per `min_interval` seconds, so forged kids cannot hammer auth.
+RS256 tokens all fail before a signature is even looked at. Key rotation: a token with an
+unknown kid waits for a JWKS fetch newer than itself (fetches are rate-limited, so forged
+kids cannot hammer auth), and the set is refetched every `max_age` seconds, so a key that
+auth stopped publishing (two rotations old) is refused within that time.
 
 Revocation: every token names its API key (`key_id`); auth publishes revoked keys to Redis
 (see paylab.auth.revocation), and a valid signature is not enough once the key is listed
@@ -104,49 +106,68 @@ def parse_jwks(doc: Any) -> dict[str, PyJWK]:
 
 
 class JwksCache:
-    """auth's keys, refreshed when older than `max_age` or on an unknown kid (rate-limited)."""
+    """auth's public keys, refetched when older than `max_age` and on an unknown kid.
+
+    An unknown kid is what a rotation looks like from here (auth signs with a key this cache
+    has not seen yet), so such a request waits for a fetch that starts after it arrived and
+    is answered from that. Fetches start at most once per `min_interval` (one at a time, the
+    others wait for its result), so a flood of forged kids costs auth at most one JWKS read
+    per interval and each forged request at most `min_interval` of waiting. A stale cache is
+    refreshed by the first request that notices, and only if no fetch is in flight: the
+    others carry on with the keys they have. Failed fetches keep the keys we have.
+    """
 
     def __init__(
         self,
         fetch: Callable[[], Awaitable[Any]],
         *,
-        max_age: float = 300.0,
-        min_interval: float = 30.0,
+        max_age: float = 15.0,
+        min_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._fetch = fetch
         self._max_age = max_age
         self._min_interval = min_interval
         self._clock = clock
+        self._sleep = sleep
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
+        self._started_at: float | None = None  # when the last fetch (good or not) began
         self._lock = asyncio.Lock()
         self.fetches = 0
 
-    def _may_refresh(self, now: float) -> bool:
-        return self._attempted_at is None or now - self._attempted_at >= self._min_interval
+    def _stale(self, now: float) -> bool:
+        return self._fetched_at is None or now - self._fetched_at >= self._max_age
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, asked_at: float, *, wait: bool) -> None:
         async with self._lock:
-            now = self._clock()
-            if not self._may_refresh(now):
-                return  # someone else just refreshed while we waited
-            self._attempted_at = now
+            if self._started_at is not None and self._started_at >= asked_at:
+                return  # a fetch that began after the caller asked has just answered
+            if self._started_at is not None:
+                delay = self._started_at + self._min_interval - self._clock()
+                if delay > 0:
+                    if not wait:
+                        return
+                    await self._sleep(delay)
+            self._started_at = started = self._clock()
             self.fetches += 1
             try:
                 keys = parse_jwks(await self._fetch())
             except Exception as exc:  # any failure keeps the keys we have
                 log.warning("jwks_refresh_failed", error=repr(exc))
                 return
-            self._keys, self._fetched_at = keys, now
+            if set(keys) != set(self._keys):
+                log.info("jwks_changed", kids=sorted(keys), was=sorted(self._keys))
+            self._keys, self._fetched_at = keys, started
 
     async def key(self, kid: str) -> PyJWK | None:
         """The key for `kid`; KeysUnavailable when no key set was ever fetched."""
         now = self._clock()
-        stale = self._fetched_at is None or now - self._fetched_at >= self._max_age
-        if (stale or kid not in self._keys) and self._may_refresh(now):
-            await self._refresh()
+        if kid not in self._keys:
+            await self._refresh(now, wait=True)
+        elif self._stale(now) and not self._lock.locked():
+            await self._refresh(now, wait=False)
         if self._fetched_at is None:
             raise KeysUnavailable("auth's JWKS could not be fetched")
         return self._keys.get(kid)

@@ -14,8 +14,12 @@ from paylab.auth.signing import KeyRing
 
 
 class OneVersion:
-    def fetch(self, stage: str) -> str | None:
-        return json.dumps({"kid": "k1", "key": "z" * 64}) if stage == "AWSCURRENT" else None
+    def stages(self) -> dict[str, str]:
+        return {"AWSCURRENT": "v1"}
+
+    def fetch(self, version_id: str) -> str:
+        assert version_id == "v1"
+        return json.dumps({"kid": "k1", "key": "z" * 64})
 
 
 def test_key_pairs_are_prefixed_random_and_unique() -> None:

@@ -51,16 +51,19 @@ class FakeSecretsManager:
         }
 
     def get_secret_value(
-        self, SecretId: str, VersionStage: str = "AWSCURRENT", VersionId: str | None = None
+        self, SecretId: str, VersionStage: str | None = None, VersionId: str | None = None
     ) -> dict[str, Any]:
         self.reads += 1
         versions = self.secrets.get(SecretId)
         if versions is None:
             raise not_found(SecretId)
-        version = VersionId or self.stage_of(SecretId, VersionStage)
+        if VersionStage is None and VersionId is None:
+            VersionStage = "AWSCURRENT"
+        version = VersionId or self.stage_of(SecretId, str(VersionStage))
         if version is None or version not in versions:
             raise not_found(f"{SecretId} {VersionStage}")
-        if VersionStage not in versions[version]["stages"]:
+        # Like AWS: a version id alone reads that version; with a stage, both must agree.
+        if VersionStage is not None and VersionStage not in versions[version]["stages"]:
             raise ClientError({"Error": {"Code": "InvalidRequestException"}}, "GetSecretValue")
         if versions[version]["value"] is None:
             raise not_found(f"{SecretId} {version} has no value")

@@ -20,7 +20,7 @@ def _rotate(sm: FakeSecretsManager) -> None:
 
 
 def _kids(sm: FakeSecretsManager) -> list[str]:
-    ring = KeyRing(SecretsManagerVersions(SECRET, sm), ttl=0)
+    ring = KeyRing(SecretsManagerVersions(SECRET, sm), check_interval=0)
     return [jwk["kid"] for jwk in ring.jwks()["keys"]]
 
 
@@ -37,5 +37,5 @@ def test_a_key_older_than_the_previous_one_is_no_longer_published() -> None:
     second = _kids(sm)
     assert second[1] == first[0]
     assert "initial" not in second  # two rotations old: its tokens are rejected
-    ring = KeyRing(SecretsManagerVersions(SECRET, sm), ttl=0)
+    ring = KeyRing(SecretsManagerVersions(SECRET, sm), check_interval=0)
     assert ring.current().kid == second[0]
