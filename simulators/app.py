@@ -17,6 +17,7 @@ from paylab.core.problems import install_problem_handlers
 from simulators import api_keys, control
 from simulators.callbacks import CallbackConfig, CallbackSender
 from simulators.control import SimContext, SimState
+from simulators.credentials import random_secret
 from simulators.faults import FaultEngine, FaultRule
 from simulators.journal import Journal
 from simulators.middleware import FastHandler, SimMiddleware
@@ -26,8 +27,10 @@ VERSION = "1.0.0"
 
 
 def default_secret(name: str) -> str:
-    """Callback secret: `PAYLAB_SIM_<NAME>_SECRET`, else a documented default."""
-    return os.environ.get(f"PAYLAB_SIM_{name.upper()}_SECRET", f"paylab-{name}-sim-secret")
+    """Callback secret: `PAYLAB_SIM_<NAME>_SECRET`, else a random one made at start."""
+    # No literal default: `paylab up` pushes the stack's secret through /_sim/config, and
+    # tests read the random one from there or set their own.
+    return os.environ.get(f"PAYLAB_SIM_{name.upper()}_SECRET") or random_secret()
 
 
 def build_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from secrets import token_hex
 from typing import Any
 
 import httpx
@@ -17,7 +18,6 @@ from simulators.testing import CallbackReceiver
 
 pytestmark = pytest.mark.timeout(60)
 scenarios("simulators.feature")
-PSE_SECRET = "paylab-pse-sim-secret"
 
 
 @dataclass
@@ -32,6 +32,8 @@ class SimWorld:
     txn: dict[str, Any] = field(default_factory=dict)
     redirect: str = ""
     evaluation: dict[str, Any] = field(default_factory=dict)
+    # The secret the shop shares with PSE, made per scenario (no literal in the repository).
+    pse_secret: str = field(default_factory=lambda: token_hex(32))
 
     def __getitem__(self, name: str) -> TestClient:
         return self.clients[name]
@@ -52,7 +54,8 @@ def _start(sim_world: SimWorld, seed: int) -> None:
         client = TestClient(module.create_app(seed=seed, callback_client=hook))
         client.__enter__()
         sim_world.clients[name] = client
-    sim_world["pse"].patch("/_sim/config", json={"callback_backoff_ms": 1})
+    config = {"callback_backoff_ms": 1, "callback_secret": sim_world.pse_secret}
+    sim_world["pse"].patch("/_sim/config", json=config).raise_for_status()
     sim_world["sms"].patch("/_sim/settings", json={"delivery_delay_ms": 1})
 
 
@@ -212,7 +215,7 @@ def _redirected(sim_world: SimWorld, status: str) -> None:
 def _confirmed(sim_world: SimWorld, n: int, status: str) -> None:
     got = sim_world.receiver.wait_for(n)
     assert [r.json["data"]["status"] for r in got] == [status] * n
-    assert all(r.signed_with(PSE_SECRET) for r in got)
+    assert all(r.signed_with(sim_world.pse_secret) for r in got)
 
 
 @given("PSE drops the next confirmation")
@@ -246,7 +249,7 @@ def _dropped(sim_world: SimWorld) -> None:
 def _unverified(sim_world: SimWorld, n: int, status: str) -> None:
     got = sim_world.receiver.wait_for(n)
     assert [r.json["data"]["status"] for r in got] == [status]
-    assert not got[0].signed_with(PSE_SECRET)
+    assert not got[0].signed_with(sim_world.pse_secret)
 
 
 @given(parsers.parse('the SMS provider holds the "{status}" receipt until the next one'))

@@ -103,8 +103,8 @@ class DevStack:
         return stack_outputs
 
     def _configure_secrets(self, stack_outputs: dict[str, str], progress: Progress) -> None:
-        """Issue 6: the admin login, the rotation schedules, the partners' API keys."""
-        from paylab.core.partner_keys import PARTNERS, secret_output
+        """Issue 6: the admin login, the rotation schedules, the partners' keys and secrets."""
+        from paylab.devstack.simulator_secrets import push_partner_secrets
         from paylab.infra.rotation_schedules import apply_rotation_schedules
 
         sm = client("secretsmanager", self.settings)
@@ -113,18 +113,8 @@ class DevStack:
         ):
             progress("stored the Postgres admin login in its secret")
         apply_rotation_schedules(self.settings, progress)
-        if not self._simulators_available():
-            return
-        reader = SecretReader()
-        for partner in PARTNERS:
-            key = reader.get_json(stack_outputs[secret_output(partner)])["api_key"]
-            url = f"http://127.0.0.1:{SIMULATORS[partner]}/_sim/api-keys"
-            # Same key as before: a no-op; a new one (after `down`/`up`) keeps the old valid.
-            answer = httpx.put(url, json={"key": key, "grace_seconds": 900}, timeout=5.0)
-            if answer.status_code == 404:  # a simulator from before issue 6 still runs
-                progress(f"the {partner} simulator checks no API keys (restart it)")
-                continue
-            answer.raise_for_status()
+        if self._simulators_available():
+            push_partner_secrets(stack_outputs, SIMULATORS, progress)
 
     def _seeder(self) -> DemoSeeder | None:
         services = self.available_services()

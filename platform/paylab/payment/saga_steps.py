@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -153,15 +151,9 @@ def await_confirmation(svc: Services, payment_id: str, task_token: str) -> None:
         _resume(svc, task_token, outcome)
 
 
-def verify_signature(secret: str, raw: bytes, header: str | None) -> bool:
-    """`X-Sim-Signature: sha256=<hex HMAC-SHA256 of the raw body>`, compared in constant time."""
-    expected = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-    return header is not None and hmac.compare_digest(expected.encode(), header.encode())
-
-
 def pse_confirmation(svc: Services, raw: bytes, signature: str | None) -> None:
     """Record PSE's confirmation once (the first final one wins) and wake the waiting SAGA."""
-    if not verify_signature(svc.settings.pse_secret, raw, signature):
+    if not svc.pse_signature.verify(raw, signature):
         raise Problem(401, "bad-signature", "The X-Sim-Signature does not match the body.")
     try:
         body = json.loads(raw)

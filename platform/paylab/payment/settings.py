@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,12 +28,6 @@ class PaymentSettings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8002"
     # Where PSE sends the payer's browser when the merchant gave no return_url.
     default_return_url: str = "http://127.0.0.1:3000/return"
-    # The PSE simulator's callback signing secret (same variable and default as the simulator).
-    pse_secret: str = Field(
-        default="paylab-pse-sim-secret",
-        min_length=8,
-        validation_alias=AliasChoices("PAYLAB_SIM_PSE_SECRET", "PAYLAB_PAYMENT_PSE_SECRET"),
-    )
 
     partner_connect_timeout_s: float = Field(default=2.0, gt=0, le=30)
     partner_read_timeout_s: float = Field(default=8.0, gt=0, le=120)
@@ -49,6 +43,8 @@ class PaymentSettings(BaseSettings):
     # Overrides of the stack outputs (tests point these at throwaway resources).
     saga_state_machine_arn: str | None = None
     event_store_table: str | None = None
+    # The secret PSE signs confirmations with (default: stack output PseCallbackSecretArn).
+    pse_callback_secret_id: str | None = None
 
     @field_validator("bank_url", "pse_url", "antifraud_url", "wallet_url", "public_base_url")
     @classmethod

@@ -11,6 +11,7 @@ from paylab.core.db import service_engine, session_factory
 from paylab.core.partner_keys import partner_auth
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import StackOutputsUnavailable, output, stack_outputs
+from paylab.payment.callback_signature import PSE_OUTPUT, CallbackSignature
 from paylab.payment.event_store import EventStore
 from paylab.payment.idempotency import RedisIdempotency
 from paylab.payment.partners import (
@@ -42,6 +43,7 @@ class Services:
     antifraud: AntifraudClient
     saga: Saga
     wallet: WalletClient
+    pse_signature: CallbackSignature
 
 
 def fresh_output(key: str) -> str:
@@ -63,6 +65,9 @@ def build(settings: PaymentSettings) -> Services:
     def saga_arn() -> str:
         return configured_arn or fresh_output(SAGA_OUTPUT)
 
+    def pse_secret_id() -> str:
+        return settings.pse_callback_secret_id or fresh_output(PSE_OUTPUT)
+
     return Services(
         settings=settings,
         sessions=sessions,
@@ -79,4 +84,5 @@ def build(settings: PaymentSettings) -> Services:
         ),
         saga=Saga(saga_arn),
         wallet=WalletClient(make_http_client(settings.wallet_url, settings), retry),
+        pse_signature=CallbackSignature(pse_secret_id),
     )

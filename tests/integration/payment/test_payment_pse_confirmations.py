@@ -14,7 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from paylab.payment.settings import PaymentSettings
+from paylab.core.secrets import SecretReader
+from paylab.core.stack_outputs import output
 from paylab.payment.wiring import Services
 
 from ..resources import AwsClients, Queue
@@ -93,9 +94,11 @@ def finished(aws: AwsClients, execution: str) -> dict[str, Any]:
     return wait_until(done, timeout=30, description="the execution to finish")
 
 
-def signed(settings: PaymentSettings, data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+def signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A confirmation signed like PSE: with the stack's PSE callback secret."""
+    secret = SecretReader().get_json(output("PseCallbackSecretArn"))["callback_secret"]
     raw = json.dumps({"event_id": f"evt_{uuid.uuid4().hex[:8]}", "event": "x", "data": data})
-    digest = hmac.new(settings.pse_secret.encode(), raw.encode(), hashlib.sha256).hexdigest()
+    digest = hmac.new(str(secret).encode(), raw.encode(), hashlib.sha256).hexdigest()
     return raw.encode(), {"X-Sim-Signature": f"sha256={digest}", "content-type": "application/json"}
 
 
@@ -146,7 +149,6 @@ def test_duplicate_confirmations_make_one_outcome_and_wake_the_saga(
     internal_headers: dict[str, str],
     svc: Services,
     aws: AwsClients,
-    payment_settings: PaymentSettings,
     waiter: Callable[[str], tuple[str, str]],
     pse_fault: Callable[[dict[str, object]], None],
 ) -> None:
@@ -178,7 +180,6 @@ def test_duplicate_confirmations_make_one_outcome_and_wake_the_saga(
     assert len(mine) >= 3 and {e["status"] for e in mine} == {200}
     # A late, contradicting confirmation (signed) changes nothing; the old token is ignored.
     raw, sig = signed(
-        payment_settings,
         {"transaction_id": txn, "reference": payment["id"], "status": "rejected"},
     )
     late = client.post("/callbacks/pse", content=raw, headers=sig)
@@ -192,14 +193,12 @@ def test_out_of_order_confirmations_keep_the_first_decision(
     internal_headers: dict[str, str],
     svc: Services,
     aws: AwsClients,
-    payment_settings: PaymentSettings,
     waiter: Callable[[str], tuple[str, str]],
 ) -> None:
     payment = create(client, headers, "1007")
     txn = payment["next_action"]["redirect_url"].rsplit("/", 1)[1]
     for status in ("rejected", "approved", "rejected"):
         raw, sig = signed(
-            payment_settings,
             {"transaction_id": txn, "reference": payment["id"], "status": status},
         )
         assert client.post("/callbacks/pse", content=raw, headers=sig).status_code == 200
@@ -215,11 +214,11 @@ def test_out_of_order_confirmations_keep_the_first_decision(
 
 
 def test_unsigned_or_tampered_confirmations_are_refused(
-    client: TestClient, headers: Headers, svc: Services, payment_settings: PaymentSettings
+    client: TestClient, headers: Headers, svc: Services
 ) -> None:
     payment = create(client, headers, "1007")
     data = {"transaction_id": "x", "reference": payment["id"], "status": "approved"}
-    raw, sig = signed(payment_settings, data)
+    raw, sig = signed(data)
     assert client.post("/callbacks/pse", content=raw, headers={}).status_code == 401
     tampered = raw.replace(b"approved", b"rejected")
     assert client.post("/callbacks/pse", content=tampered, headers=sig).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from secrets import token_hex
 from typing import Any
 
 import httpx
@@ -187,13 +188,17 @@ def test_same_seed_same_random_fault_schedule(make_sim: Callable[..., TestClient
     assert 503 in a and 201 in a
 
 
-def test_config_secret_and_journal_capacity(bank_client: TestClient) -> None:
-    cfg = bank_client.get("/_sim/config").json()
-    assert cfg["callback_secret"] == "paylab-bank-sim-secret"
-    r = bank_client.patch(
-        "/_sim/config", json={"callback_secret": "s3cr3t-s3cr3t", "journal_capacity": 10}
+def test_config_secret_and_journal_capacity(
+    bank_client: TestClient, make_sim: Callable[..., TestClient]
+) -> None:
+    first = bank_client.get("/_sim/config").json()["callback_secret"]
+    # No literal default: each start makes its own random secret.
+    assert (
+        len(first) >= 32 and make_sim("bank").get("/_sim/config").json()["callback_secret"] != first
     )
-    assert r.json()["callback_secret"] == "s3cr3t-s3cr3t" and r.json()["journal_capacity"] == 10
+    chosen = token_hex(16)
+    r = bank_client.patch("/_sim/config", json={"callback_secret": chosen, "journal_capacity": 10})
+    assert r.json()["callback_secret"] == chosen and r.json()["journal_capacity"] == 10
     assert bank_client.patch("/_sim/config", json={"callback_secret": "x"}).status_code == 422
     assert bank_client.patch("/_sim/config", json={"nope": 1}).status_code == 422
 
@@ -201,8 +206,9 @@ def test_config_secret_and_journal_capacity(bank_client: TestClient) -> None:
 def test_secret_from_environment(
     monkeypatch: pytest.MonkeyPatch, make_sim: Callable[..., TestClient]
 ) -> None:
-    monkeypatch.setenv("PAYLAB_SIM_BANK_SECRET", "from-the-env")
-    assert make_sim("bank").get("/_sim/config").json()["callback_secret"] == "from-the-env"
+    chosen = token_hex(16)
+    monkeypatch.setenv("PAYLAB_SIM_BANK_SECRET", chosen)
+    assert make_sim("bank").get("/_sim/config").json()["callback_secret"] == chosen
 
 
 def test_journal_filters_via_api(bank_client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from secrets import token_hex
 from typing import Any
 
 import pytest
@@ -11,7 +12,6 @@ from fastapi.testclient import TestClient
 from simulators.testing import CallbackReceiver
 
 pytestmark = pytest.mark.timeout(60)
-SECRET = "paylab-pse-sim-secret"
 
 
 def txn(bank_code: str = "1007", **kw: Any) -> dict[str, Any]:
@@ -34,6 +34,11 @@ def pse(make_sim: Callable[..., TestClient]) -> TestClient:
     c = make_sim("pse", seed=1)
     c.patch("/_sim/config", json={"callback_max_attempts": 3, "callback_backoff_ms": 1})
     return c
+
+
+def secret(c: TestClient) -> str:
+    """The simulator's callback secret (random per start unless configured)."""
+    return str(c.get("/_sim/config").json()["callback_secret"])
 
 
 def create(c: TestClient, **kw: Any) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def test_browser_flow_approve(pse: TestClient, receiver: CallbackReceiver) -> No
         == f"http://shop.test/return?o=77&transaction_id={t['id']}&status=approved"
     )
     (cb,) = receiver.wait_for(1)
-    assert cb.path == "/pse/confirm" and cb.signed_with(SECRET)
+    assert cb.path == "/pse/confirm" and cb.signed_with(secret(pse))
     data = cb.json["data"]
     assert (data["status"], data["amount"], data["reference"]) == (
         "approved",
@@ -189,8 +194,8 @@ def test_callback_fault_bad_signature(pse: TestClient, receiver: CallbackReceive
     create(pse, bank_code="9991")
     create(pse, bank_code="9992")
     got = {r.json["data"]["status"]: r for r in receiver.wait_for(2)}
-    assert not got["approved"].signed_with(SECRET)
-    assert got["rejected"].signed_with(SECRET)
+    assert not got["approved"].signed_with(secret(pse))
+    assert got["rejected"].signed_with(secret(pse))
 
 
 def test_callback_fault_delay(pse: TestClient, receiver: CallbackReceiver) -> None:
@@ -218,10 +223,11 @@ def test_reorder_hold_expires(pse: TestClient, receiver: CallbackReceiver) -> No
 
 
 def test_secret_change_applies(pse: TestClient, receiver: CallbackReceiver) -> None:
-    pse.patch("/_sim/config", json={"callback_secret": "merchant-shared-secret"})
+    before, after = secret(pse), token_hex(16)
+    pse.patch("/_sim/config", json={"callback_secret": after})
     create(pse, bank_code="9991")
     cb = receiver.wait_for(1)[0]
-    assert cb.signed_with("merchant-shared-secret") and not cb.signed_with(SECRET)
+    assert cb.signed_with(after) and not cb.signed_with(before)
 
 
 def test_reset_cancels_timers(pse: TestClient, receiver: CallbackReceiver) -> None:

@@ -64,7 +64,8 @@ def test_receipts_sent_then_delivered(sms: TestClient, receiver: CallbackReceive
     assert m["status"] == "sent" and m["segments"] == 1
     got = receiver.wait_for(2)
     assert [r.json["data"]["status"] for r in got] == ["sent", "delivered"]
-    assert all(r.signed_with("paylab-sms-sim-secret") for r in got)
+    secret = sms.get("/_sim/config").json()["callback_secret"]
+    assert all(r.signed_with(secret) for r in got)
     assert got[0].json["data"]["reference"] == "otp-1"
     assert sms.get(f"/v1/messages/{m['id']}").json()["status"] == "delivered"
 
