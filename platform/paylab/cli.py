@@ -184,7 +184,8 @@ def logs(
         names = stack.component_names()
         if name is not None and name not in names:
             raise _fail(f"no component {name!r}; choose one of: {', '.join(names)}")
-        files = [stack.manager.log_file(n) for n in ([name] if name else names)]
+        # dict.fromkeys: the simulators share one log, shown once.
+        files = list(dict.fromkeys(stack.log_file(n) for n in ([name] if name else names)))
         files = [f for f in files if f.exists()]
         if not files:
             raise _fail("no logs yet: run ./paylab up first")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,10 +12,12 @@ from typer.testing import CliRunner
 
 from paylab.cli import app
 from paylab.core.settings import get_settings
+from paylab.devstack.process import ProcessManager, ProcessSpec
+from paylab.devstack.stack import SIMULATORS
 
 
 @pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CliRunner]:
     """A CLI whose state lives in a temporary root, on ports nothing listens on."""
     monkeypatch.setenv("PAYLAB_ROOT", str(tmp_path))
     monkeypatch.setenv("PAYLAB_LOCALSTACK_PORT", "1")
@@ -55,3 +60,35 @@ def test_bad_setting_is_named(isolated: CliRunner, monkeypatch: pytest.MonkeyPat
     assert result.exit_code != 0
     assert "invalid PAYLAB_TARGET" in result.output
     assert "Traceback" not in result.output
+
+
+def test_logs_of_a_simulator_show_the_shared_log(
+    isolated: CliRunner, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    logs = tmp_path / ".paylab" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "simulators.log").write_text("pse and bank say hello\n")
+    (logs / "sim-pse.log").write_text("stale, from the days of one process each\n")
+    result = isolated.invoke(app, ["logs", "sim-pse"])
+    assert result.exit_code == 0
+    assert capfd.readouterr().out == "pse and bank say hello\n"
+
+
+def test_status_shows_each_simulator_with_the_shared_process(
+    isolated: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "simulators").mkdir()
+    (tmp_path / "simulators" / "__main__.py").write_text("")
+    manager = ProcessManager(tmp_path / ".paylab")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    proc = manager.start(ProcessSpec(name="simulators", argv=sleeper))
+    try:
+        result = isolated.invoke(app, ["status", "--json"])
+    finally:
+        manager.stop("simulators", timeout=5)
+    components = json.loads(result.output)["components"]
+    sims = {name: c for name, c in components.items() if name.startswith("sim-")}
+    assert sorted(sims) == sorted(f"sim-{n}" for n in SIMULATORS)
+    assert {(c["state"], c["pid"]) for c in sims.values()} == {("running", proc.pid)}
+    assert {c["log"] for c in sims.values()} == {str(manager.log_file("simulators"))}
+    assert sims["sim-bank"]["url"] == f"http://127.0.0.1:{SIMULATORS['bank']}"

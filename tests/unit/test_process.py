@@ -70,3 +70,17 @@ def test_wait_until_stops_early_when_the_process_died(tmp_path: Path) -> None:
     manager = ProcessManager(tmp_path)
     with pytest.raises(StackError, match="exited during start-up"):
         wait_until(lambda: False, timeout=10, what="x", alive=lambda: manager.check_alive("none"))
+
+
+def test_every_port_of_a_spec_must_be_free(tmp_path: Path) -> None:
+    with socket.socket() as sock, socket.socket() as other:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        other.bind(("127.0.0.1", 0))
+        free, taken = other.getsockname()[1], sock.getsockname()[1]
+        other.close()
+        spec = ProcessSpec(name="many", argv=[sys.executable, "-c", "pass"], ports=(free, taken))
+        assert spec.all_ports() == [free, taken]
+        with pytest.raises(StackError, match=rf"port {taken} needed by many is taken"):
+            ProcessManager(tmp_path).start(spec)
+        assert ProcessManager(tmp_path).running("many") is None

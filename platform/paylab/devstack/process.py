@@ -28,6 +28,12 @@ class ProcessSpec:
     cwd: Path | None = None
     user: str | None = None
     port: int | None = None
+    # More ports, for a process that serves several (the simulators share one process).
+    ports: Sequence[int] = ()
+
+    def all_ports(self) -> list[int]:
+        """Every port the process will listen on."""
+        return [*([] if self.port is None else [self.port]), *self.ports]
 
 
 class ProcessManager:
@@ -60,8 +66,8 @@ class ProcessManager:
         """Start `spec` in its own session, its output appended to its log file."""
         if (proc := self.running(spec.name)) is not None:
             return proc
-        if spec.port is not None:
-            ensure_port_free(spec.port, spec.name)
+        for port in spec.all_ports():
+            ensure_port_free(port, spec.name)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}

@@ -34,6 +34,9 @@ Progress = Callable[[str], None]
 
 # ARCHITECTURE §1: the partner simulators and the services, with their ports.
 SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004, "merchant": 9005}
+# They share one process (and one log): see docs/decisions.md. `status` still has a
+# `sim-NAME` row per simulator, and `logs sim-NAME` shows the shared log.
+SIMULATOR_PROCESS = "simulators"
 SERVICES = {
     "auth": 8001,
     "payment": 8002,
@@ -150,15 +153,19 @@ class DevStack:
     def _start_simulators(self) -> None:
         if not self._simulators_available():
             return
-        for name, port in SIMULATORS.items():
-            self.manager.start(
-                ProcessSpec(
-                    name=f"sim-{name}",
-                    argv=[sys.executable, "-m", "simulators", name, "--port", str(port)],
-                    cwd=self.settings.root,
-                    port=port,
-                )
+        if self.manager.running(SIMULATOR_PROCESS) is None:
+            # A stack started when each simulator had its own process: those hold the ports.
+            for name in SIMULATORS:
+                self.manager.stop(f"sim-{name}")
+        ports = [arg for port in SIMULATORS.values() for arg in ("--port", str(port))]
+        self.manager.start(
+            ProcessSpec(
+                name=SIMULATOR_PROCESS,
+                argv=[sys.executable, "-m", "simulators", *SIMULATORS, *ports],
+                cwd=self.settings.root,
+                ports=tuple(SIMULATORS.values()),
             )
+        )
 
     def available_services(self) -> dict[str, int]:
         """The services whose code exists (issues add them one by one)."""
@@ -216,15 +223,25 @@ class DevStack:
                 lambda port=port: _http_ok(f"http://127.0.0.1:{port}/_sim/health"),  # type: ignore[misc]
                 timeout=30,
                 what=f"the {name} simulator on port {port}",
-                alive=lambda name=name: self.manager.check_alive(f"sim-{name}"),  # type: ignore[misc]
+                alive=lambda: self.manager.check_alive(SIMULATOR_PROCESS),
             )
 
     # -- down -------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
         """Every process `up` may start, in the order `down` stops them."""
+        # The `sim-NAME` names: `logs sim-NAME`, and `down` of a stack started by older code.
         sims = (f"sim-{n}" for n in SIMULATORS)
-        return [*SERVICES, *WORKERS, *sims, "localstack", "redis", "postgres"]
+        return [*SERVICES, *WORKERS, SIMULATOR_PROCESS, *sims, "localstack", "redis", "postgres"]
+
+    def log_file(self, name: str) -> Path:
+        """The log of component `name`; every `sim-NAME` writes to the simulators' log."""
+        return self.manager.log_file(self._process_of(name))
+
+    @staticmethod
+    def _process_of(name: str) -> str:
+        sims = {f"sim-{n}" for n in SIMULATORS}
+        return SIMULATOR_PROCESS if name in sims else name
 
     def down(self) -> list[str]:
         """Stop every process we started, newest layer first; returns what was stopped."""
@@ -249,7 +266,7 @@ class DevStack:
             for name, port in SIMULATORS.items():
                 url = f"http://127.0.0.1:{port}"
                 components[f"sim-{name}"] = self._component(
-                    f"sim-{name}",
+                    SIMULATOR_PROCESS,
                     url,
                     lambda url=url: _http_ok(f"{url}/_sim/health"),  # type: ignore[misc]
                 )
@@ -285,7 +302,7 @@ class DevStack:
             "pid": proc.pid if proc else None,
             "url": url,
             "healthy": bool(proc) and check(),
-            "log": str(self.manager.log_file(name)),
+            "log": str(self.log_file(name)),
         }
 
     def _localstack_status(self) -> dict[str, Any]:
