@@ -40,13 +40,6 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 EXCLUDED = [positive_data_acceptance]
 
 
-@pytest.fixture(scope="module")
-def gateway_headers() -> dict[str, Any]:
-    from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
-
-    return {HEADER: internal_credential(), MERCHANT_HEADER: "merchant-contract-fuzz"}
-
-
 @pytest.mark.integration
 @SCHEMA.parametrize()
 @settings(max_examples=15, deadline=None)
