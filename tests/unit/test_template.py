@@ -144,6 +144,24 @@ CONTRACT: list[tuple[str, str, str, dict[str, str]]] = [
         {"AuditOpsParkingUrl": "Ref", "AuditOpsParkingArn": "Arn"},
     ),
     (
+        "merchant-webhooks.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-webhooks.fifo",
+        {"MerchantWebhooksQueueUrl": "Ref", "MerchantWebhooksQueueArn": "Arn"},
+    ),
+    (
+        "merchant-webhooks-dlq.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-webhooks-dlq.fifo",
+        {"MerchantWebhooksDlqUrl": "Ref", "MerchantWebhooksDlqArn": "Arn"},
+    ),
+    (
+        "merchant-webhooks-parking.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-webhooks-parking.fifo",
+        {"MerchantWebhooksParkingUrl": "Ref", "MerchantWebhooksParkingArn": "Arn"},
+    ),
+    (
         "payment-events",
         "AWS::DynamoDB::Table",
         "${AWS::StackName}-payment-events",
@@ -281,14 +299,21 @@ def test_every_queue_has_a_dead_letter_queue(template: dict[str, Any]) -> None:
 
 
 def test_fifo_queues_require_an_explicit_deduplication_id(template: dict[str, Any]) -> None:
+    # EventBridge sends no deduplication id to a FIFO target: its queues dedupe by content.
+    rule_targets = {
+        target["Arn"]["Fn::GetAtt"][0]
+        for rule in _resources(template, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if isinstance(target["Arn"], dict) and "Fn::GetAtt" in target["Arn"]
+    }
     for name, queue in _resources(template, "AWS::SQS::Queue").items():
         props = queue["Properties"]
         assert props["FifoQueue"] is True, name
-        assert props["ContentBasedDeduplication"] is False, name
+        assert props["ContentBasedDeduplication"] is (name in rule_targets), name
 
 
 def test_ops_queues_dead_letter_after_four_receives(template: dict[str, Any]) -> None:
-    for name in ("NotificationOpsQueue", "AuditOpsQueue"):
+    for name in ("NotificationOpsQueue", "AuditOpsQueue", "MerchantWebhooksQueue"):
         policy = template["Resources"][name]["Properties"]["RedrivePolicy"]
         assert policy["maxReceiveCount"] == 4, name
 

@@ -38,6 +38,7 @@ from paylab.core.stack_outputs import output
 log = structlog.get_logger("paylab.consumer")
 
 Handler = Callable[[Envelope], None]
+Parser = Callable[[str], Envelope]
 
 # Message attributes the worker and the DLQ reprocessor agree on.
 LAST_ERROR = "paylab-last-error"
@@ -97,8 +98,9 @@ class QueueWorker:
         name: str,
         sqs: Any = None,
         settings: ConsumerSettings | None = None,
+        parse: Parser = Envelope.model_validate_json,
     ) -> None:
-        self.queue_url, self.handler, self.name = queue_url, handler, name
+        self.queue_url, self.handler, self.name, self.parse = queue_url, handler, name, parse
         self.settings = settings or ConsumerSettings()
         self.fifo = queue_url.endswith(".fifo")
         self._sqs = sqs
@@ -148,7 +150,7 @@ class QueueWorker:
                 self._wait_behind(message, count, max_receives, *blocked[group])
                 continue
             try:
-                envelope = Envelope.model_validate_json(message["Body"])
+                envelope = self.parse(message["Body"])
                 self.handler(envelope)
             except Exception as exc:  # the handler's failure is data: retry or dead-letter
                 visibility = self._failed(message, count, max_receives, exc)
@@ -257,17 +259,32 @@ class QueueWorker:
                 stop.wait(backoff)
 
 
+def from_eventbridge(body: str) -> Envelope:
+    """The Envelope in an EventBridge event's `detail` (what a rule's SQS target receives)."""
+    event = json.loads(body)
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        raise ValueError("not an EventBridge event with an object detail")
+    return Envelope.model_validate(event["detail"])
+
+
 @dataclass(frozen=True)
 class Consumer:
-    """A registered consumer: the stack output naming its queue and its handler's path."""
+    """A registered consumer: its queue's stack output, its handler's path, its body parser."""
 
     queue_output: str
     handler: str  # "package.module:function"
+    parse: Parser = Envelope.model_validate_json
 
 
 REGISTRY = {
     "notification": Consumer("NotificationOpsQueueUrl", "paylab.notification.consumers:handle"),
     "audit": Consumer("AuditOpsQueueUrl", "paylab.audit.consumers:handle"),
+    # Fed by the WebhookFailed rule on the paylab bus: bodies are EventBridge events.
+    "merchant": Consumer(
+        "MerchantWebhooksQueueUrl",
+        "paylab.merchant.consumers:handle_webhook_failed",
+        parse=from_eventbridge,
+    ),
 }
 
 
@@ -295,7 +312,9 @@ def build_workers(names: Sequence[str]) -> list[QueueWorker]:
         if handler is None:
             log.info("consumer.skipped", consumer=name, reason=f"no module for {consumer.handler}")
             continue
-        workers.append(QueueWorker(output(consumer.queue_output), handler, name=name))
+        workers.append(
+            QueueWorker(output(consumer.queue_output), handler, name=name, parse=consumer.parse)
+        )
     return workers
 
 

@@ -9,7 +9,7 @@ from paylab.core.aws import client
 from paylab.core.stack_outputs import output
 
 # Queues the reprocessor manages (its PAYLAB_DLQ_QUEUES keys in the template).
-QUEUES = ("notification-ops", "audit-ops")
+QUEUES = ("notification-ops", "audit-ops", "merchant-webhooks")
 _FUNCTION_OUTPUT = "DlqReprocessorFunctionName"
 
 

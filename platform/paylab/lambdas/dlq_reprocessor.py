@@ -1,8 +1,9 @@
 """The DLQ reprocessor: lists dead letters and moves them back once the cause is fixed.
 
 Event: `{"action": "list" | "redrive" | "unpark", "queue": "notification-ops" | "audit-ops" |
-None, "max_messages": N}` (no queue: all of them). Run by the EventBridge schedule (redrive),
-`./paylab dlq` and the gateway's `POST /v1/ops/dlq/{queue}/redrive`: one code path.
+"merchant-webhooks" | None, "max_messages": N}` (no queue: all of them). Run by the
+EventBridge schedule (redrive), `./paylab dlq` and the gateway's
+`POST /v1/ops/dlq/{queue}/redrive`: one code path.
 
 Redrive receives from the DLQ and sends each message back to its source queue with the same
 MessageGroupId and a new deduplication id `<event id>:redrive:<n>` (FIFO would silently drop
@@ -50,6 +51,8 @@ def _event_id(message: dict[str, Any]) -> str:
         body = json.loads(message["Body"])
     except ValueError:
         body = None
+    if isinstance(body, dict) and isinstance(body.get("detail"), dict):
+        body = body["detail"]  # an EventBridge event (merchant-webhooks): ours is its detail
     if isinstance(body, dict) and isinstance(body.get("id"), str) and body["id"]:
         return str(body["id"])[:100]
     return str(message["MessageId"])
@@ -63,6 +66,8 @@ def _event_type(message: dict[str, Any]) -> str | None:
         body = json.loads(message["Body"])
     except ValueError:
         return None
+    if isinstance(body, dict) and "detail-type" in body:
+        return str(body["detail-type"])
     return str(body["type"]) if isinstance(body, dict) and "type" in body else None
 
 

@@ -2,12 +2,16 @@
 
 `handle` is what the SNS push router and the SQS consumer worker call
 (`paylab.merchant.consumers:handle`); it raises to have the message retried.
+`handle_webhook_failed` is the retry path's consumer (`merchant` in paylab.core.consumer):
+WebhookFailed → one more attempt; failing again raises, so the queue's backoff, DLQ and
+parking apply.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy import func, select
@@ -17,12 +21,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from paylab.core.db import unit_of_work
 from paylab.core.events import Envelope
 from paylab.core.inbox import first_delivery
-from paylab.merchant.models import Merchant, WebhookDelivery
+from paylab.merchant.delivery import Claimed, Deliverer
+from paylab.merchant.models import Merchant, WebhookAttempt, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
-from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields
+from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields, signed
 
 log = structlog.get_logger("paylab.merchant.consumers")
 CONSUMER = "merchant-webhooks"
+RETRY_CONSUMER = "merchant-webhook-retries"
+
+
+class WebhookStillFailing(RuntimeError):
+    """The retry path's extra attempt failed too; the message goes back to its queue."""
 
 
 def record_webhook(
@@ -88,3 +98,83 @@ def handle(envelope: Envelope) -> None:
 
     runtime = RUNTIME()
     record_webhook(runtime.sessions, runtime.settings, envelope, on_recorded=runtime.wake)
+
+
+def _claim_retry(
+    sessions: sessionmaker[Session], envelope: Envelope, delivery_id: uuid.UUID
+) -> Claimed | None:
+    """Count one more attempt on a failed delivery; None when there is nothing to send."""
+    with unit_of_work(sessions) as session:
+        row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if row is None or row.status == "delivered":
+            # Unknown here, or delivered by an earlier copy of this message: remember and stop.
+            first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)
+            return None
+        merchant = session.get(Merchant, row.merchant_id)
+        assert merchant is not None  # a foreign key
+        # Counted at the claim, like the delivery loop: a crash mid-send still counts.
+        row.attempts += 1
+        row.updated_at = datetime.now(UTC)
+        form = signed(row.fields, str(merchant.cust_id), merchant.p_key)
+        return Claimed(row.id, row.attempts, row.url, form)
+
+
+def retry_failed_webhook(
+    sessions: sessionmaker[Session], deliverer: Deliverer, envelope: Envelope
+) -> bool:
+    """Send a WebhookFailed's delivery once more; True when it was delivered by this call.
+
+    Raises WebhookStillFailing when the merchant's endpoint fails again. Idempotent per
+    event id: the success is stored with the inbox row, and a delivered webhook is never
+    sent again.
+    """
+    if envelope.type != "WebhookFailed":
+        return False
+    delivery_id = uuid.UUID(str(envelope.data["webhook_id"]))
+    claimed = _claim_retry(sessions, envelope, delivery_id)
+    if claimed is None:
+        return False
+    result = deliverer.send(claimed)
+    with unit_of_work(sessions) as session:
+        row = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if row is None:  # deleted while sending (its merchant was removed): nothing to record
+            first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)
+            return False
+        session.add(
+            WebhookAttempt(
+                delivery_id=row.id,
+                attempt=claimed.attempt,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=result.duration_ms,
+            )
+        )
+        now = datetime.now(UTC)
+        row.last_status_code, row.last_error, row.updated_at = (
+            result.status_code,
+            result.error,
+            now,
+        )
+        if result.ok:
+            row.status, row.finished_at = "delivered", now
+            first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)
+    log.info(
+        "webhook.retry_attempt",
+        delivery_id=str(delivery_id),
+        attempt=claimed.attempt,
+        status_code=result.status_code,
+        error=result.error,
+    )
+    if not result.ok:
+        raise WebhookStillFailing(
+            f"webhook {delivery_id} attempt {claimed.attempt}: {result.error}"
+        )
+    return True
+
+
+def handle_webhook_failed(envelope: Envelope) -> None:
+    """Consumer entrypoint (merchant-webhooks queue): one more try for a failed webhook."""
+    from paylab.merchant.runtime import RUNTIME
+
+    runtime = RUNTIME()
+    retry_failed_webhook(runtime.sessions, runtime.deliverer, envelope)

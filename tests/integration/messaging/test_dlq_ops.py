@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from paylab.cli import app
+from paylab.core.dlq import QUEUES
 from paylab.core.internal_auth import internal_credential
 from paylab.gateway.app import create
 from paylab.gateway.ops import OPS_KEY_HEADER
@@ -25,7 +26,7 @@ def test_cli_lists_every_dead_letter_and_parking_queue() -> None:
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
     assert listed["action"] == "list"
-    assert [q["queue"] for q in listed["queues"]] == ["audit-ops", "notification-ops"]
+    assert [q["queue"] for q in listed["queues"]] == sorted(QUEUES)
     for queue in listed["queues"]:
         assert set(queue["dlq"]) == {"available", "in_flight"}
         assert set(queue["parking"]) == {"available", "in_flight"}
