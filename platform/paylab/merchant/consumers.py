@@ -81,6 +81,7 @@ def record_webhook(
                 url=str(url),
                 fields=fields,
                 status="pending",
+                lane=settings.delivery_lane,
                 attempts=0,
                 next_attempt_at=func.now(),
             )

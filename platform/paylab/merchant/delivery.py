@@ -89,6 +89,7 @@ class Deliverer:
                     select(WebhookDelivery)
                     .where(
                         WebhookDelivery.status == "pending",
+                        WebhookDelivery.lane == self.settings.delivery_lane,
                         WebhookDelivery.next_attempt_at <= func.now(),
                     )
                     .order_by(WebhookDelivery.next_attempt_at)

@@ -71,6 +71,7 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(Text)
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(Text)
+    lane: Mapped[str] = mapped_column(Text, default="default")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_status_code: Mapped[int | None] = mapped_column(Integer)

@@ -47,6 +47,9 @@ class MerchantSettings(BaseSettings):
     delivery_worker: bool = True
     delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
     delivery_batch: int = Field(default=10, ge=1, le=200)
+    # Deliveries are recorded in this lane and the loop claims only this lane's rows: a test's
+    # own copy of the service (fast retries) never races the stack's over the same table.
+    delivery_lane: str = Field(default="default", min_length=1, max_length=40)
 
     # Self-signup is public (behind the gateway): at most this many per client IP and hour.
     signups_per_ip_per_hour: int = Field(default=10, ge=1, le=100_000)

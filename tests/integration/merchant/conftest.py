@@ -35,6 +35,8 @@ SETTINGS = MerchantSettings(
     delivery_poll_s=0.1,
     signups_per_ip_per_hour=10_000,
     redis_key_prefix=f"paylab:it:{uuid.uuid4().hex[:8]}:merchant:",
+    # The stack's own merchant service (6 attempts from 5 s) must not claim these deliveries.
+    delivery_lane=f"it-{uuid.uuid4().hex[:8]}",
 )
 
 
