@@ -13,11 +13,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from filelock import FileLock, Timeout
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from paylab import cli_dlq, cli_secrets, cli_sim
+from paylab import cli_dlq, cli_jobs, cli_secrets, cli_sim
 from paylab.core.settings import Settings, get_settings
 from paylab.devstack.errors import StackError
 from paylab.devstack.stack import DevStack
@@ -33,6 +34,7 @@ app = typer.Typer(
 cli_sim.register(app)
 cli_secrets.register(app)
 cli_dlq.register(app)
+cli_jobs.register(app)
 payment_cli.register(app)
 console = Console(stderr=True, log_path=False)
 out = Console()
@@ -90,6 +92,22 @@ def _progress(status: Any) -> Callable[[str], None]:
     return report
 
 
+@contextmanager
+def _one_at_a_time(settings: Settings) -> Iterator[None]:
+    """Serialize `up` and `down` across processes: concurrent stack updates corrupt the stack."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(settings.state_dir / "stack.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        console.print("another `paylab up` or `down` is running; waiting for it to finish")
+        lock.acquire(timeout=600)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _bring_up(stack: DevStack) -> float:
     started = time.monotonic()
     with console.status("[bold]starting the local stack") as status:
@@ -103,7 +121,8 @@ def up() -> None:
     settings = _settings()
     with _clear_errors(settings):
         stack = DevStack(settings)
-        seconds = _bring_up(stack)
+        with _one_at_a_time(settings):
+            seconds = _bring_up(stack)
         console.print(f"[bold green]paylab is up[/] in {seconds:.1f} s")
         _print_status(stack.status())
 
@@ -113,7 +132,8 @@ def down() -> None:
     """Stop every process that `paylab up` started."""
     settings = _settings()
     with _clear_errors(settings):
-        stopped = DevStack(settings).down()
+        with _one_at_a_time(settings):
+            stopped = DevStack(settings).down()
         if stopped:
             console.print(f"stopped: {', '.join(stopped)}")
         else:

@@ -92,3 +92,24 @@ def test_status_shows_each_simulator_with_the_shared_process(
     assert {(c["state"], c["pid"]) for c in sims.values()} == {("running", proc.pid)}
     assert {c["log"] for c in sims.values()} == {str(manager.log_file("simulators"))}
     assert sims["sim-bank"]["url"] == f"http://127.0.0.1:{SIMULATORS['bank']}"
+
+
+def test_down_waits_for_a_running_up(isolated: CliRunner) -> None:
+    """A second `up`/`down` waits for the first: concurrent stack updates corrupt the stack."""
+    import threading
+
+    from filelock import FileLock
+
+    held = FileLock(get_settings().state_dir / "stack.lock")
+    held.acquire()
+    result: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: result.update(out=isolated.invoke(app, ["down"])))
+    runner.start()
+    runner.join(timeout=1.0)
+    assert runner.is_alive()  # blocked on the lock, not finished
+    held.release()
+    runner.join(timeout=30)
+    out = result["out"]
+    assert getattr(out, "exit_code", None) == 0
+    assert "another `paylab up` or `down` is running" in getattr(out, "output", "")
+    assert "nothing was running" in getattr(out, "output", "")

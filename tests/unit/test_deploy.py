@@ -29,6 +29,7 @@ class FakeCloudFormation:
         self.events = events or []
         self.update_error = update_error
         self.calls: list[str] = []
+        self.sources: list[set[str]] = []
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
@@ -43,11 +44,13 @@ class FakeCloudFormation:
             ]
         }
 
-    def create_stack(self, **_: Any) -> None:
+    def create_stack(self, **kwargs: Any) -> None:
         self.calls.append("create")
+        self.sources.append(kwargs.keys() & {"TemplateBody", "TemplateURL"})
 
-    def update_stack(self, **_: Any) -> None:
+    def update_stack(self, **kwargs: Any) -> None:
         self.calls.append("update")
+        self.sources.append(kwargs.keys() & {"TemplateBody", "TemplateURL"})
         if self.update_error:
             raise _error(self.update_error)
 
@@ -62,6 +65,15 @@ def test_new_stack_is_created_and_its_outputs_returned() -> None:
     cfn = FakeCloudFormation([None, "CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
     assert deploy(Settings(), cfn=cfn) == {"BusName": "paylab"}
     assert cfn.calls == ["create"]
+
+
+def test_the_published_template_goes_by_url() -> None:
+    """An inline TemplateBody is limited to 51,200 bytes; the template in S3 to 1 MB."""
+    cfn = FakeCloudFormation(["CREATE_COMPLETE"], update_error="No updates are to be performed.")
+    deploy(Settings(), cfn=cfn, template_url="http://127.0.0.1:4566/b/templates/t.yaml")
+    cfn2 = FakeCloudFormation([None, "CREATE_COMPLETE"])
+    deploy(Settings(), cfn=cfn2)
+    assert (cfn.sources, cfn2.sources) == ([{"TemplateURL"}], [{"TemplateBody"}])
 
 
 def test_unchanged_stack_is_left_alone() -> None:

@@ -88,7 +88,12 @@ class DevStack:
         progress("deploying the CloudFormation stack")
         try:
             artifacts = publish(self.settings)
-            stack_outputs = deploy(self.settings, progress, parameters=artifacts.parameters())
+            stack_outputs = deploy(
+                self.settings,
+                progress,
+                parameters=artifacts.parameters(),
+                template_url=artifacts.template_url,
+            )
             confirm_pending_subscriptions(self.settings)
         except DeploymentError as exc:
             raise StackError(f"stack deployment failed: {exc}") from exc
@@ -127,6 +132,8 @@ class DevStack:
             self.settings.state_dir,
             f"http://127.0.0.1:{services['auth']}",
             f"http://127.0.0.1:{services['wallet']}",
+            f"http://127.0.0.1:{services['merchant']}" if "merchant" in services else None,
+            f"http://127.0.0.1:{SIMULATORS['merchant']}" if self._simulators_available() else None,
         )
 
     @property

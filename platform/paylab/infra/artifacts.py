@@ -1,4 +1,4 @@
-"""Deployment artifacts: the Lambda zip and the state machine definitions, built once, in S3.
+"""Deployment artifacts: the template, the Lambda zip and the state machine definitions, in S3.
 
 The same bytes deploy to LocalStack and AWS: the zip is reproducible (sorted entries, fixed
 timestamps) and its S3 key carries its content hash, so an unchanged build uploads nothing
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from paylab.core.aws import client
 from paylab.core.settings import Settings
+from paylab.infra.deploy import TEMPLATE
 
 PACKAGE = Path(__file__).resolve().parents[1]  # platform/paylab
 WORKFLOWS = PACKAGE / "workflows"
@@ -32,6 +33,9 @@ class Artifacts:
     bucket: str
     lambda_code_key: str
     saga_definition_key: str
+    # The template goes by URL: an inline TemplateBody is limited to 51,200 bytes, which ours
+    # approaches; a template in S3 may have 1 MB.
+    template_url: str = ""
 
     def parameters(self) -> dict[str, str]:
         return {
@@ -96,14 +100,26 @@ def publish(settings: Settings, s3: Any = None) -> Artifacts:
     _ensure_bucket(s3, bucket, settings.region)
     code = lambda_zip()
     saga = (WORKFLOWS / "payment_saga.asl.json").read_bytes()
+    template = TEMPLATE.read_bytes()
+    template_key = _keyed("templates/paylab-", template, ".yaml")
     artifacts = Artifacts(
         bucket=bucket,
         lambda_code_key=_keyed("lambdas/paylab-", code, ".zip"),
         saga_definition_key=_keyed("workflows/payment_saga-", saga, ".asl.json"),
+        template_url=object_url(settings, bucket, template_key),
     )
     _put_once(s3, bucket, artifacts.lambda_code_key, code)
     _put_once(s3, bucket, artifacts.saga_definition_key, saga)
+    _put_once(s3, bucket, template_key, template)
     return artifacts
+
+
+def object_url(settings: Settings, bucket: str, key: str) -> str:
+    """The object's URL as CloudFormation fetches it: path style on LocalStack, else S3's."""
+    endpoint = settings.endpoint_url()
+    if endpoint is not None:
+        return f"{endpoint.rstrip('/')}/{bucket}/{key}"
+    return f"https://{bucket}.s3.{settings.region}.amazonaws.com/{key}"
 
 
 def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:

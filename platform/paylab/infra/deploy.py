@@ -28,11 +28,21 @@ def deploy(
     cfn: Any = None,
     template_body: str | None = None,
     parameters: dict[str, str] | None = None,
+    template_url: str | None = None,
 ) -> dict[str, str]:
-    """Create or update the stack from the template and return its outputs."""
+    """Create or update the stack from the template and return its outputs.
+
+    `template_url` (the template uploaded by `artifacts.publish`) wins over the file's text.
+    """
     cfn = cfn or client("cloudformation", settings)
     name = settings.stack_name
-    body = template_body if template_body is not None else TEMPLATE.read_text()
+    source: dict[str, str]
+    if template_body is None and template_url:
+        source = {"TemplateURL": template_url}
+    else:
+        source = {
+            "TemplateBody": template_body if template_body is not None else TEMPLATE.read_text()
+        }
     values = {"Environment": settings.target.value, **(parameters or {})}
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     status = _status(cfn, name)
@@ -44,13 +54,11 @@ def deploy(
         status = None
     if status is None or status == "DELETE_COMPLETE":
         progress(f"creating stack {name}")
-        cfn.create_stack(
-            StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES
-        )
+        cfn.create_stack(StackName=name, **source, Parameters=params, Capabilities=_CAPABILITIES)
     else:
         try:
             cfn.update_stack(
-                StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES
+                StackName=name, **source, Parameters=params, Capabilities=_CAPABILITIES
             )
             progress(f"updating stack {name}")
         except ClientError as exc:
