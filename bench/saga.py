@@ -2,6 +2,7 @@
 
     ./paylab up
     .venv/bin/python bench/saga.py [--seconds 20] [--levels 1,8,32] [--sample 20]
+    .venv/bin/python bench/saga.py --systems paylab --levels 1,8 --seconds 10   # calls only
 
 For each concurrency level, closed-loop clients run for `--seconds`:
 
@@ -16,7 +17,11 @@ Both poll on the same schedule (25 ms, x1.5, at most 200 ms). Throughput counts 
 well (SUCCEEDED / approved) per second of the level; latency is from the start (or the POST)
 until the client saw the end. LocalStack calls per payment by API are counted from
 `.paylab/logs/localstack.log` (`AWS svc.Op => status` lines) between the start and the end of
-each system's run, after the outbox relay has gone quiet, minus the idle rate measured first.
+each system's run, after the outbox relay has gone quiet, minus the idle rate (per API, the
+quieter of 3 s sampled before and 3 s after: the machine is shared); CPU-seconds per run over
+the same span, minus idle: LocalStack's own process, its Lambda runtimes (its children), and
+the rest of the stack by component (`.paylab/run/*.json` PIDs, Postgres with its backends).
+The stack is shared: other work on LocalStack during a run is counted too.
 "Where the time goes" folds the execution histories of a sample of level-1 runs.
 
 Loopback only, bounded in time, prints numbers, asserts nothing about speed.
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from paylab.core.aws import client as aws_client
 from paylab.core.internal_auth import HEADER, internal_credential
@@ -330,14 +336,55 @@ def calls_between(start: int, end: int) -> Counter[str]:
     return out
 
 
-def idle_rate(seconds: float = 3.0) -> Counter[str]:
-    """Calls per second LocalStack gets with nobody paying (relay polling and the like)."""
-    start = log_offset()
+def idle_rate(seconds: float = 3.0) -> tuple[Counter[str], dict[str, float]]:
+    """Calls (a count over `seconds`) and CPU-seconds with nobody paying (polls and the like)."""
+    start, cpu0 = log_offset(), cpu_sample()
     time.sleep(seconds)
-    per_s: Counter[str] = Counter()
-    for op, n in calls_between(start, log_offset()).items():
-        per_s[op] = n  # kept as a count over `seconds`; scaled by the caller
-    return per_s
+    return calls_between(start, log_offset()), cpu_since(cpu0)
+
+
+def quietest(
+    a: tuple[Counter[str], dict[str, float]], b: tuple[Counter[str], dict[str, float]]
+) -> tuple[Counter[str], dict[str, float]]:
+    """The smaller of two idle samples, item by item: someone else's burst in one is not idle."""
+    calls = Counter({op: min(a[0][op], b[0][op]) for op in a[0].keys() | b[0].keys()})
+    cpu = {k: min(a[1].get(k, 0.0), b[1].get(k, 0.0)) for k in a[1].keys() | b[1].keys()}
+    return calls, cpu
+
+
+# ------------------------------------------------------------------------------- CPU
+def _cpu(proc: psutil.Process, children: bool = False) -> float:
+    """CPU-seconds of `proc`; with `children`, those of its reaped children instead."""
+    t = proc.cpu_times()
+    return t.children_user + t.children_system if children else t.user + t.system
+
+
+CPU_PARTS = ("localstack", "lambda runtimes", "rest of the stack")
+
+
+def cpu_sample() -> dict[str, float]:
+    """Cumulative CPU-seconds by stack component (`.paylab/run/*.json`), children included.
+
+    LocalStack's children are its Lambda runtimes (their own entry); Postgres's are its backends.
+    Reaped children are in children_*, live ones are summed: a delta counts each once.
+    """
+    out: dict[str, float] = {"lambda runtimes": 0.0}
+    for path in sorted((ROOT / ".paylab" / "run").glob("*.json")):
+        try:
+            proc = psutil.Process(int(json.loads(path.read_text())["pid"]))
+            kids = _cpu(proc, children=True) + sum(_cpu(c) for c in proc.children(recursive=True))
+        except (psutil.Error, OSError, ValueError, KeyError):
+            continue  # a process that just exited or a stale PID file
+        out[path.stem] = _cpu(proc) + (0.0 if path.stem == "localstack" else kids)
+        if path.stem == "localstack":
+            out["lambda runtimes"] += kids
+    return out
+
+
+def cpu_since(before: dict[str, float]) -> dict[str, float]:
+    """CPU-seconds used since `before` (a cpu_sample), by component."""
+    now = cpu_sample()
+    return {name: now[name] - before.get(name, 0.0) for name in now}
 
 
 # ------------------------------------------------------------------------------- where time goes
@@ -387,23 +434,33 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="per level and system")
     parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--sample", type=int, default=20, help="level-1 runs to break down")
+    parser.add_argument("--systems", default="bare,paylab", help="bare, paylab or both")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    systems = [s for s in ("bare", "paylab") if s in args.systems.split(",")]
     sfn = aws_client("stepfunctions")
-    saga_arn = output("PaymentSagaStateMachineArn")
+    saga_arn = output("PaymentSagaStateMachineArn") if "paylab" in systems else ""
 
     idle_s = 3.0
-    idle = idle_rate(idle_s)
-    bare, paylab = Bare(), Paylab()
+    idle_before = idle_rate(idle_s)
+    bare = Bare()
     results: list[Level] = []
     calls: dict[str, tuple[Counter[str], int, float]] = {}
+    cpu: dict[str, dict[str, float]] = {}
     try:
-        bare.create()
-        paylab.create()
-        for system, one in (("bare", bare.one), ("paylab", paylab.one)):
+        chosen: dict[str, Callable[[], Run]] = {}
+        if "bare" in systems:
+            bare.create()
+            chosen["bare"] = bare.one
+        if "paylab" in systems:
+            paylab = Paylab()  # reads the internal credential: needs the deployed stack
+            paylab.create()
+            chosen["paylab"] = paylab.one
+        for system, one in chosen.items():
             for _ in range(3):  # warm-up: Lambda runtimes, pools, caches
                 one()
             start, t0 = settle(quiet=1.0, limit=10.0), time.monotonic()
+            cpu[system] = cpu_sample()
             for clients in levels:
                 level = run_level(system, clients, args.seconds, one)
                 results.append(level)
@@ -414,12 +471,37 @@ def main() -> int:
                     file=sys.stderr,
                 )
             end = settle()
+            cpu[system] = cpu_since(cpu[system])
             done = sum(len(lv.runs) for lv in results if lv.system == system)
             calls[system] = (calls_between(start, end), done, time.monotonic() - t0)
+        idle, idle_cpu = quietest(idle_before, idle_rate(idle_s))
         report(results, calls, idle, idle_s, levels, args.sample, sfn, saga_arn)
+        report_cpu(cpu, calls, idle_cpu, idle_s)
     finally:
-        bare.delete()
+        if "bare" in systems:
+            bare.delete()
     return 0
+
+
+def report_cpu(
+    cpu: dict[str, dict[str, float]],
+    calls: dict[str, tuple[Counter[str], int, float]],
+    idle_cpu: dict[str, float],
+    idle_s: float,
+) -> None:
+    """CPU-seconds per run by component, idle background subtracted."""
+    print("\n== CPU-seconds per run (idle background subtracted)")
+    for system, used in cpu.items():
+        _, done, elapsed = calls[system]
+        net = {
+            name: max(value - idle_cpu.get(name, 0.0) / idle_s * elapsed, 0.0) / max(done, 1)
+            for name, value in used.items()
+        }
+        rest = {k: v for k, v in net.items() if k not in CPU_PARTS}
+        headline = {**{k: net.get(k, 0.0) for k in CPU_PARTS[:2]}, CPU_PARTS[2]: sum(rest.values())}
+        print(f"  {system}: " + ", ".join(f"{k} {v:.3f}" for k, v in headline.items()))
+        top = sorted(rest.items(), key=lambda kv: -kv[1])[:8]
+        print("    rest: " + ", ".join(f"{k} {v:.3f}" for k, v in top if v >= 0.0005))
 
 
 def report(
@@ -447,9 +529,11 @@ def report(
         for err, n in lv.errors.most_common(3):
             print(f"{'':<16}error x{n}: {err}")
 
-    print("\n== Paylab vs bare (goals: throughput >= 0.7x, p50 <= 1.5x)")
     by = {(lv.system, lv.clients): lv for lv in results}
-    for clients in levels:
+    both = {lv.system for lv in results} == {"bare", "paylab"}
+    if both:
+        print("\n== Paylab vs bare (goals: throughput >= 0.7x, p50 <= 1.5x)")
+    for clients in levels if both else []:
         b, p = by[("bare", clients)], by[("paylab", clients)]
         tput = p.rate() / b.rate() if b.rate() else float("nan")
         p50 = p.pct(0.5) / b.pct(0.5)
@@ -470,11 +554,14 @@ def report(
         print(f"  idle background: {rate}")
 
     print("\n== Where the time goes (level 1, sample)")
-    one_bare = by[("bare", levels[0])].ok[:sample]
-    one_pay = by[("paylab", levels[0])].ok[:sample]
     pay_arn = saga_arn.replace(":stateMachine:", ":execution:") + ":"
-    show_durations("bare: client → execution", execution_edges(sfn, one_bare, lambda r: r.name))
-    show_durations("bare: states", state_durations(sfn, [r.name for r in one_bare]))
+    if ("bare", levels[0]) in by:
+        one_bare = by[("bare", levels[0])].ok[:sample]
+        show_durations("bare: client → execution", execution_edges(sfn, one_bare, lambda r: r.name))
+        show_durations("bare: states", state_durations(sfn, [r.name for r in one_bare]))
+    if ("paylab", levels[0]) not in by:
+        return
+    one_pay = by[("paylab", levels[0])].ok[:sample]
     show_durations(
         "paylab: POST → execution",
         execution_edges(sfn, one_pay, lambda r: pay_arn + r.name),

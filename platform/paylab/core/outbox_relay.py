@@ -9,6 +9,9 @@ event id, and SQS FIFO by deduplication id).
 A round groups its rows by destination across aggregates, and a destination with more than
 one batch of rows is sent on several lanes at once: each aggregate's rows go to one lane, in
 order, so parallel calls never reorder an aggregate (bench/events.py measures the gain).
+Woken by a commit, the relay lingers `PAYLAB_OUTBOX_LINGER_MS` (150 ms) before its round, so
+the commits of concurrent payments share AWS calls (every call costs LocalStack CPU:
+bench/saga.py counts them); only a backlog (a full round) is drained without lingering.
 
     python -m paylab.core.outbox_relay      # one thread per service schema; Ctrl-C stops it
 """
@@ -26,6 +29,8 @@ from typing import Any
 
 import psycopg
 import structlog
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, text
 
 from paylab.core.db import SERVICES_WITH_DB, service_engine
@@ -43,6 +48,15 @@ _CLAIM = """
     LIMIT :limit
 """
 _MARK = "UPDATE {table} SET published_at = now() WHERE id = ANY(CAST(:ids AS uuid[]))"
+
+
+class RelaySettings(BaseSettings):
+    """PAYLAB_OUTBOX_* variables of the relay process."""
+
+    model_config = SettingsConfigDict(env_prefix="PAYLAB_OUTBOX_", extra="ignore")
+
+    # Up to this much added commit → publish lag buys fewer, fuller batches (0 turns it off).
+    linger_ms: int = Field(default=150, ge=0, le=5000)
 
 
 def channel(schema: str, table: str = "outbox") -> str:
@@ -132,8 +146,18 @@ class OutboxRelay:
             return set()
 
 
-def serve(relay: OutboxRelay, dsn: str, stop: threading.Event, idle_wait: float = 1.0) -> None:
-    """Publish until `stop`; sleep on LISTEN between bursts, back off while AWS fails."""
+def serve(
+    relay: OutboxRelay,
+    dsn: str,
+    stop: threading.Event,
+    idle_wait: float = 1.0,
+    linger: float = 0.0,
+) -> None:
+    """Publish until `stop`; sleep on LISTEN between bursts, back off while AWS fails.
+
+    With `linger`, a round that is not full is followed by a wait for the next commit, then
+    `linger` seconds for others to join it; without, the relay drains straight away.
+    """
     backoff = 0.0
     with psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute(f"LISTEN {relay.channel}")
@@ -148,10 +172,17 @@ def serve(relay: OutboxRelay, dsn: str, stop: threading.Event, idle_wait: float 
                 )
                 stop.wait(backoff)
                 continue
-            if moved:
-                continue  # more may be waiting: drain before sleeping
-            for _ in listener.notifies(timeout=idle_wait, stop_after=1):
-                pass
+            if moved >= relay.batch_size or (moved and linger <= 0):
+                continue  # a backlog (or no lingering): drain before sleeping
+            # Rows committed during the round have notified: they wake us, then linger, so
+            # stragglers join the next batch instead of each costing a call of their own.
+            woken = any(True for _ in listener.notifies(timeout=idle_wait, stop_after=1))
+            if woken and linger > 0:
+                stop.wait(linger)
+                # The rows behind every notification so far are committed, so the next round
+                # takes them: drop those notifications, or they would each cost a linger.
+                for _ in listener.notifies(timeout=0):
+                    pass
 
 
 def main() -> None:
@@ -160,12 +191,15 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     publisher = Publisher()
+    linger = RelaySettings().linger_ms / 1000
     threads = []
     for schema in SERVICES_WITH_DB:
         engine = service_engine(schema, pool_size=1)
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         relay = OutboxRelay(engine, schema, publisher)
-        thread = threading.Thread(target=serve, args=(relay, dsn, stop), name=schema, daemon=True)
+        thread = threading.Thread(
+            target=serve, args=(relay, dsn, stop, 1.0, linger), name=schema, daemon=True
+        )
         thread.start()
         threads.append(thread)
     log.info("outbox.relay_started", schemas=list(SERVICES_WITH_DB))

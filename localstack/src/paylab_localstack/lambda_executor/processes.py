@@ -15,7 +15,11 @@ from typing import Any, Protocol
 LOG = logging.getLogger(__name__)
 
 MAX_PROCESSES_ENV = "PAYLAB_LAMBDA_MAX_PROCESSES"
-DEFAULT_MAX_PROCESSES = 16
+# The payment SAGA keeps 4-5 functions hot, each with as many environments as its peak
+# concurrency (LocalStack starts one per concurrent invoke). At 16, eight clients already
+# evicted warm runtimes: every respawn re-imported boto3 and re-read the internal credential
+# (GetSecretValue 0.1-0.8 per payment). Idle runtimes still go after LAMBDA_KEEPALIVE_MS.
+DEFAULT_MAX_PROCESSES = 32
 
 
 class _Spawner:

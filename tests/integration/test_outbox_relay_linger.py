@@ -1,0 +1,157 @@
+"""The relay lingers after a wake-up, so commits that arrive close together share AWS calls."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+
+import pytest
+from sqlalchemy import Engine, text
+
+from paylab.core.db import service_engine
+from paylab.core.events import Envelope
+from paylab.core.outbox_relay import OutboxRelay, channel, serve
+from paylab.core.publishers import OutboxMessage, Publisher
+
+from .waiting import wait_until
+
+SCHEMA = "auth"  # a schema whose role may create tables; the test uses a private outbox copy
+
+
+class CountingPublisher(Publisher):
+    """Accepts everything and records each call's message ids (no AWS involved)."""
+
+    def __init__(self, hold_first: threading.Event | None = None) -> None:
+        super().__init__(targets={})
+        self.calls: list[list[str]] = []
+        self.hold_first = hold_first  # the first call waits for it: a round still in flight
+
+    def publish(self, destination: str, messages: Sequence[OutboxMessage]) -> set[str]:
+        self.calls.append([m.id for m in messages])
+        if self.hold_first is not None and len(self.calls) == 1:
+            self.hold_first.wait(10)
+        return {m.id for m in messages}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return service_engine(SCHEMA)
+
+
+@pytest.fixture
+def table(engine: Engine) -> Iterator[str]:
+    name = f"outbox_linger_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+
+
+def _commit(engine: Engine, table: str, aggregate: str) -> str:
+    """One use case's commit: an outbox row and the NOTIFY add_event sends."""
+    event = Envelope(
+        type="FundsReserved",
+        source="paylab.wallet",
+        subject_id=aggregate,
+        correlation_id=aggregate,
+        data={},
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"INSERT INTO {SCHEMA}.{table} (id, aggregate_id, event_type, payload,"
+                " destinations) VALUES (CAST(:id AS uuid), :agg, :type, CAST(:payload AS jsonb),"
+                " :dest)"
+            ),
+            {
+                "id": event.id,
+                "agg": aggregate,
+                "type": event.type,
+                "payload": event.to_json(),
+                "dest": ["sns:wallet-events"],
+            },
+        )
+        conn.execute(text("SELECT pg_notify(:c, '')"), {"c": channel(SCHEMA, table)})
+    return event.id
+
+
+def _serving(
+    engine: Engine, table: str, linger: float, hold_first: threading.Event | None = None
+) -> tuple[CountingPublisher, threading.Event]:
+    publisher = CountingPublisher(hold_first)
+    relay = OutboxRelay(engine, SCHEMA, publisher, table=table)
+    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    stop = threading.Event()
+    threading.Thread(target=serve, args=(relay, dsn, stop, 0.2, linger), daemon=True).start()
+    return publisher, stop
+
+
+@pytest.mark.parametrize(("linger", "calls"), [(1.0, 1), (0.0, 2)])
+def test_commits_within_the_linger_share_one_call(
+    engine: Engine, table: str, linger: float, calls: int
+) -> None:
+    publisher, stop = _serving(engine, table, linger)
+    try:
+        # Let the relay reach its LISTEN wait (its first, empty round) before the commits.
+        time.sleep(0.5)
+        first = _commit(engine, table, "agg-a")
+        time.sleep(0.3)  # the second commit arrives well after the first woke the relay
+        second = _commit(engine, table, "agg-b")
+        wait_until(
+            lambda: sum(len(c) for c in publisher.calls) >= 2,
+            timeout=10,
+            description="both rows published",
+        )
+    finally:
+        stop.set()
+    assert len(publisher.calls) == calls
+    assert sorted(i for c in publisher.calls for i in c) == sorted([first, second])
+
+
+@pytest.mark.parametrize(("linger", "calls"), [(1.0, 2), (0.0, 3)])
+def test_rows_committed_during_a_round_wait_for_the_next_linger(
+    engine: Engine, table: str, linger: float, calls: int
+) -> None:
+    in_flight = threading.Event()
+    publisher, stop = _serving(engine, table, linger, hold_first=in_flight)
+    try:
+        first = _commit(engine, table, "agg-a")
+        wait_until(lambda: publisher.calls, timeout=10, description="the first round")
+        straggler = _commit(engine, table, "agg-b")  # while the first round publishes
+        in_flight.set()
+        time.sleep(0.3)  # the next commit comes soon after the round ended
+        last = _commit(engine, table, "agg-c")
+        wait_until(
+            lambda: sum(len(c) for c in publisher.calls) >= 3,
+            timeout=10,
+            description="all rows published",
+        )
+    finally:
+        in_flight.set()
+        stop.set()
+    assert publisher.calls[0] == [first]
+    assert len(publisher.calls) == calls
+    assert sorted(i for c in publisher.calls[1:] for i in c) == sorted([straggler, last])
+
+
+def test_a_burst_of_commits_costs_one_linger_not_one_each(engine: Engine, table: str) -> None:
+    publisher, stop = _serving(engine, table, linger=0.3)
+    try:
+        burst = [_commit(engine, table, f"agg-{i}") for i in range(20)]
+        wait_until(
+            lambda: sum(len(c) for c in publisher.calls) >= len(burst),
+            timeout=10,
+            description="the burst published",
+        )
+        # Twenty notifications each costing a linger would hold the next row back about 6 s.
+        late = _commit(engine, table, "agg-late")
+        wait_until(
+            lambda: any(late in c for c in publisher.calls),
+            timeout=2,
+            description="a later commit published within a linger or two",
+        )
+    finally:
+        stop.set()
