@@ -196,3 +196,9 @@ def problem_schema() -> dict[str, Any]:
             },
         },
     }
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring a problem+json body for each status."""
+    content = {PROBLEM_MEDIA_TYPE: {"schema": problem_schema()}}
+    return {status: {"description": "Problem", "content": content} for status in statuses}

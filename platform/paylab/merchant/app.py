@@ -11,10 +11,12 @@ from sqlalchemy import Engine
 from paylab.core.app import create_app
 from paylab.core.lazy import Lazy
 from paylab.core.sns_push import sns_router
-from paylab.merchant import consumers
+from paylab.merchant import consumers, jobs
 from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.dispersion_routes import router as dispersion_router
 from paylab.merchant.routes import router
 from paylab.merchant.runtime import RUNTIME, Runtime, build_runtime
+from paylab.merchant.seed import router as seed_router
 from paylab.merchant.settings import MerchantSettings, get_merchant_settings
 
 TITLE = "Paylab merchant"
@@ -25,10 +27,12 @@ def create(engine: Engine | None = None, settings: MerchantSettings | None = Non
     custom = engine is not None or settings is not None
     settings = settings or get_merchant_settings()  # invalid settings fail here, at startup
     runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(settings, engine)) if custom else RUNTIME
-    app = create_app("merchant", [router], title=TITLE)
+    app = create_app("merchant", [router, jobs.router], title=TITLE)
     app.state.runtime = runtime
     # payment-events reach consumers.handle through SNS HTTP pushes (template: Merchant*).
     app.include_router(sns_router(consumers.handle))
+    app.include_router(seed_router)  # PUT /internal/merchants/{id}: the demo merchant
+    app.include_router(dispersion_router)  # daily payouts (issue 7)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -22,6 +22,11 @@ class UpstreamUnavailable(Exception):
 class UpstreamRefused(Exception):
     """auth or wallet refused the request (4xx): a bug or a state only an operator can fix."""
 
+    def __init__(self, message: str, *, status: int = 0, slug: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.slug = slug  # the last part of the problem's `type`, e.g. insufficient-funds
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -89,7 +94,7 @@ class InternalClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
-        headers = {HEADER: self.credential(refresh=refresh)}
+        headers = {**kwargs.pop("headers", {}), HEADER: self.credential(refresh=refresh)}
         try:
             response = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
@@ -99,9 +104,19 @@ class InternalClient:
             raise _Transient(f"{method} {path} answered {response.status_code}")
         if response.status_code >= 400:
             raise UpstreamRefused(
-                f"{method} {path} answered {response.status_code}: {response.text[:200]}"
+                f"{method} {path} answered {response.status_code}: {response.text[:200]}",
+                status=response.status_code,
+                slug=_slug(response),
             )
         return response.json() if response.content else None
+
+
+def _slug(response: httpx.Response) -> str:
+    try:
+        kind = response.json().get("type", "")
+    except (ValueError, AttributeError):
+        return ""
+    return str(kind).rstrip("/").rsplit("/", 1)[-1]
 
 
 class AuthClient:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, FetchedValue, ForeignKey, Integer, MetaData, Numeric, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    FetchedValue,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -92,3 +102,26 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+
+
+class Dispersion(Base):
+    """One merchant's payout for one business day (migration merchant_0003)."""
+
+    __tablename__ = "dispersions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey(Merchant.id))
+    business_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 2, asdecimal=True))
+    currency: Mapped[str] = mapped_column(Text)
+    bank_account_last4: Mapped[str] = mapped_column(Text)
+    wallet_payout_id: Mapped[uuid.UUID | None] = mapped_column()
+    wallet_return_id: Mapped[uuid.UUID | None] = mapped_column()
+    bank_payout_id: Mapped[str | None] = mapped_column(Text)
+    bank_status: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
+    paid_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -16,6 +16,9 @@ from paylab.core.ratelimit import RateLimiter
 from paylab.core.settings import get_settings
 from paylab.merchant.clients import build_clients
 from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.dispersion import Dispersions
+from paylab.merchant.dispersion_clients import RedisLock, WalletPayouts, build_bank
+from paylab.merchant.dispersion_store import SqlStore
 from paylab.merchant.service import MerchantService, SignupLimiter
 from paylab.merchant.settings import MerchantSettings, get_merchant_settings
 
@@ -31,6 +34,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     service: MerchantService
     deliverer: Deliverer
+    dispersions: Dispersions
+    dispersion_store: SqlStore
     loop: DeliveryLoop | None = None
 
     def wake(self) -> None:
@@ -39,13 +44,15 @@ class Runtime:
             self.loop.wake()
 
 
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(
+        get_settings().redis_dsn(), socket_timeout=1.0, socket_connect_timeout=1.0
+    )
+
+
 def signup_limiter(settings: MerchantSettings) -> SignupLimiter:
     """Signups per client IP and hour, in Redis; fails open like the gateway's limits."""
-    limiter = RateLimiter(
-        redis.Redis.from_url(
-            get_settings().redis_dsn(), socket_timeout=1.0, socket_connect_timeout=1.0
-        )
-    )
+    limiter = RateLimiter(_redis())
 
     def check(client_ip: str) -> float | None:
         key = f"{settings.redis_key_prefix}signup:{client_ip}"
@@ -71,7 +78,19 @@ def build_runtime(
     )
     # Webhooks never follow redirects (a 302 to an internal address would bypass the guard).
     http = httpx.Client(follow_redirects=False, trust_env=False)
-    return Runtime(settings, sessions, service, Deliverer(sessions, settings, http))
+    store = SqlStore(sessions, settings)
+    lock = RedisLock(
+        _redis(),
+        settings.redis_key_prefix,
+        settings.dispersion_lock_ttl_s,
+        settings.dispersion_lock_wait_s,
+    )
+    dispersions = Dispersions(store, WalletPayouts(wallet.client), build_bank(settings), lock)
+    runtime = Runtime(
+        settings, sessions, service, Deliverer(sessions, settings, http), dispersions, store
+    )
+    store.on_webhook = runtime.wake  # dispersion webhooks go out at once, like payments'
+    return runtime
 
 
 #: The process-wide runtime (the app's, when created without arguments, and the consumers').

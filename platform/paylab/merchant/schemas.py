@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from paylab.core.isotime import IsoDate
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 Email = Annotated[
@@ -175,3 +183,66 @@ class WebhookDelivery(BaseModel):
 
 class WebhookDeliveryList(BaseModel):
     items: list[WebhookDelivery]
+
+
+DispersionResultName = Literal[
+    "paid",
+    "already_paid",
+    "below_minimum",
+    "no_payout_account",
+    "rejected",
+    "in_transit",
+    "retry",
+    "in_progress",
+]
+
+
+class DispersionRun(_Strict):
+    """Run the dispersion of one business day (what the 00:00 Bogota schedule does)."""
+
+    business_date: IsoDate = Field(examples=["2026-12-04"])
+    merchant_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=1000, description="Only these merchants (default: all)."
+    )
+
+
+class DispersionResult(BaseModel):
+    """What the run did for one merchant (and day: a pending row of an earlier day resumes)."""
+
+    merchant_id: str
+    result: DispersionResultName
+    dispersion_id: uuid.UUID | None
+    business_date: date | None
+    amount: str | None
+    detail: str | None
+
+
+class DispersionRunOut(BaseModel):
+    business_date: date
+    counts: dict[str, int]
+    results: list[DispersionResult]
+
+
+class DispersionOut(BaseModel):
+    """One merchant's payout for one business day."""
+
+    id: uuid.UUID
+    merchant_id: str
+    business_date: date
+    status: Literal["pending", "paid", "rejected"]
+    attempt: int
+    amount: str
+    currency: str
+    bank_account_masked: str
+    wallet_payout_id: uuid.UUID | None
+    wallet_return_id: uuid.UUID | None
+    bank_payout_id: str | None
+    bank_status: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+
+class DispersionList(BaseModel):
+    items: list[DispersionOut]

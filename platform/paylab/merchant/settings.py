@@ -56,8 +56,16 @@ class MerchantSettings(BaseSettings):
     redis_key_prefix: str = "paylab:merchant:"
     # Dispersion pays out only balances at least this large (per-merchant override in the DB).
     payout_minimum_cop: Decimal = Field(default=Decimal("50000.00"), gt=0)
+    # The bank (simulator locally) that pays dispersions out; its API key is `partner_auth`'s.
+    bank_url: str = "http://127.0.0.1:9002"
+    bank_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    bank_attempts: int = Field(default=3, ge=1, le=10)
+    # The per (merchant, day) Redis lock: held at most lock_ttl_s (a crashed run's lock
+    # expires), and a second run waits up to lock_wait_s for the first before skipping.
+    dispersion_lock_ttl_s: float = Field(default=120.0, gt=0, le=3600)
+    dispersion_lock_wait_s: float = Field(default=15.0, ge=0, le=300)
 
-    @field_validator("auth_url", "wallet_url")
+    @field_validator("auth_url", "wallet_url", "bank_url")
     @classmethod
     def _urls(cls, value: str) -> str:
         return _http_url(value)

@@ -19,13 +19,15 @@ from paylab.notification.schemas import (
     DispersionNotice,
     EventData,
     PaymentNotice,
+    WeeklyReportNotice,
     decimal,
 )
 
 PAYMENT_NOTIFICATION = "PaymentNotificationRequested"
 DISPERSION_COMPLETED = "DispersionCompleted"
 DAILY_SUMMARY = "DailySummaryRequested"
-HANDLED = frozenset({PAYMENT_NOTIFICATION, DISPERSION_COMPLETED, DAILY_SUMMARY})
+WEEKLY_REPORT = "WeeklyReportReady"
+HANDLED = frozenset({PAYMENT_NOTIFICATION, DISPERSION_COMPLETED, DAILY_SUMMARY, WEEKLY_REPORT})
 
 FAILED_STATUSES = {
     "rejected": ("Rechazada", "la entidad financiera rechazó la transacción"),
@@ -81,6 +83,8 @@ def compose(
         if figures is None:
             raise ValueError("a daily summary needs the day's figures")
         return [_summary(envelope, notice, figures(notice.merchant_id, notice.business_date))]
+    if envelope.type == WEEKLY_REPORT:
+        return [_weekly_report(envelope, parse(WeeklyReportNotice, envelope))]
     return []
 
 
@@ -197,6 +201,26 @@ def _summary(envelope: Envelope, notice: DailySummaryNotice, day: DayFigures) ->
         Channel.EMAIL,
         notice.merchant_email,
         "daily_summary",
+        values,
+        notice.merchant_id,
+        envelope.subject_id,
+    )
+
+
+def _weekly_report(envelope: Envelope, notice: WeeklyReportNotice) -> Draft:
+    values = {
+        "period": f"{long_date(notice.period_start)} al {long_date(notice.period_end)}",
+        "week": notice.week,
+        "payments": str(notice.payments),
+        "merchant_id": notice.merchant_id,
+        "url": notice.url,
+        "expires": local_datetime(notice.url_expires_at),
+    }
+    return _draft(
+        envelope,
+        Channel.EMAIL,
+        notice.merchant_email,
+        "weekly_report",
         values,
         notice.merchant_id,
         envelope.subject_id,

@@ -74,6 +74,19 @@ class DailySummaryNotice(EventData):
     merchant_email: Email
 
 
+class WeeklyReportNotice(EventData):
+    """`WeeklyReportReady.data` (issue 7): a merchant's weekly CSV and its download link."""
+
+    merchant_id: Text
+    merchant_email: Email
+    week: Text
+    period_start: date
+    period_end: date
+    payments: int
+    url: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    url_expires_at: datetime
+
+
 @dataclass(frozen=True)
 class DayFigures:
     """One merchant's payments whose outcome fell on one Bogotá day."""

@@ -12,7 +12,7 @@ from paylab.core.app import create_app
 from paylab.core.internal_auth import InternalCaller, MerchantId
 from paylab.core.lazy import Lazy
 from paylab.core.problems import problem_schema
-from paylab.payment import refunds, saga_steps, service
+from paylab.payment import jobs, refunds, saga_steps, service
 from paylab.payment.schemas import (
     AwaitConfirmationIn,
     CallbackAck,
@@ -164,7 +164,9 @@ def create(
     settings: PaymentSettings | None = None, services_override: Services | None = None
 ) -> FastAPI:
     """The payment service (uvicorn --factory paylab.payment.app:create)."""
-    app = create_app("payment", [public, internal, callbacks], title="Paylab payment service")
+    app = create_app(
+        "payment", [public, internal, callbacks, jobs.router], title="Paylab payment service"
+    )
     settings = settings or get_payment_settings()
     app.state.settings = settings
     app.state.services = Lazy(lambda: services_override or build(settings))

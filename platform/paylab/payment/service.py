@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from paylab.core.db import unit_of_work
 from paylab.core.money import fmt, to_decimal
@@ -80,6 +81,10 @@ def _create_once(
             .mappings()
             .one()
         )
+        if str(row["payment_id"]) == claimed_id and _key_has_payment(session, merchant_id, key):
+            # The key's row was cleaned up (core/retention.py) but its payment keeps the key:
+            # refuse it (the claim rolls back) rather than break payments' UNIQUE key.
+            raise key_expired()
     if row["request_hash"] != digest:
         raise key_reused()
     if row["response_status"] is not None:
@@ -116,6 +121,23 @@ def _create_once(
             .values(response_status=answer.status, response_body=answer.body)
         )
     return answer, False
+
+
+def _key_has_payment(session: Session, merchant_id: str, key: str) -> bool:
+    query = select(payments.c.id).where(
+        payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
+    )
+    return session.execute(query).first() is not None
+
+
+def key_expired() -> Problem:
+    """The key was used for a payment whose idempotency record has expired."""
+    return Problem(
+        409,
+        "idempotency-key-expired",
+        "This Idempotency-Key was used for an earlier payment; use a new key.",
+        title="Idempotency key expired",
+    )
 
 
 def _forget_claim(svc: Services, merchant_id: str, key: str, payment_id: str) -> None:

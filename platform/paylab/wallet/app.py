@@ -10,6 +10,7 @@ from paylab.core.app import create_app
 from paylab.core.db import service_engine
 from paylab.core.lazy import Lazy
 from paylab.core.problems import problem_response
+from paylab.wallet import jobs
 from paylab.wallet.operations import WalletError
 from paylab.wallet.routes import internal, public
 from paylab.wallet.service import WalletService
@@ -21,7 +22,7 @@ TITLE = "Paylab wallet"
 def create(engine: Engine | None = None, settings: WalletSettings | None = None) -> FastAPI:
     """The wallet app; `engine` defaults to one connected as `paylab_wallet`."""
     settings = settings or get_wallet_settings()  # invalid settings fail here, at startup
-    app = create_app("wallet", [public, internal], title=TITLE)
+    app = create_app("wallet", [public, internal, jobs.router], title=TITLE)
 
     app.state.wallet = Lazy(
         lambda: WalletService(engine or service_engine("wallet", pool_size=10), settings)

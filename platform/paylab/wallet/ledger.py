@@ -45,6 +45,7 @@ class PostingKind(StrEnum):
     REFUND_RESERVE = "refund_reserve"
     REFUND = "refund"
     REFUND_CANCEL = "refund_cancel"
+    PAYOUT_RETURN = "payout_return"
 
 
 class SystemAccount(StrEnum):
@@ -222,6 +223,16 @@ def payout(currency: Currency, amount: Decimal, *, merchant: UUID, world: UUID) 
         PostingKind.PAYOUT,
         currency,
         (Leg(merchant, Bucket.AVAILABLE, -amount), Leg(world, Bucket.AVAILABLE, amount)),
+    )
+
+
+def payout_return(currency: Currency, amount: Decimal, *, merchant: UUID, world: UUID) -> Posting:
+    """The bank refused a payout: the money comes back to the merchant's available balance."""
+    amount = _positive(amount)
+    return Posting(
+        PostingKind.PAYOUT_RETURN,
+        currency,
+        (Leg(world, Bucket.AVAILABLE, -amount), Leg(merchant, Bucket.AVAILABLE, amount)),
     )
 
 

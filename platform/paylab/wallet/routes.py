@@ -274,6 +274,25 @@ def payout(
     return respond(service.payout(body, correlation))
 
 
+@internal.post(
+    "/payouts/{operation_id}/return",
+    status_code=201,
+    response_model=schemas.Payout,
+    responses=_problems(404, 409, 422),
+)
+def return_payout(
+    _: InternalCaller,
+    operation_id: Annotated[
+        str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    ],
+    body: schemas.PayoutReturn,
+    service: Service,
+    correlation: Correlation,
+) -> Response:
+    """Give a refused payout back to the merchant's available balance (once per payout)."""
+    return respond(service.return_payout(operation_id, body, correlation))
+
+
 @internal.get("/ledger/check", response_model=schemas.LedgerCheck, responses=_problems(422))
 def ledger_check(
     _: InternalCaller,

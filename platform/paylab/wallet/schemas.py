@@ -78,6 +78,12 @@ class PayoutCreate(Request):
     currency: Currency
 
 
+class PayoutReturn(Request):
+    """The bank refused a payout: give its amount back to the merchant (once per payout)."""
+
+    reason: Text
+
+
 class RefundCreate(Request):
     """Reserve a refund of a captured payment: the merchant's part leaves its available balance."""
 

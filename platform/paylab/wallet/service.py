@@ -21,6 +21,7 @@ from paylab.wallet.settings import WalletSettings
 
 HOLDS = "holds"
 PAYOUTS = "payouts"
+PAYOUT_RETURNS = "payout-returns"
 
 
 class WalletService(AccountUseCases):
@@ -111,6 +112,42 @@ class WalletService(AccountUseCases):
         )
         with unit_of_work(self._sessions) as session:
             return run_once(session, PAYOUTS, req.operation_id, request, lambda: action(session))
+
+    def return_payout(
+        self, operation_id: str, req: schemas.PayoutReturn, correlation_id: str
+    ) -> Outcome:
+        """Credit back a payout the bank refused, once per payout (its operation id)."""
+
+        def action(session: Session) -> Outcome:
+            paid = store.payout_by_operation(session, operation_id)
+            if paid is None:
+                raise not_found("payout")
+            account_id, merchant_id, amount, currency = paid
+            world = store.system_account(ledger.SystemAccount.PAYOUTS, currency)
+            posting = ledger.payout_return(currency, amount, merchant=account_id, world=world)
+            # The payout's own operation id: a unique index allows one return per payout.
+            posted = post(
+                session,
+                self.settings,
+                posting,
+                correlation_id=correlation_id,
+                operation_id=operation_id,
+            )
+            return Outcome(
+                201,
+                schemas.Payout(
+                    id=posted.posting_id,
+                    merchant_id=merchant_id,
+                    merchant_account_id=account_id,
+                    amount=fmt(amount),
+                    currency=currency,
+                    available=fmt(posted.after[account_id].available),
+                ).model_dump(mode="json"),
+            )
+
+        request = fingerprint(op="payout-return", operation_id=operation_id)
+        with unit_of_work(self._sessions) as session:
+            return run_once(session, PAYOUT_RETURNS, operation_id, request, lambda: action(session))
 
     # ------------------------------------------------------------------ holds
     def reserve(self, req: schemas.HoldCreate, correlation_id: str) -> Outcome:

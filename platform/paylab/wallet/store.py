@@ -179,3 +179,22 @@ def write_posting(
             )
         )
     return posting_id
+
+
+def payout_by_operation(
+    session: Session, operation_id: str
+) -> tuple[uuid.UUID, str, Decimal, ledger.Currency] | None:
+    """The merchant account, merchant, amount and currency of the payout `operation_id` made."""
+    row = session.execute(
+        select(Account.id, Account.merchant_id, Entry.amount, Posting.currency)
+        .join(Entry, Entry.posting_id == Posting.id)
+        .join(Account, Account.id == Entry.account_id)
+        .where(
+            Posting.kind == ledger.PostingKind.PAYOUT.value,
+            Posting.operation_id == operation_id,
+            Account.kind == "merchant",
+        )
+    ).first()
+    if row is None or row.merchant_id is None:
+        return None
+    return row.id, row.merchant_id, -row.amount, ledger.Currency(row.currency)

@@ -152,7 +152,7 @@ def cleanup(engine: Engine, merchant_ids: list[str]) -> None:
             ),
             params,
         )
-        for table in ("webhook_deliveries", "payout_accounts"):
+        for table in ("webhook_deliveries", "payout_accounts", "dispersions"):
             conn.execute(
                 text(f"DELETE FROM merchant.{table} WHERE merchant_id = ANY(:ids)"), params
             )

@@ -76,9 +76,7 @@ def test_the_envelope_requires_exactly_the_architecture_fields() -> None:
 
 def test_drafts_are_marked_in_the_schema_and_the_readme() -> None:
     drafts = {t for t in event_types() if "DRAFT" in schema(t).get("$comment", "")}
-    assert drafts == {"MerchantRegistered", "DispersionCompleted", "WebhookFailed"} | {
-        "DailySummaryRequested"
-    }
+    assert drafts == {"MerchantRegistered", "WebhookFailed"}
     readme = (CONTRACTS / "README.md").read_text()
     assert all(d in readme.split("## Drafts")[1] for d in drafts)
 

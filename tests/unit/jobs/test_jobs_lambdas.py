@@ -1,0 +1,102 @@
+"""The daily-summary and data-cleanup Lambdas without I/O: paging, business date, failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from paylab.lambdas import daily_summary, data_cleanup
+
+
+def scheduled(time: str) -> dict[str, Any]:
+    return {"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "detail": {}}
+
+
+def test_daily_summary_asks_for_yesterday_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies: list[dict[str, Any]] = []
+    answers = iter(
+        [
+            {"merchants": 2, "requested": 2, "already_requested": 0, "next_cursor": "m2"},
+            {"merchants": 1, "requested": 0, "already_requested": 1, "next_cursor": None},
+        ]
+    )
+
+    def call(service: str, method: str, path: str, body: Any = None) -> Any:
+        assert (service, method, path) == ("merchant", "POST", "/internal/jobs/daily-summaries")
+        bodies.append(dict(body))
+        return next(answers)
+
+    monkeypatch.setattr(daily_summary, "call", call)
+    # cron(0 6 * * ? *): 01:00 on 5 December in Bogota sums up 4 December.
+    result = daily_summary.handler(scheduled("2026-12-05T06:00:00Z"), None)
+
+    assert result == {
+        "job": "daily-summary",
+        "business_date": "2026-12-04",
+        "merchants": 3,
+        "requested": 2,
+        "already_requested": 1,
+    }
+    assert [b.get("after") for b in bodies] == [None, "m2"]
+    assert {b["business_date"] for b in bodies} == {"2026-12-04"}
+    assert bodies[0]["scheduled_at"] == "2026-12-05T06:00:00+00:00"
+
+
+def test_daily_summary_refuses_an_event_without_a_time() -> None:
+    with pytest.raises(ValueError, match="not a scheduled event"):
+        daily_summary.handler({"detail": {}}, None)
+
+
+def test_cleanup_calls_each_service_until_nothing_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    rounds = {"payment": 0}
+
+    def call(service: str, method: str, path: str, body: Any = None) -> Any:
+        assert (method, path) == ("POST", "/internal/jobs/cleanup")
+        calls.append(service)
+        if service == "payment":
+            rounds["payment"] += 1
+            more = rounds["payment"] < 3
+            return {"deleted": {"payment.outbox": 1000 if more else 5}, "more": more}
+        return {"deleted": {f"{service}.outbox": 0}, "more": False}
+
+    monkeypatch.setattr(data_cleanup, "call", call)
+    monkeypatch.setenv("PAYLAB_CLEANUP_SERVICES", "payment, wallet")
+    result = data_cleanup.handler(scheduled("2026-12-05T08:00:00Z"), None)
+
+    assert calls == ["payment", "payment", "payment", "wallet"]
+    assert result["deleted"] == {
+        "payment": {"payment.outbox": 2005},
+        "wallet": {"wallet.outbox": 0},
+    }
+    assert result["business_date"] == "2026-12-04"
+
+
+def test_cleanup_rounds_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def call(service: str, method: str, path: str, body: Any = None) -> Any:
+        calls.append(service)
+        return {"deleted": {"x": 1}, "more": True}
+
+    monkeypatch.setattr(data_cleanup, "call", call)
+    monkeypatch.setenv("PAYLAB_CLEANUP_SERVICES", "payment")
+    data_cleanup.handler(scheduled("2026-12-05T08:00:00Z"), None)
+    assert len(calls) == data_cleanup.MAX_ROUNDS
+
+
+def test_a_failing_service_does_not_spare_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    cleaned: list[str] = []
+
+    def call(service: str, method: str, path: str, body: Any = None) -> Any:
+        if service == "wallet":
+            raise RuntimeError("wallet down")
+        cleaned.append(service)
+        return {"deleted": {}, "more": False}
+
+    monkeypatch.setattr(data_cleanup, "call", call)
+    monkeypatch.delenv("PAYLAB_CLEANUP_SERVICES", raising=False)
+    with pytest.raises(RuntimeError, match="wallet"):
+        data_cleanup.handler(scheduled("2026-12-05T08:00:00Z"), None)
+    assert cleaned == ["payment", "merchant", "notification"]
