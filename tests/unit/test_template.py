@@ -420,3 +420,15 @@ def test_secrets_we_own_are_generated_never_written_in_the_template(
         assert "SecretString" not in props, f"{name}: a literal secret value in the template"
         generated = props["GenerateSecretString"]
         assert generated["PasswordLength"] >= 32, name
+
+
+def test_push_filters_pass_what_each_subscriber_handles(template: dict[str, Any]) -> None:
+    """A filter that dropped a handled type would silently lose webhooks or messages."""
+    from paylab.merchant.webhooks import PAYMENT_OUTCOMES
+    from paylab.notification.messages import HANDLED
+
+    resources = template["Resources"]
+    merchant = resources["MerchantPaymentEventsSubscription"]["Properties"]["FilterPolicy"]
+    notification = resources["NotificationPaymentEventsSubscription"]["Properties"]["FilterPolicy"]
+    assert set(merchant["type"]) == PAYMENT_OUTCOMES
+    assert set(notification["type"]) <= HANDLED
