@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 from paylab.core.problems import install_problem_handlers
-from simulators import api_keys, control
+from simulators import OPENAPI_INFO, api_keys, control
 from simulators.callbacks import CallbackConfig, CallbackSender
 from simulators.control import SimContext, SimState
 from simulators.credentials import random_secret
@@ -24,6 +26,9 @@ from simulators.middleware import FastHandler, SimMiddleware
 from simulators.seeding import SeededRandom
 
 VERSION = "1.0.0"
+
+Clock = Callable[[], float]
+FastRoutes = Callable[[SimContext], dict[tuple[str, str], FastHandler]]
 
 
 def default_secret(name: str) -> str:
@@ -44,7 +49,7 @@ def build_app(
     state_file: Path | None = None,
     callback_client: httpx.AsyncClient | None = None,
     journal_capacity: int = 10_000,
-    fast_routes: Callable[[SimContext], dict[tuple[str, str], FastHandler]] | None = None,
+    fast_routes: FastRoutes | None = None,
 ) -> FastAPI:
     """A FastAPI app for one simulator, wrapped in the fault + journal middleware."""
     rng = SeededRandom(seed)
@@ -90,6 +95,38 @@ def build_app(
         api_keys=ctx.api_keys,
     )
     return app
+
+
+@dataclass(frozen=True)
+class SimulatorSpec:
+    """What makes simulator `name`: its routes and its state; `create_app` builds its app."""
+
+    name: str
+    routers: list[APIRouter]
+    make_state: Callable[[SimContext, Clock], SimState]
+    fast_routes: FastRoutes | None = None
+
+    def create_app(
+        self,
+        *,
+        seed: int = 0,
+        state_file: Path | None = None,
+        callback_client: httpx.AsyncClient | None = None,
+        clock: Clock = time.time,
+    ) -> FastAPI:
+        """The simulator's app; its state reads time from `clock`."""
+        title, description = OPENAPI_INFO[self.name]
+        return build_app(
+            name=self.name,
+            title=title,
+            description=description,
+            routers=self.routers,
+            make_state=lambda ctx: self.make_state(ctx, clock),
+            seed=seed,
+            state_file=state_file,
+            callback_client=callback_client,
+            fast_routes=self.fast_routes,
+        )
 
 
 class SimApp(FastAPI):

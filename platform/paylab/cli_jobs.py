@@ -11,16 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from paylab.core.job_runs import Delivery, run_job
 from paylab.core.jobs import (
     Clients,
-    Delivery,
     Job,
     JobError,
     UnknownJob,
     UnsupportedTarget,
     find_job,
     list_jobs,
-    run_job,
 )
 from paylab.core.schedules import ScheduleError
 

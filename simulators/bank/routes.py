@@ -11,6 +11,7 @@ from starlette.responses import Response
 from paylab.core.money import fmt, to_decimal
 from paylab.core.problems import Problem
 from simulators.bank.cards import TEST_CARDS
+from simulators.bank.records import MESSAGES, Authorization, Payout, summary
 from simulators.bank.schemas import (
     AuthorizationIn,
     AuthorizationOut,
@@ -26,7 +27,7 @@ from simulators.bank.schemas import (
     RefundOut,
     TokenOut,
 )
-from simulators.bank.state import MESSAGES, Authorization, BankState, Payout, summary
+from simulators.bank.state import BankState
 from simulators.control import ERRORS
 
 router = APIRouter(tags=["bank"], responses={422: ERRORS[422], 400: ERRORS[400]})

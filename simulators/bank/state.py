@@ -11,7 +11,8 @@ from typing import Any
 
 from paylab.core.money import fmt, to_decimal
 from paylab.core.problems import Problem
-from simulators.bank.cards import TEST_CARDS, Behaviour, brand, card_errors, is_expired
+from simulators.bank.cards import TEST_CARDS, Behaviour, card_errors, is_expired
+from simulators.bank.records import Authorization, CardAccount, Payout, decimals_as_text, pack
 from simulators.bank.schemas import AuthorizationIn, BankSettings, PayoutIn
 from simulators.idempotency import IdempotencyStore
 from simulators.seeding import SeededRandom
@@ -19,59 +20,6 @@ from simulators.seeding import SeededRandom
 DEFAULT_BALANCE = {"COP": Decimal("5000000.00"), "USD": Decimal("2000.00")}
 DEFAULT_LIMIT = {"COP": Decimal("10000000.00"), "USD": Decimal("5000.00")}
 MAX_RECORDS = 200_000  # bounded memory under load tests; the oldest records go first
-MESSAGES = {
-    "approved": "Approved",
-    "insufficient_funds": "Declined: insufficient funds",
-    "exceeds_limit": "Declined: amount exceeds the card's limit",
-    "expired_card": "Declined: expired card",
-    "processor_error": "Failed: processor error, retry later",
-    "pending_review": "Pending: the issuer is reviewing the transaction",
-}
-
-
-@dataclass
-class CardAccount:
-    """Balances and limits behind one card number."""
-
-    number: str
-    behaviour: Behaviour
-    balance: dict[str, Decimal]
-    limit: dict[str, Decimal]
-
-
-@dataclass(slots=True)
-class Authorization:
-    """One authorization; amounts are Decimal."""
-
-    id: str
-    status: str
-    response_code: str
-    authorization_code: str | None
-    amount: Decimal
-    currency: str
-    captured: Decimal
-    refunded: Decimal
-    reference: str
-    installments: int
-    number: str
-    created_at: float
-    resolve_at: float | None = None
-
-
-@dataclass
-class Payout:
-    """One payout to a bank account."""
-
-    id: str
-    status: str
-    failure_reason: str | None
-    amount: Decimal
-    currency: str
-    reference: str
-    bank_code: str
-    account_number: str
-    created_at: float
-    resolve_at: float | None = None
 
 
 @dataclass
@@ -168,7 +116,7 @@ class BankState:
             self._decide_funds(auth, acct)
         if auth.status == "approved" and body.capture:
             auth.status, auth.captured = "captured", amount
-        self._store(self.auths, auth.id, _pack(auth))
+        self._store(self.auths, auth.id, pack(auth))
         return auth
 
     def _decide_funds(self, auth: Authorization, acct: CardAccount) -> None:
@@ -191,7 +139,7 @@ class BankState:
         if auth.status == "pending" and due is not None and self.clock() >= due:
             auth.resolve_at = None
             self._decide_funds(auth, self.account(auth.number))
-            self.auths[auth_id] = _pack(auth)
+            self.auths[auth_id] = pack(auth)
         return auth
 
     def capture(self, auth_id: str, amount: str | None) -> Authorization:
@@ -207,7 +155,7 @@ class BankState:
             )
         self.account(auth.number).balance[auth.currency] += auth.amount - value
         auth.captured, auth.status = value, "captured"
-        self.auths[auth.id] = _pack(auth)
+        self.auths[auth.id] = pack(auth)
         return auth
 
     def void(self, auth_id: str) -> Authorization:
@@ -215,7 +163,7 @@ class BankState:
         auth = self._in_state(auth_id, "approved", "void")
         self.account(auth.number).balance[auth.currency] += auth.amount
         auth.status = "voided"
-        self.auths[auth.id] = _pack(auth)
+        self.auths[auth.id] = pack(auth)
         return auth
 
     def refund(self, auth_id: str, amount: str | None) -> tuple[str, Decimal, Authorization]:
@@ -233,7 +181,7 @@ class BankState:
         auth.refunded += value
         auth.status = "refunded" if auth.refunded == auth.captured else "partially_refunded"
         self.account(auth.number).balance[auth.currency] += value
-        self.auths[auth.id] = _pack(auth)
+        self.auths[auth.id] = pack(auth)
         return self.rng.new_id("rf"), value, auth
 
     def _in_state(self, auth_id: str, allowed: str | tuple[str, ...], action: str) -> Authorization:
@@ -291,7 +239,7 @@ class BankState:
 
         def enc(obj: Any) -> Any:
             d = asdict(obj)
-            return {k: _dec_to_str(v) for k, v in d.items()}
+            return {k: decimals_as_text(v) for k, v in d.items()}
 
         return {
             "settings": self.settings.model_dump(),
@@ -316,24 +264,7 @@ class BankState:
         for a in data.get("auths", []):
             for k in ("amount", "captured", "refunded"):
                 a[k] = Decimal(a[k])
-            self.auths[a["id"]] = _pack(Authorization(**a))
+            self.auths[a["id"]] = pack(Authorization(**a))
         for p in data.get("payouts", []):
             p["amount"] = Decimal(p["amount"])
             self.payouts[p["id"]] = Payout(**p)
-
-
-def _pack(auth: Authorization) -> tuple[Any, ...]:
-    return tuple(getattr(auth, name) for name in Authorization.__slots__)
-
-
-def _dec_to_str(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return fmt(value)
-    if isinstance(value, dict):
-        return {k: _dec_to_str(v) for k, v in value.items()}
-    return value
-
-
-def summary(number: str) -> dict[str, str]:
-    """Brand, BIN and last four digits of a card."""
-    return {"brand": brand(number), "last4": number[-4:], "bin": number[:6]}

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from paylab.cli import app
-from paylab.core.jobs import find_job, scheduled_event, target_event
+from paylab.core.job_runs import scheduled_event, target_event
+from paylab.core.jobs import find_job
 from paylab.core.settings import get_settings
 
 from .resources import AwsClients, Queue, ignore_missing

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from paylab.audit import schemas
 from paylab.audit.service import AuditService
 from paylab.core.internal_auth import InternalCaller, MerchantId
-from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_schema
+from paylab.core.problems import problem_responses
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    schema = {"content": {PROBLEM_MEDIA_TYPE: {"schema": problem_schema()}}}
-    return {status: {"description": "Problem", **schema} for status in (401, *statuses)}
+    return problem_responses(401, *statuses)
 
 
 def audit_service(request: Request) -> AuditService:

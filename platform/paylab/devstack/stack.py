@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
 from paylab.core.aws import client
@@ -19,9 +18,21 @@ from paylab.devstack import database
 from paylab.devstack.errors import StackError
 from paylab.devstack.localstack import HostLocalStack
 from paylab.devstack.postgres import EmbeddedPostgres
-from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
+from paylab.devstack.probes import external_ok, http_ok, redact
+from paylab.devstack.process import ProcessManager
 from paylab.devstack.redis_server import EmbeddedRedis
 from paylab.devstack.seed import DemoSeeder
+from paylab.devstack.services import SERVICES, HostServices
+from paylab.devstack.simulators import (
+    SIMULATOR_COMPONENTS,
+    SIMULATOR_PROCESS,
+    SIMULATORS,
+    HostSimulators,
+    process_of,
+    simulator_healthy,
+    simulator_url,
+)
+from paylab.devstack.workers import WORKERS, start_workers
 from paylab.infra.artifacts import publish
 from paylab.infra.deploy import (
     DeploymentError,
@@ -32,22 +43,8 @@ from paylab.infra.deploy import (
 
 Progress = Callable[[str], None]
 
-# ARCHITECTURE §1: the partner simulators and the services, with their ports.
-SIMULATORS = {"pse": 9001, "bank": 9002, "antifraud": 9003, "sms": 9004, "merchant": 9005}
-# They share one process (and one log): see docs/decisions.md. `status` still has a
-# `sim-NAME` row per simulator, and `logs sim-NAME` shows the shared log.
-SIMULATOR_PROCESS = "simulators"
-SERVICES = {
-    "auth": 8001,
-    "payment": 8002,
-    "wallet": 8003,
-    "merchant": 8004,
-    "notification": 8005,
-    "audit": 8006,
-    "gateway": 8080,
-}
-# One process for every SQS consumer (notification, audit): see docs/decisions.md.
-WORKERS = {"outbox-relay": "paylab.core.outbox_relay", "consumers": "paylab.core.consumer"}
+# Names other code imports from here; the services, simulators and workers have their modules.
+__all__ = ["SERVICES", "SIMULATORS", "SIMULATOR_PROCESS", "WORKERS", "DevStack"]
 
 
 class DevStack:
@@ -62,6 +59,8 @@ class DevStack:
         )
         self.postgres = EmbeddedPostgres(state, settings.postgres_port, self.manager)
         self.redis = EmbeddedRedis(state, settings.redis_port, self.manager)
+        self.services = HostServices(settings.root, self.manager)
+        self.simulators = HostSimulators(settings.root, self.manager)
 
     # -- up ---------------------------------------------------------------------------------
 
@@ -75,7 +74,7 @@ class DevStack:
             self.postgres.start()
         if not self.settings.redis_url:
             self.redis.start()
-        self._start_simulators()
+        self.simulators.start()
         # Services connect to nothing before their first request: they boot (a few seconds
         # of imports) while LocalStack starts and the stack deploys.
         services = self._start_services(progress)
@@ -101,10 +100,10 @@ class DevStack:
         admin_url = self.admin_database_url()
         database.bootstrap(admin_url, self._db_passwords(stack_outputs))
         database.migrate(admin_url)
-        self._start_workers()
-        self._wait_simulators()
+        start_workers(self.manager, self.settings.root)
+        self.simulators.wait_ready()
         self._configure_secrets(stack_outputs, progress)
-        self._wait_services(services)
+        self.services.wait_ready(services)
         if (seeder := self._seeder()) is not None:
             progress("seeding the demo merchant and payer wallets")
             seeder.seed()
@@ -121,7 +120,7 @@ class DevStack:
         ):
             progress("stored the Postgres admin login in its secret")
         apply_rotation_schedules(self.settings, progress)
-        if self._simulators_available():
+        if self.simulators.available:
             push_partner_secrets(stack_outputs, SIMULATORS, progress)
 
     def _seeder(self) -> DemoSeeder | None:
@@ -133,7 +132,7 @@ class DevStack:
             f"http://127.0.0.1:{services['auth']}",
             f"http://127.0.0.1:{services['wallet']}",
             f"http://127.0.0.1:{services['merchant']}" if "merchant" in services else None,
-            f"http://127.0.0.1:{SIMULATORS['merchant']}" if self._simulators_available() else None,
+            simulator_url("merchant") if self.simulators.available else None,
         )
 
     @property
@@ -154,101 +153,27 @@ class DevStack:
             passwords[service] = str(reader.get_json(arn)["password"])
         return passwords
 
-    def _simulators_available(self) -> bool:
-        return (self.settings.root / "simulators" / "__main__.py").exists()
-
-    def _start_simulators(self) -> None:
-        if not self._simulators_available():
-            return
-        if self.manager.running(SIMULATOR_PROCESS) is None:
-            # A stack started when each simulator had its own process: those hold the ports.
-            for name in SIMULATORS:
-                self.manager.stop(f"sim-{name}")
-        ports = [arg for port in SIMULATORS.values() for arg in ("--port", str(port))]
-        self.manager.start(
-            ProcessSpec(
-                name=SIMULATOR_PROCESS,
-                argv=[sys.executable, "-m", "simulators", *SIMULATORS, *ports],
-                cwd=self.settings.root,
-                ports=tuple(SIMULATORS.values()),
-            )
-        )
-
     def available_services(self) -> dict[str, int]:
         """The services whose code exists (issues add them one by one)."""
-        package = self.settings.root / "platform" / "paylab"
-        return {n: p for n, p in SERVICES.items() if (package / n / "app.py").exists()}
+        return self.services.available()
 
     def _start_services(self, progress: Progress) -> dict[str, int]:
         services = self.available_services()
         if services:
             progress(f"starting services: {', '.join(services)}")
-        for name, port in services.items():
-            self.manager.start(
-                ProcessSpec(
-                    name=name,
-                    # Each service's app.py has a `create()` factory: nothing connects at import.
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        f"paylab.{name}.app:create",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-access-log",
-                    ],
-                    cwd=self.settings.root,
-                    port=port,
-                )
-            )
+        self.services.start(services)
         return services
-
-    def _wait_services(self, services: dict[str, int]) -> None:
-        for name, port in services.items():
-            wait_until(
-                lambda port=port: _http_ok(f"http://127.0.0.1:{port}/health"),  # type: ignore[misc]
-                timeout=60,
-                what=f"the {name} service on port {port}",
-                alive=lambda name=name: self.manager.check_alive(name),  # type: ignore[misc]
-            )
-
-    def _start_workers(self) -> None:
-        """Background workers: the outbox relay publishes every service's events."""
-        for name, module in WORKERS.items():
-            self.manager.start(
-                ProcessSpec(name=name, argv=[sys.executable, "-m", module], cwd=self.settings.root)
-            )
-
-    def _wait_simulators(self) -> None:
-        if not self._simulators_available():
-            return
-        for name, port in SIMULATORS.items():
-            wait_until(
-                lambda port=port: _http_ok(f"http://127.0.0.1:{port}/_sim/health"),  # type: ignore[misc]
-                timeout=30,
-                what=f"the {name} simulator on port {port}",
-                alive=lambda: self.manager.check_alive(SIMULATOR_PROCESS),
-            )
 
     # -- down -------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
         """Every process `up` may start, in the order `down` stops them."""
-        # The `sim-NAME` names: `logs sim-NAME`, and `down` of a stack started by older code.
-        sims = (f"sim-{n}" for n in SIMULATORS)
-        return [*SERVICES, *WORKERS, SIMULATOR_PROCESS, *sims, "localstack", "redis", "postgres"]
+        sims = [SIMULATOR_PROCESS, *SIMULATOR_COMPONENTS]
+        return [*SERVICES, *WORKERS, *sims, "localstack", "redis", "postgres"]
 
     def log_file(self, name: str) -> Path:
         """The log of component `name`; every `sim-NAME` writes to the simulators' log."""
-        return self.manager.log_file(self._process_of(name))
-
-    @staticmethod
-    def _process_of(name: str) -> str:
-        sims = {f"sim-{n}" for n in SIMULATORS}
-        return SIMULATOR_PROCESS if name in sims else name
+        return self.manager.log_file(process_of(name))
 
     def down(self) -> list[str]:
         """Stop every process we started, newest layer first; returns what was stopped."""
@@ -269,14 +194,11 @@ class DevStack:
                 "redis", self.settings.redis_url, self.redis.healthy, self.redis.url
             ),
         }
-        if self._simulators_available():
-            for name, port in SIMULATORS.items():
-                url = f"http://127.0.0.1:{port}"
-                components[f"sim-{name}"] = self._component(
-                    SIMULATOR_PROCESS,
-                    url,
-                    lambda url=url: _http_ok(f"{url}/_sim/health"),  # type: ignore[misc]
-                )
+        if self.simulators.available:
+            for name in SIMULATORS:
+                url = simulator_url(name)
+                check = partial(simulator_healthy, url)
+                components[f"sim-{name}"] = self._component(SIMULATOR_PROCESS, url, check)
         for name in WORKERS:
             components[name] = self._component(name, "", lambda: True)
         for name, port in self.available_services().items():
@@ -284,7 +206,7 @@ class DevStack:
             components[name] = self._component(
                 name,
                 url,
-                lambda url=url: _http_ok(f"{url}/health"),  # type: ignore[misc]
+                lambda url=url: http_ok(f"{url}/health"),  # type: ignore[misc]
             )
         stack = (
             self._stack_status()
@@ -320,7 +242,7 @@ class DevStack:
             "state": "external",
             "pid": None,
             "url": endpoint,
-            "healthy": endpoint == "aws" or _http_ok(f"{endpoint}/_localstack/health"),
+            "healthy": endpoint == "aws" or http_ok(f"{endpoint}/_localstack/health"),
         }
 
     def _external_or_managed(
@@ -330,8 +252,8 @@ class DevStack:
             return {
                 "state": "external",
                 "pid": None,
-                "url": _redact(external),
-                "healthy": _external_ok(name, external),
+                "url": redact(external),
+                "healthy": external_ok(name, external),
             }
         return self._component(name, url, check)
 
@@ -352,34 +274,3 @@ class DevStack:
 
     def save_status(self, path: Path) -> None:
         path.write_text(json.dumps(self.status(), indent=2))
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL is shown as its scheme only
-        return url.split(":", 1)[0] + "://..."
-
-
-def _external_ok(kind: str, url: str) -> bool:
-    try:
-        if kind == "redis":
-            import redis
-
-            return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-        import psycopg
-
-        with psycopg.connect(url, connect_timeout=2) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except Exception:  # any failure to reach it means "not healthy"
-        return False

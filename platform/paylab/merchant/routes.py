@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from paylab.core.internal_auth import InternalCaller, MerchantId
-from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_schema
+from paylab.core.problems import problem_responses
 from paylab.merchant import schemas
 from paylab.merchant.service import MerchantService, merchant_view
 
@@ -21,8 +21,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    schema = {"content": {PROBLEM_MEDIA_TYPE: {"schema": problem_schema()}}}
-    return {s: {"description": "Problem", **schema} for s in (400, 401, 422, *statuses)}
+    return problem_responses(400, 401, 422, *statuses)
 
 
 def merchant_service(request: Request) -> MerchantService:

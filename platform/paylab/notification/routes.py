@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from paylab.core.internal_auth import InternalCaller, MerchantId
-from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_schema
+from paylab.core.problems import problem_responses
 from paylab.notification.journal import Filters
 from paylab.notification.schemas import Channel, NotificationList, Status
 from paylab.notification.service import NotificationService
@@ -16,8 +16,7 @@ FilterText = Annotated[str | None, Query(min_length=1, max_length=200, pattern=r
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    schema = {"content": {PROBLEM_MEDIA_TYPE: {"schema": problem_schema()}}}
-    return {status: {"description": "Problem", **schema} for status in (401, *statuses)}
+    return problem_responses(401, *statuses)
 
 
 def notification_service(request: Request) -> NotificationService:

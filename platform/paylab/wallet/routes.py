@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from paylab.core.internal_auth import InternalCaller, MerchantId
-from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_schema
+from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_responses
 from paylab.wallet import schemas
 from paylab.wallet.ledger import Currency
 from paylab.wallet.operations import Outcome
@@ -17,8 +17,7 @@ from paylab.wallet.service import WalletService
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    schema = {"content": {PROBLEM_MEDIA_TYPE: {"schema": problem_schema()}}}
-    return {status: {"description": "Problem", **schema} for status in (400, 401, *statuses)}
+    return problem_responses(400, 401, *statuses)
 
 
 def wallet_service(request: Request) -> WalletService:

@@ -13,9 +13,9 @@ from paylab.core.consumer import (
     ConsumerSettings,
     QueueWorker,
     describe,
-    load_handler,
     retry_visibility,
 )
+from paylab.core.consumer_registry import load_handler
 from paylab.core.events import Envelope
 
 

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 
 from paylab.core.consumer import (
     LAST_ERROR,
-    REGISTRY,
     ConsumerSettings,
     QueueWorker,
     from_eventbridge,
 )
+from paylab.core.consumer_registry import REGISTRY
 from paylab.core.events import Envelope
 from paylab.lambdas.dlq_reprocessor import Reprocessor
 

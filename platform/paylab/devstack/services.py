@@ -1,0 +1,67 @@
+"""The FastAPI services on the host: one uvicorn process each, on its ARCHITECTURE port."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from paylab.devstack.probes import http_ok
+from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
+
+# ARCHITECTURE §1: the services, with their ports.
+SERVICES = {
+    "auth": 8001,
+    "payment": 8002,
+    "wallet": 8003,
+    "merchant": 8004,
+    "notification": 8005,
+    "audit": 8006,
+    "gateway": 8080,
+}
+
+
+class HostServices:
+    """Starts the services whose code exists and waits for their health checks."""
+
+    def __init__(self, root: Path, manager: ProcessManager) -> None:
+        self.root = root
+        self.manager = manager
+
+    def available(self) -> dict[str, int]:
+        """The services whose code exists (issues add them one by one)."""
+        package = self.root / "platform" / "paylab"
+        return {n: p for n, p in SERVICES.items() if (package / n / "app.py").exists()}
+
+    def start(self, services: dict[str, int]) -> None:
+        """Start `services` (name to port) that do not run yet."""
+        for name, port in services.items():
+            self.manager.start(
+                ProcessSpec(
+                    name=name,
+                    # Each service's app.py has a `create()` factory: nothing connects at import.
+                    argv=[
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"paylab.{name}.app:create",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                    ],
+                    cwd=self.root,
+                    port=port,
+                )
+            )
+
+    def wait_ready(self, services: dict[str, int]) -> None:
+        """Wait for each service's /health; StackError if its process dies."""
+        for name, port in services.items():
+            wait_until(
+                lambda port=port: http_ok(f"http://127.0.0.1:{port}/health"),  # type: ignore[misc]
+                timeout=60,
+                what=f"the {name} service on port {port}",
+                alive=lambda name=name: self.manager.check_alive(name),  # type: ignore[misc]
+            )
