@@ -6,13 +6,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
 from paylab.core.db import service_engine
 from paylab.core.events import Envelope
-from paylab.core.outbox_relay import OutboxRelay, channel, serve
+from paylab.core.outbox_relay import OutboxRelay, channel, listener_factory, serve
 from paylab.core.publishers import OutboxMessage, Publisher
 
 from .waiting import wait_until
@@ -78,25 +79,69 @@ def _commit(engine: Engine, table: str, aggregate: str) -> str:
     return event.id
 
 
+class WatchedRelay(OutboxRelay):
+    """The relay, telling the test when a round has ended (it then waits on LISTEN)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.round_ended = threading.Event()
+
+    def run_once(self) -> int:
+        moved = super().run_once()
+        self.round_ended.set()
+        return moved
+
+
 def _serving(
     engine: Engine, table: str, linger: float, hold_first: threading.Event | None = None
-) -> tuple[CountingPublisher, threading.Event]:
+) -> tuple[CountingPublisher, threading.Event, WatchedRelay]:
     publisher = CountingPublisher(hold_first)
-    relay = OutboxRelay(engine, SCHEMA, publisher, table=table)
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    relay = WatchedRelay(engine, SCHEMA, publisher, table=table)
     stop = threading.Event()
-    threading.Thread(target=serve, args=(relay, dsn, stop, 0.2, linger), daemon=True).start()
-    return publisher, stop
+    threading.Thread(
+        target=serve, args=(relay, listener_factory(engine), stop, 0.2, linger), daemon=True
+    ).start()
+    return publisher, stop, relay
+
+
+def _listener_pids(engine: Engine, table: str) -> set[int]:
+    """Backends LISTENing on the private outbox's channel (the relay's listening session)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE query = :q AND pid <> pg_backend_pid()"),
+            {"q": f"LISTEN {channel(SCHEMA, table)}"},
+        )
+        return {row.pid for row in rows}
+
+
+def test_the_relay_listens_again_after_losing_its_session(engine: Engine, table: str) -> None:
+    """A restarted Postgres or a terminated session must not stop the relay for good."""
+    publisher, stop, _ = _serving(engine, table, 0.0)
+    try:
+        first = wait_until(lambda: _listener_pids(engine, table), timeout=10, description="LISTEN")
+        with engine.connect() as conn:  # a role may terminate its own sessions
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": next(iter(first))})
+        wait_until(
+            lambda: _listener_pids(engine, table) - first,
+            timeout=15,
+            description="a new listening session",
+        )
+        row = _commit(engine, table, "agg-after")
+        wait_until(
+            lambda: any(row in c for c in publisher.calls), timeout=10, description="published"
+        )
+    finally:
+        stop.set()
 
 
 @pytest.mark.parametrize(("linger", "calls"), [(1.0, 1), (0.0, 2)])
 def test_commits_within_the_linger_share_one_call(
     engine: Engine, table: str, linger: float, calls: int
 ) -> None:
-    publisher, stop = _serving(engine, table, linger)
+    publisher, stop, relay = _serving(engine, table, linger)
     try:
-        # Let the relay reach its LISTEN wait (its first, empty round) before the commits.
-        time.sleep(0.5)
+        # The relay is at its LISTEN wait (after its first, empty round) before the commits.
+        assert relay.round_ended.wait(10), "the relay's first round did not end"
         first = _commit(engine, table, "agg-a")
         time.sleep(0.3)  # the second commit arrives well after the first woke the relay
         second = _commit(engine, table, "agg-b")
@@ -116,7 +161,7 @@ def test_rows_committed_during_a_round_wait_for_the_next_linger(
     engine: Engine, table: str, linger: float, calls: int
 ) -> None:
     in_flight = threading.Event()
-    publisher, stop = _serving(engine, table, linger, hold_first=in_flight)
+    publisher, stop, _ = _serving(engine, table, linger, hold_first=in_flight)
     try:
         first = _commit(engine, table, "agg-a")
         wait_until(lambda: publisher.calls, timeout=10, description="the first round")
@@ -138,7 +183,7 @@ def test_rows_committed_during_a_round_wait_for_the_next_linger(
 
 
 def test_a_burst_of_commits_costs_one_linger_not_one_each(engine: Engine, table: str) -> None:
-    publisher, stop = _serving(engine, table, linger=0.3)
+    publisher, stop, _ = _serving(engine, table, linger=0.3)
     try:
         burst = [_commit(engine, table, f"agg-{i}") for i in range(20)]
         wait_until(

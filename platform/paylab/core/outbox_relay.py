@@ -23,7 +23,7 @@ import re
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -148,7 +148,7 @@ class OutboxRelay:
 
 def serve(
     relay: OutboxRelay,
-    dsn: str,
+    dsn: str | Callable[[], psycopg.Connection[Any]],
     stop: threading.Event,
     idle_wait: float = 1.0,
     linger: float = 0.0,
@@ -157,32 +157,72 @@ def serve(
 
     With `linger`, a round that is not full is followed by a wait for the next commit, then
     `linger` seconds for others to join it; without, the relay drains straight away.
+    `dsn` is a connection string or a function returning a new autocommit connection (the
+    service engine's, so a reconnection after a password rotation uses the new password).
+    A lost listening connection (Postgres restarted, the session terminated) is opened
+    again with backoff: the relay never stops publishing for good.
     """
+    connect = dsn if callable(dsn) else (lambda: psycopg.connect(dsn, autocommit=True))
     backoff = 0.0
-    with psycopg.connect(dsn, autocommit=True) as listener:
-        listener.execute(f"LISTEN {relay.channel}")
-        while not stop.is_set():
-            try:
-                moved = relay.run_once()
+    while not stop.is_set():
+        try:
+            with connect() as listener:
+                listener.execute(f"LISTEN {relay.channel}")
                 backoff = 0.0
-            except Exception as exc:  # database restarts, AWS outages: never die, slow down
-                backoff = min(30.0, max(0.5, backoff * 2))
-                log.warning(
-                    "outbox.round_failed", schema=relay.schema, error=str(exc), retry_in=backoff
-                )
-                stop.wait(backoff)
-                continue
-            if moved >= relay.batch_size or (moved and linger <= 0):
-                continue  # a backlog (or no lingering): drain before sleeping
-            # Rows committed during the round have notified: they wake us, then linger, so
-            # stragglers join the next batch instead of each costing a call of their own.
-            woken = any(True for _ in listener.notifies(timeout=idle_wait, stop_after=1))
-            if woken and linger > 0:
-                stop.wait(linger)
-                # The rows behind every notification so far are committed, so the next round
-                # takes them: drop those notifications, or they would each cost a linger.
-                for _ in listener.notifies(timeout=0):
-                    pass
+                _publish_while_listening(relay, listener, stop, idle_wait, linger)
+        except Exception as exc:  # a lost session or a failed reconnect: never die, retry
+            backoff = min(30.0, max(0.5, backoff * 2))
+            log.warning(
+                "outbox.listener_lost", schema=relay.schema, error=str(exc), retry_in=backoff
+            )
+            stop.wait(backoff)
+
+
+def _publish_while_listening(
+    relay: OutboxRelay,
+    listener: psycopg.Connection[Any],
+    stop: threading.Event,
+    idle_wait: float,
+    linger: float,
+) -> None:
+    backoff = 0.0
+    while not stop.is_set():
+        try:
+            moved = relay.run_once()
+            backoff = 0.0
+        except Exception as exc:  # database restarts, AWS outages: never die, slow down
+            backoff = min(30.0, max(0.5, backoff * 2))
+            log.warning(
+                "outbox.round_failed", schema=relay.schema, error=str(exc), retry_in=backoff
+            )
+            stop.wait(backoff)
+            continue
+        if moved >= relay.batch_size or (moved and linger <= 0):
+            continue  # a backlog (or no lingering): drain before sleeping
+        # Rows committed during the round have notified: they wake us, then linger, so
+        # stragglers join the next batch instead of each costing a call of their own.
+        woken = any(True for _ in listener.notifies(timeout=idle_wait, stop_after=1))
+        if woken and linger > 0:
+            stop.wait(linger)
+            # The rows behind every notification so far are committed, so the next round
+            # takes them: drop those notifications, or they would each cost a linger.
+            for _ in listener.notifies(timeout=0):
+                pass
+
+
+def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
+    """New autocommit connections made by `engine` (its connect hooks, e.g. the password)."""
+
+    def connect() -> psycopg.Connection[Any]:
+        proxied = engine.raw_connection()
+        conn = proxied.driver_connection
+        proxied.detach()  # ours until closed; never goes back to the pool
+        if not isinstance(conn, psycopg.Connection):
+            raise TypeError(f"the engine's driver is not psycopg 3: {type(conn).__name__}")
+        conn.autocommit = True
+        return conn
+
+    return connect
 
 
 def main() -> None:
@@ -195,10 +235,12 @@ def main() -> None:
     threads = []
     for schema in SERVICES_WITH_DB:
         engine = service_engine(schema, pool_size=1)
-        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         relay = OutboxRelay(engine, schema, publisher)
         thread = threading.Thread(
-            target=serve, args=(relay, dsn, stop, 1.0, linger), name=schema, daemon=True
+            target=serve,
+            args=(relay, listener_factory(engine), stop, 1.0, linger),
+            name=schema,
+            daemon=True,
         )
         thread.start()
         threads.append(thread)
