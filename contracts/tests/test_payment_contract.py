@@ -10,6 +10,8 @@ INTERNAL = {
     ("post", "/internal/payments/{payment_id}/process"),
     ("post", "/internal/payments/{payment_id}/await-confirmation"),
     ("post", "/internal/payments/{payment_id}/outcome"),
+    ("post", "/internal/payments/{payment_id}/await-review"),
+    ("post", "/internal/payments/{payment_id}/review"),
     ("get", "/internal/payments/{payment_id}"),
     ("post", "/callbacks/pse"),
 }

@@ -69,3 +69,15 @@ Feature: Card payments through the SAGA
     And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
     And the SAGA retried "CaptureFunds" while the wallet was down
     And the books are clean
+
+  Scenario: The ProcessPayment Lambda's process dies mid-step, the SAGA retries and charges once
+    Given a payer card of its own
+    And the bank takes 5 seconds to answer this merchant's authorizations
+    When the merchant charges "15000.00" COP to that card
+    And the runtime process of the "ProcessPayment" Lambda is killed in the middle of it
+    Then the payment ends "approved" with cod_respuesta 1
+    And the card's balance at the bank still shows the payment
+    And the merchant's available balance grew by "15000.00" less the platform fee
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the SAGA retried "ProcessPayment" after its runtime died
+    And the books are clean

@@ -14,7 +14,7 @@ Feature: PSE bank transfers wait for the bank's confirmation
     And the books are clean
 
   Scenario: Nobody answers, the payment is abandoned and released
-    Given the payment service abandons PSE payments after 5 seconds
+    Given an operator has this merchant's PSE payments wait 5 seconds at most
     When the merchant starts a PSE payment of "45000.00" COP with the bank that never answers
     Then the payment ends "abandoned" with cod_respuesta 10
     And the merchant's balances did not change

@@ -360,6 +360,18 @@ def failed_attempts(payment_id: str) -> dict[str, int]:
     return failures
 
 
+def set_pse_timeout(merchant_id: str, seconds: int | None) -> int:
+    """An operator's per-merchant PSE wait (None: the default); returns the one now in force."""
+    r = httpx.put(
+        f"{PAYMENT}/internal/merchants/{merchant_id}/settings",
+        json={"pse_timeout_seconds": seconds},
+        headers=internal_headers(),
+        timeout=10.0,
+    )
+    assert r.status_code == 200, r.text
+    return int(r.json()["pse_timeout_seconds"])
+
+
 # ------------------------------------------------------------------------------- the books
 def ledger_check(merchant_id: str) -> dict[str, Any]:
     """The wallet's invariants, with the merchant's open holds."""

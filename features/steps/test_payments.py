@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import payments_support as sup
 import pytest
+import runtimes_support as rt
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from paylab.wallet import ledger
@@ -201,6 +202,11 @@ def _own_card(world: World) -> None:
     world.card_before = sup.card_balance(world.card)
 
 
+@when(parsers.parse('the merchant charges "{amount}" COP to that card'))
+def _charge_own_card(world: World, amount: str) -> None:
+    _charge(world, amount, world.card)
+
+
 @given(parsers.parse('an approved card payment of "{amount}" COP on that card'))
 def _approved_on_card(world: World, amount: str) -> None:
     _charge(world, amount, world.card)
@@ -280,20 +286,29 @@ def _restart_wallet(world: World) -> None:
     sup.start_service("wallet", world.created["wallet_argv"], 8003)
 
 
+# ------------------------------------------------------------------------------- a dying Lambda
+@when(parsers.parse('the runtime process of the "{step}" Lambda is killed in the middle of it'))
+def _kill_runtime(world: World, step: str) -> None:
+    # The scenario's partner fault keeps its own call open; others' calls end in milliseconds.
+    victim = rt.busy_runtime(step, busy_for=1.0, timeout=30.0)
+    assert sup.execution_status(world.payment_id) == "RUNNING"
+    rt.kill(victim)
+
+
+@then(parsers.parse('the SAGA retried "{step}" after its runtime died'))
+def _retried_dead_runtime(world: World, step: str) -> None:
+    errors = rt.task_errors(world.payment_id)
+    assert (step, "Runtime.ExitError") in errors, errors
+
+
 # ------------------------------------------------------------------------------- PSE
-@given(parsers.parse("the payment service abandons PSE payments after {seconds:d} seconds"))
+@given(
+    parsers.parse("an operator has this merchant's PSE payments wait {seconds:d} seconds at most")
+)
 def _short_pse_timeout(world: World, seconds: int) -> None:
-    argv = sup.stop_service("payment")
-
-    def restore() -> None:
-        if sup.service_running("payment"):
-            sup.stop_service("payment")
-        sup.start_service("payment", argv, 8002)
-
-    world.cleanup.callback(restore)
-    sup.start_service(
-        "payment", argv, 8002, env={"PAYLAB_PAYMENT_PSE_TIMEOUT_SECONDS": str(seconds)}
-    )
+    merchant_id = world.m.merchant_id
+    world.cleanup.callback(sup.set_pse_timeout, merchant_id, None)
+    assert sup.set_pse_timeout(merchant_id, seconds) == seconds
 
 
 @given("PSE sends every confirmation of the payment twice")

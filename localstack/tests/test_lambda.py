@@ -1,13 +1,23 @@
 """paylab_host executor: results, errors, timeouts, boto3 in functions, warm reuse, concurrency."""
 
 import base64
+import signal
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psutil
 
-from conftest import FunctionFactory, client, invoke, wait_until
+from conftest import (
+    FunctionFactory,
+    LocalStack,
+    client,
+    invoke,
+    runtime_processes,
+    wait_until,
+)
+from paylab_localstack.lambda_executor.results import exit_reason
 
 ECHO = {
     "pkg/__init__.py": "",
@@ -131,6 +141,49 @@ def test_timeout_kills_the_process_and_next_invoke_recovers(make_function: Funct
     recovered = invoke(name, {"sleep": 0})
     assert "FunctionError" not in recovered
     assert recovered["Payload"]["pid"] != warm_pid
+
+
+def test_exit_reasons_are_worded_as_lambda_words_them() -> None:
+    assert exit_reason(-signal.SIGKILL) == "signal: killed"
+    assert exit_reason(-signal.SIGTERM) == "signal: terminated"
+    assert exit_reason(-signal.SIGUSR2) == "signal: usr2"
+    assert exit_reason(3) == "exit status 3"
+    assert exit_reason(None) == "exit status unknown"
+
+
+def test_a_runtime_killed_mid_invocation_fails_it_at_once(
+    make_function: FunctionFactory, localstack: LocalStack
+) -> None:
+    """A dead runtime is a Runtime.ExitError now, as on Lambda, not a timeout much later."""
+    name = make_function(SLEEPER, timeout=30)
+    invoke(name, {"sleep": 0})  # warm: the next invoke goes to this process
+
+    [runtime] = [
+        p
+        for p in runtime_processes(localstack.pid)
+        if p.environ().get("AWS_LAMBDA_FUNCTION_NAME") == name
+    ]
+    log_file = Path(runtime.environ()["PAYLAB_LAMBDA_LOG_FILE"])
+
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        pending = pool.submit(invoke, name, {"sleep": 25}, True)
+        # The second "sleeper pid" line: the handler is inside the slow invocation now.
+        assert wait_until(lambda: log_file.read_text().count("sleeper pid") == 2, timeout=10)
+        runtime.kill()
+        response = pending.result(timeout=20)
+    elapsed = time.monotonic() - started
+
+    assert response["FunctionError"] == "Unhandled"
+    assert response["Payload"]["errorType"] == "Runtime.ExitError"
+    assert response["Payload"]["errorMessage"].endswith(
+        "Error: Runtime exited with error: signal: killed"
+    )
+    assert elapsed < 10  # the function's timeout is 30 s
+    assert f"sleeper pid {runtime.pid}" in base64.b64decode(response["LogResult"]).decode()
+    recovered = invoke(name, {"sleep": 0})
+    assert "FunctionError" not in recovered
+    assert recovered["Payload"]["pid"] != runtime.pid
 
 
 def test_function_uses_boto3_against_localstack(make_function: FunctionFactory) -> None:

@@ -1,4 +1,5 @@
-"""Operator endpoints: `POST /v1/ops/dlq/{queue}/redrive` invokes the DLQ reprocessor Lambda.
+"""Operator endpoints: `POST /v1/ops/dlq/{queue}/redrive` invokes the DLQ reprocessor Lambda;
+`POST /v1/ops/payments/{id}/review` forwards an antifraud review decision to the payment service.
 
 Authorized by the operator credential (header X-Paylab-Ops-Key, equal to the internal
 service credential in Secrets Manager), never by a merchant token: a merchant must not move
@@ -24,6 +25,9 @@ from paylab.core.problems import problem_response
 log = structlog.get_logger("paylab.gateway.ops")
 OPS_KEY_HEADER = "x-paylab-ops-key"
 _REDRIVE = re.compile(r"^/v1/ops/dlq/([^/]+)/redrive$")
+_REVIEW = re.compile(r"^/v1/ops/payments/([A-Za-z0-9_-]{1,64})/review$")
+#: Sends the request's body to (service, path) with the internal credential; the gateway's own.
+Forward = Callable[[str, str], Awaitable[Response]]
 
 
 async def handle_ops(
@@ -31,10 +35,12 @@ async def handle_ops(
     path: str,
     credential: Callable[[], Awaitable[str]],
     invoke: Callable[..., dict[str, Any]] = invoke_reprocessor,
+    forward: Forward | None = None,
 ) -> Response:
     """Answer one /v1/ops request: 401/403 without the operator key, 404 for unknown queues."""
     found = _REDRIVE.match(path)
-    if found is None:
+    review = _REVIEW.match(path)
+    if found is None and (review is None or forward is None):
         return problem_response(404, "not-found", "No such resource.")
     if request.method != "POST":
         return problem_response(
@@ -53,6 +59,10 @@ async def handle_ops(
         return problem_response(
             403, "forbidden", "X-Paylab-Ops-Key is not the operator credential.", title="Forbidden"
         )
+    if review is not None and forward is not None:
+        log.info("ops.review", payment_id=review.group(1))
+        return await forward("payment", f"/internal/payments/{review.group(1)}/review")
+    assert found is not None
     queue = found.group(1)
     if queue not in QUEUES:
         return problem_response(

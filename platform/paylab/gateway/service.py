@@ -68,7 +68,13 @@ class Gateway:
         if route.operator:
             # The anonymous limit also slows down guessing the operator key.
             limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
-            return limited or await handle_ops(request, path, self.internal_key)
+            if limited is not None:
+                return limited
+
+            async def forward(service: str, upstream_path: str) -> Response:
+                return await self._forward_ops(request, service, upstream_path, ip)
+
+            return await handle_ops(request, path, self.internal_key, forward=forward)
         if route.public:
             limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
         else:
@@ -94,6 +100,16 @@ class Gateway:
         except BodyTooLarge:
             return _too_large(self.settings.max_body_bytes)
         return await self._forward(request, route.service, raw_path, body, merchant[0], ip)
+
+    async def _forward_ops(
+        self, request: Request, service: str, upstream_path: str, ip: str
+    ) -> Response:
+        """An operator request, checked by ops.py, to a service's internal path."""
+        try:
+            body = await _read_body(request, self.settings.max_body_bytes)
+        except BodyTooLarge:
+            return _too_large(self.settings.max_body_bytes)
+        return await self._forward(request, service, upstream_path.encode(), body, None, ip)
 
     def _declared_too_large(self, request: Request) -> Response | None:
         declared = request.headers.get("content-length")

@@ -14,7 +14,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 # The events a merchant is told about, and the ones that are not its business.
-PAYMENT_OUTCOMES = frozenset({"PaymentCompleted", "PaymentFailed", "PaymentRefunded"})
+# PaymentHeld is "Retenida" (cod 7): ePayco confirms it too, and the final state follows.
+PAYMENT_OUTCOMES = frozenset(
+    {"PaymentHeld", "PaymentCompleted", "PaymentFailed", "PaymentRefunded"}
+)
 
 # ePayco's x_response / x_transaction_state for each cod_respuesta (ARCHITECTURE §4).
 RESPONSES: dict[int, str] = {

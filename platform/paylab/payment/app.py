@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -11,8 +11,15 @@ from fastapi.responses import JSONResponse
 from paylab.core.app import create_app
 from paylab.core.internal_auth import InternalCaller, MerchantId
 from paylab.core.lazy import Lazy
-from paylab.core.problems import problem_schema
-from paylab.payment import jobs, refunds, saga_steps, service
+from paylab.core.problems import problem_responses
+from paylab.payment import (
+    jobs,
+    merchant_settings,
+    refunds,
+    review_routes,
+    saga_steps,
+    service,
+)
 from paylab.payment.schemas import (
     AwaitConfirmationIn,
     CallbackAck,
@@ -28,12 +35,6 @@ from paylab.payment.schemas import (
 from paylab.payment.settings import PaymentSettings, get_payment_settings
 from paylab.payment.views import payment_out
 from paylab.payment.wiring import Services, build
-
-_PROBLEM = {"content": {"application/problem+json": {"schema": problem_schema()}}}
-
-
-def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"description": "Problem", **_PROBLEM} for code in codes}
 
 
 def services(request: Request) -> Services:
@@ -57,7 +58,7 @@ callbacks = APIRouter(prefix="/callbacks", tags=["callbacks"])
     "",
     status_code=201,
     response_model=PaymentCreatedOut,
-    responses=_problems(400, 401, 409, 422, 503),
+    responses=problem_responses(400, 401, 409, 422, 503),
 )
 def create_payment(
     body: PaymentIn, key: IdempotencyKey, merchant: MerchantId, _: InternalCaller, svc: Svc
@@ -68,7 +69,7 @@ def create_payment(
     return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
 
-@public.get("", response_model=PaymentList, responses=_problems(401, 422))
+@public.get("", response_model=PaymentList, responses=problem_responses(401, 422))
 def list_payments(
     merchant: MerchantId,
     _: InternalCaller,
@@ -80,7 +81,7 @@ def list_payments(
     return PaymentList(items=[payment_out(s) for s in found])
 
 
-@public.get("/{payment_id}", response_model=PaymentOut, responses=_problems(401, 404, 422))
+@public.get("/{payment_id}", response_model=PaymentOut, responses=problem_responses(401, 404, 422))
 def get_payment(
     payment_id: PaymentId, merchant: MerchantId, _: InternalCaller, svc: Svc
 ) -> PaymentOut:
@@ -89,7 +90,9 @@ def get_payment(
 
 
 @public.post(
-    "/{payment_id}/refund", response_model=PaymentOut, responses=_problems(401, 404, 409, 422, 503)
+    "/{payment_id}/refund",
+    response_model=PaymentOut,
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 def refund_payment(
     payment_id: PaymentId, merchant: MerchantId, _: InternalCaller, svc: Svc
@@ -102,14 +105,18 @@ def refund_payment(
     return payment_out(refunds.refund_payment(svc, merchant, payment_id))
 
 
-@internal.get("/{payment_id}", response_model=PaymentOut, responses=_problems(401, 404, 422))
+@internal.get(
+    "/{payment_id}", response_model=PaymentOut, responses=problem_responses(401, 404, 422)
+)
 def internal_get(payment_id: PaymentId, _: InternalCaller, svc: Svc) -> PaymentOut:
     """Any merchant's payment (for the SAGA's checks)."""
     return payment_out(service.any_payment(svc, payment_id))
 
 
 @internal.post(
-    "/{payment_id}/process", response_model=ProcessOut, responses=_problems(401, 404, 422, 503)
+    "/{payment_id}/process",
+    response_model=ProcessOut,
+    responses=problem_responses(401, 404, 422, 503),
 )
 def process(payment_id: PaymentId, body: ProcessIn, _: InternalCaller, svc: Svc) -> ProcessOut:
     """Charge the payment at its processor; 503 means retry (transient partner trouble)."""
@@ -120,7 +127,7 @@ def process(payment_id: PaymentId, body: ProcessIn, _: InternalCaller, svc: Svc)
 @internal.post(
     "/{payment_id}/await-confirmation",
     response_model=Empty,
-    responses=_problems(401, 404, 409, 422, 503),
+    responses=problem_responses(401, 404, 409, 422, 503),
 )
 def await_confirmation(
     payment_id: PaymentId, body: AwaitConfirmationIn, _: InternalCaller, svc: Svc
@@ -131,7 +138,9 @@ def await_confirmation(
 
 
 @internal.post(
-    "/{payment_id}/outcome", response_model=PaymentOut, responses=_problems(401, 404, 409, 422)
+    "/{payment_id}/outcome",
+    response_model=PaymentOut,
+    responses=problem_responses(401, 404, 409, 422),
 )
 def outcome(payment_id: PaymentId, body: OutcomeIn, _: InternalCaller, svc: Svc) -> PaymentOut:
     """Record the SAGA's final outcome (once; the same outcome again is a no-op)."""
@@ -141,7 +150,7 @@ def outcome(payment_id: PaymentId, body: OutcomeIn, _: InternalCaller, svc: Svc)
 @callbacks.post(
     "/pse",
     response_model=CallbackAck,
-    responses=_problems(400, 401, 503),
+    responses=problem_responses(400, 401, 503),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -165,7 +174,16 @@ def create(
 ) -> FastAPI:
     """The payment service (uvicorn --factory paylab.payment.app:create)."""
     app = create_app(
-        "payment", [public, internal, callbacks, jobs.router], title="Paylab payment service"
+        "payment",
+        [
+            public,
+            internal,
+            review_routes.router,
+            callbacks,
+            jobs.router,
+            merchant_settings.router,
+        ],
+        title="Paylab payment service",
     )
     settings = settings or get_payment_settings()
     app.state.settings = settings

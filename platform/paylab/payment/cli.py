@@ -44,4 +44,31 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  {field}: events={events!r} row={row!r}", err=True)
         raise typer.Exit(1)
 
+    @payments.command("review")
+    def review_command(
+        payment_id: Annotated[str, typer.Argument(help="A payment antifraud held (cod 7)")],
+        decision: Annotated[str, typer.Argument(help="approve or reject")],
+        reason: Annotated[str | None, typer.Option("--reason", help="The operator's note")] = None,
+    ) -> None:
+        """Approve or reject a payment held for antifraud review (as POST /v1/ops/.../review)."""
+        from paylab.core.problems import Problem
+        from paylab.payment.review import ReviewConflict, decide_review
+        from paylab.payment.review_routes import review_out
+        from paylab.payment.wiring import build
+
+        if decision not in ("approve", "reject"):
+            typer.echo("decision must be approve or reject", err=True)
+            raise typer.Exit(2)
+        svc = build(get_payment_settings())
+        try:
+            state = decide_review(svc, payment_id, decision, reason)
+        except ReviewConflict as conflict:
+            typer.echo(f"{conflict.detail}", err=True)
+            typer.echo(review_out(conflict.state).model_dump_json(indent=2))
+            raise typer.Exit(1) from None
+        except Problem as problem:
+            typer.echo(f"{problem.status} {problem.slug}: {problem.detail}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(review_out(state).model_dump_json(indent=2))
+
     app.add_typer(payments, name="payments")

@@ -51,7 +51,13 @@ PROCESSED = "PaymentProcessed"
 COMPLETED = "PaymentCompleted"
 FAILED = "PaymentFailed"
 REFUNDED = "PaymentRefunded"
-EVENT_TYPES = frozenset({CREATED, PROCESSED, COMPLETED, FAILED, REFUNDED})
+HELD_FOR_REVIEW = "PaymentHeld"
+REVIEWED = "PaymentReviewed"
+EVENT_TYPES = frozenset(
+    {CREATED, PROCESSED, COMPLETED, FAILED, REFUNDED, HELD_FOR_REVIEW, REVIEWED}
+)
+#: An operator's answer to antifraud's "review" (POST /v1/ops/payments/{id}/review).
+REVIEW_DECISIONS = frozenset({"approve", "reject"})
 
 
 class InvalidTransition(Exception):
@@ -106,6 +112,8 @@ class PaymentState:
     outcome_status: Status | None = None
     outcome_reason: str | None = None
     refund_id: str | None = None
+    review_decision: str | None = None
+    review_reason: str | None = None
 
     @property
     def cod_respuesta(self) -> int:
@@ -181,8 +189,18 @@ def evolve(state: PaymentState | None, event: EventRecord) -> PaymentState:
             authorization_id=d.get("authorization_id") or state.authorization_id,
             **bump,
         )
+    if event.type == HELD_FOR_REVIEW:
+        _require(state, event, {Status.PENDING})
+        return dataclasses.replace(state, status=Status.HELD, **bump)
+    if event.type == REVIEWED:
+        return _reviewed(state, event, bump)
     if event.type in (COMPLETED, FAILED):
-        _require(state, event, {Status.PENDING, Status.HELD})
+        # Approval leaves `held` through PaymentReviewed; only a failure ends a held payment.
+        _require(
+            state,
+            event,
+            {Status.PENDING} if event.type == COMPLETED else {Status.PENDING, Status.HELD},
+        )
         status = Status(str(d["status"]))
         failures = FINAL_OUTCOMES - {Status.APPROVED}
         allowed = {Status.APPROVED} if event.type == COMPLETED else failures
@@ -194,6 +212,23 @@ def evolve(state: PaymentState | None, event: EventRecord) -> PaymentState:
     # REFUNDED
     _require(state, event, {Status.APPROVED})
     return dataclasses.replace(state, status=Status.REVERSED, refund_id=d.get("refund_id"), **bump)
+
+
+def _reviewed(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> PaymentState:
+    """held → pending (approved: processing goes on) or held with a rejection to compensate."""
+    _require(state, event, {Status.HELD})
+    if state.review_decision is not None:
+        raise InvalidTransition(f"payment {state.id} was already reviewed")
+    decision = str(event.data["decision"])
+    if decision not in REVIEW_DECISIONS:
+        raise InvalidTransition(f"unknown review decision {decision!r}")
+    return dataclasses.replace(
+        state,
+        status=Status.PENDING if decision == "approve" else Status.HELD,
+        review_decision=decision,
+        review_reason=event.data.get("reason"),
+        **bump,
+    )
 
 
 def _require(state: PaymentState, event: EventRecord, allowed: set[Status]) -> None:

@@ -55,8 +55,13 @@ payments = Table(
     Column("outcome_status", String(16)),
     Column("outcome_reason", Text),
     Column("refund_id", Text),
+    Column("review_decision", String(8)),
+    Column("review_reason", Text),
     # Operational, not part of the payment's state: the SAGA's PSE wait token.
     Column("task_token", Text),
+    # ... and its antifraud-review wait token (payment_0002), kept apart so that a repeated
+    # review decision can never answer the PSE wait.
+    Column("review_task_token", Text),
 )
 
 #: The durable side of idempotency: one row per (merchant, key), the first answer once known.
@@ -81,4 +86,13 @@ pse_confirmations = Table(
     Column("status", String(16), nullable=False),
     Column("event_id", Text),
     Column("received_at", Timestamp, nullable=False, server_default=func.now()),
+)
+
+#: Operator-set processing settings per merchant (payment_0003); no row means the defaults.
+merchant_settings = Table(
+    "merchant_settings",
+    metadata,
+    Column("merchant_id", Text, primary_key=True),
+    Column("pse_timeout_seconds", Integer),
+    Column("updated_at", Timestamp, nullable=False, server_default=func.now()),
 )

@@ -112,6 +112,15 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
         notify.data["customer_phone"] = state.customer.get("phone")
         notify.data["customer_name"] = state.customer.get("name")
         add_event(session, "payment", notify, ["sqs:notification-ops", "sqs:audit-ops"])
+    elif event.type == domain.HELD_FOR_REVIEW:
+        # The merchant is told "Retenida" (cod 7) like any state change it must wait on.
+        held = _envelope(event, event.event_id, {**data, **_extras(event)})
+        add_event(session, "payment", held, ["sns:payment-events"])
+    elif event.type == domain.REVIEWED:
+        # An operator's decision about someone else's money: the audit log must have it.
+        review = {"decision": event.data["decision"], "review_reason": event.data.get("reason")}
+        reviewed = _envelope(event, event.event_id, {**data, **review})
+        add_event(session, "payment", reviewed, ["sqs:audit-ops"])
     # PaymentProcessed is internal: the outcome travels with PaymentCompleted / PaymentFailed.
 
 

@@ -1,4 +1,4 @@
-"""Step Functions, as payment uses it: start the payment SAGA, answer its PSE task tokens."""
+"""Step Functions, as payment uses it: start the payment SAGA, answer its task tokens."""
 
 from __future__ import annotations
 
@@ -59,6 +59,18 @@ class Saga:
         """Resume a waiting task; False when the SAGA no longer waits for this token."""
         try:
             self.client.send_task_success(taskToken=task_token, output=json.dumps(output))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in _GONE:
+                log.info("task token no longer awaited", code=code)
+                return False
+            raise
+        return True
+
+    def send_task_failure(self, task_token: str, error: str, cause: str) -> bool:
+        """Fail a waiting task with `error` (the SAGA's Catch routes it); False when gone."""
+        try:
+            self.client.send_task_failure(taskToken=task_token, error=error, cause=cause[:32768])
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in _GONE:

@@ -63,6 +63,9 @@ def process(svc: Services, payment_id: str) -> Outcome:
     state = any_payment(svc, payment_id)
     if state.is_final:
         return final_outcome(state)
+    if state.status is Status.HELD:
+        # Nothing is charged while an operator reviews it (only PaymentReviewed releases it).
+        raise Problem(409, "payment-held", f"Payment {payment_id} is held for review.")
     if state.method == "wallet":
         return "approved", None  # the wallet moves the money in the SAGA's own steps
     if state.method == "pse":
@@ -219,6 +222,8 @@ def record_outcome(svc: Services, payment_id: str, status: str, reason: str | No
                 f"Payment {payment_id} already ended {current.outcome_status.value}; "
                 f"it cannot become {status}.",
             )
+        if target is Status.APPROVED and current.status is Status.HELD:
+            raise Problem(409, "payment-held", f"Payment {payment_id} is held for review.")
         kind = domain.COMPLETED if target is Status.APPROVED else domain.FAILED
         return [(kind, {"status": status, "reason": reason})]
 

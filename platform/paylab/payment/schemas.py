@@ -205,3 +205,28 @@ class Empty(BaseModel):
 
 class CallbackAck(BaseModel):
     received: bool
+
+
+class ReviewIn(BaseModel):
+    """An operator's decision on a payment antifraud held for review."""
+
+    model_config = _Strict
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(default=None, min_length=1, max_length=500, pattern=f"^{LINE}+$")
+
+
+class ReviewOut(BaseModel):
+    """A reviewed (or reviewable) payment: its state and the decision, once there is one."""
+
+    id: str
+    ref_payco: str
+    status: str
+    cod_respuesta: int
+    review_decision: Literal["approve", "reject"] | None
+    review_reason: str | None
+    reason: str | None = Field(description="Why it ended, once it did (e.g. review-timeout)")
+
+
+class AwaitReviewIn(BaseModel):
+    model_config = _Strict
+    task_token: str = Field(min_length=1, max_length=8192)

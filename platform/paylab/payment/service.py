@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from paylab.core.db import unit_of_work
 from paylab.core.money import fmt, to_decimal
 from paylab.core.problems import Problem
-from paylab.payment import domain
+from paylab.payment import domain, merchant_settings
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.event_store import VersionConflict
 from paylab.payment.idempotency import StoredResponse, key_reused, request_hash
@@ -162,7 +162,14 @@ def saga_input(svc: Services, state: PaymentState) -> dict[str, Any]:
         "amount": fmt(state.amount),
         "currency": state.currency,
         "payer_account_id": state.payer_account_id if state.method == "wallet" else None,
-        "pse_timeout_seconds": svc.settings.pse_timeout_seconds,
+        # Read per payment (an operator's per-merchant override, else the default); only PSE
+        # waits, so other methods skip the lookup.
+        "pse_timeout_seconds": merchant_settings.pse_timeout_seconds(svc, state.merchant_id)
+        if state.method == "pse"
+        else svc.settings.pse_timeout_seconds,
+        # Antifraud's "review": the SAGA holds the funds, then waits for an operator.
+        "review": state.antifraud_decision == "review",
+        "review_timeout_seconds": svc.settings.review_timeout_seconds,
     }
 
 

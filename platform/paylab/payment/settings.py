@@ -40,6 +40,9 @@ class PaymentSettings(BaseSettings):
 
     # How long the SAGA waits for a PSE confirmation before abandoning the payment.
     pse_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
+    # How long a payment antifraud held for review waits for an operator before it is released
+    # and rejected (`review-timeout`); Step Functions caps a task at one year.
+    review_timeout_seconds: int = Field(default=86_400, ge=1, le=30 * 86_400)
     # Overrides of the stack outputs (tests point these at throwaway resources).
     saga_state_machine_arn: str | None = None
     event_store_table: str | None = None

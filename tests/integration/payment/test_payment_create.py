@@ -49,6 +49,8 @@ def test_card_payment_is_pending_stored_published_and_started(
         "currency": "COP",
         "payer_account_id": None,
         "pse_timeout_seconds": 900,
+        "review": False,
+        "review_timeout_seconds": 86400,
     }
 
 

@@ -200,6 +200,8 @@ def test_every_type_a_producer_emits_has_a_contract() -> None:
         "PaymentCompleted",
         "PaymentFailed",
         "PaymentRefunded",
+        "PaymentHeld",
+        "PaymentReviewed",
         "PaymentNotificationRequested",
         "FundsReserved",
         "FundsReleased",

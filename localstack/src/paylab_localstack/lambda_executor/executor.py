@@ -9,9 +9,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,15 @@ from .endpoint import HostExecutorEndpoint
 from .environment import BOOTSTRAP, code_archive, runtime_env
 from .interpreters import InterpreterNotFound, find_python
 from .processes import SLOTS, SPAWNER, kill_group
+from .results import exit_result, timeout_result
 
 LOG = logging.getLogger(__name__)
 
 
 # How often a starting runtime is checked for having died before reporting ready.
 _STARTUP_POLL_SECONDS = 0.05
+# How often a busy runtime is checked for having died: a normal answer is not delayed by it.
+_DEATH_POLL_SECONDS = 0.2
 _LOG_TAIL_CHARS = 2000
 
 
@@ -186,16 +188,43 @@ class HostRuntimeExecutor(RuntimeExecutor):
         future = self.endpoint.begin_invocation(request_id)
         timeout = self.function_version.config.timeout
         started = time.monotonic()
+        proc = self._proc
+        assert proc is not None
         self._send(payload)
         try:
-            result = future.result(timeout=max(0.0, started + timeout - time.monotonic()))
-            self._log_offset = self._log_size()  # the runtime posted everything up to here
-            return result
+            result = self._await_result(future, proc, started + timeout)
         except FutureTimeout:
             self.kill_process()
             if future.done() and not future.cancelled():  # the result won the race with the kill
                 return future.result()
-            return self._timeout_result(request_id, timeout)
+            return timeout_result(self.function_version, request_id, timeout, self._read_new_logs())
+        if result is None:
+            # The runtime died mid-invocation (killed, OOM): report it now, as Lambda does,
+            # instead of waiting for the function's timeout with nobody left to answer.
+            returncode = proc.returncode
+            self.kill_process()
+            elapsed = time.monotonic() - started
+            return exit_result(
+                self.function_version, request_id, returncode, elapsed, self._read_new_logs()
+            )
+        self._log_offset = self._log_size()  # the runtime posted everything up to here
+        return result
+
+    @staticmethod
+    def _await_result(
+        future: Future[InvocationResult], proc: subprocess.Popen[bytes], deadline: float
+    ) -> InvocationResult | None:
+        """The invocation's result; None if the runtime exits first; FutureTimeout at deadline."""
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return future.result(timeout=max(0.0, min(remaining, _DEATH_POLL_SECONDS)))
+            except FutureTimeout:
+                if proc.poll() is not None:
+                    # A runtime posts its answer before it exits (SystemExit): take it if so.
+                    return future.result() if future.done() else None
+                if remaining <= _DEATH_POLL_SECONDS:
+                    raise
 
     def _send(self, payload: dict[str, Any]) -> None:
         """POST the invocation to the runtime's /invoke (the result is posted back later)."""
@@ -223,22 +252,6 @@ class HostRuntimeExecutor(RuntimeExecutor):
             raise InvokeSendError(
                 f"Lambda runtime on port {port} refused the invocation: {response.status}"
             )
-
-    def _timeout_result(self, request_id: str, timeout: int) -> InvocationResult:
-        """LocalStack's runtime-init timeout error, with the output captured so far."""
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        message = f"{now} {request_id} Task timed out after {timeout}.00 seconds"
-        version = self.function_version.id.qualifier
-        logs = (
-            f"START RequestId: {request_id} Version: {version}\n{self._read_new_logs()}{message}\n"
-            f"END RequestId: {request_id}\n"
-            f"REPORT RequestId: {request_id}\tDuration: {timeout * 1000:.2f} ms\t"
-            f"Billed Duration: {timeout * 1000} ms\t"
-            f"Memory Size: {self.function_version.config.memory_size} MB\tMax Memory Used: 0 MB\t\n"
-        )
-        return InvocationResult(
-            request_id, json.dumps({"errorMessage": message}).encode(), True, logs
-        )
 
     def _read_new_logs(self) -> str:
         """Output of the killed runtime that it never got to post."""
