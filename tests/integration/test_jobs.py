@@ -105,7 +105,7 @@ def test_run_the_dlq_reprocessor_with_its_input() -> None:
     result = CliRunner().invoke(app, ["jobs", "run", "dlq-reprocessor", "--json"])
     assert result.exit_code == 0, result.output
     (delivery,) = json.loads(result.output)["deliveries"]
-    assert delivery["event"] == {"action": "redrive"}
+    assert delivery["event"] == {"action": "redrive", "min_age_seconds": 240}
     assert delivery["result"]["function_error"] is None
     answer = delivery["result"]["payload"]
     assert answer["action"] == "redrive"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import boto3
@@ -98,7 +99,13 @@ class Reprocessor:
         if action == "list":
             return {"action": "list", "queues": [self.list_queue(n, limit) for n in names]}
         if action == "redrive":
-            return {"action": "redrive", "queues": [self.redrive(n, limit) for n in names]}
+            min_age = float(event.get("min_age_seconds") or 0)
+            if min_age < 0:
+                raise ValueError("min_age_seconds must not be negative")
+            return {
+                "action": "redrive",
+                "queues": [self.redrive(n, limit, min_age) for n in names],
+            }
         if action == "unpark":
             return {"action": "unpark", "queues": [self.unpark(n, limit) for n in names]}
         raise ValueError(f"unknown action {action!r}; use 'list', 'redrive' or 'unpark'")
@@ -112,15 +119,27 @@ class Reprocessor:
 
     # -- redrive ----------------------------------------------------------------------------
 
-    def redrive(self, name: str, limit: int) -> dict[str, Any]:
-        """Move up to `limit` messages out of `name`'s DLQ: back to the source, or parked."""
+    def redrive(self, name: str, limit: int, min_age_seconds: float = 0.0) -> dict[str, Any]:
+        """Move up to `limit` messages out of `name`'s DLQ: back to the source, or parked.
+
+        With `min_age_seconds` (the schedule's cool-down), a dead letter younger than that
+        stays for a later run: an operator gets time to look at it, and a dependency that
+        just failed gets time to recover instead of the message bouncing straight back.
+        """
         urls = self.queues[name]
         redriven = parked = 0
+        waiting: dict[str, str] = {}  # message id -> receipt handle, released at the end
+        cutoff_ms = (time.time() - min_age_seconds) * 1000
         while redriven + parked < limit:
             messages = self._receive(urls["dlq"], min(10, limit - redriven - parked))
-            if not messages:
+            fresh = [m for m in messages if m["MessageId"] not in waiting]
+            if not fresh:
                 break
-            for message in messages:
+            for message in fresh:
+                sent = float(message.get("Attributes", {}).get("SentTimestamp") or 0)
+                if min_age_seconds and sent > cutoff_ms:
+                    waiting[message["MessageId"]] = message["ReceiptHandle"]
+                    continue
                 count = int(_attribute(message, REDRIVES) or "0")
                 if count >= self.max_redrives:
                     self._park(urls, message)
@@ -128,7 +147,14 @@ class Reprocessor:
                 else:
                     self._send_back(urls, message, count + 1)
                     redriven += 1
-        return {"queue": name, "redriven": redriven, "parked": parked}
+        for handle in waiting.values():  # visible again at once, for the next run
+            self.sqs.change_message_visibility(
+                QueueUrl=urls["dlq"], ReceiptHandle=handle, VisibilityTimeout=0
+            )
+        result: dict[str, Any] = {"queue": name, "redriven": redriven, "parked": parked}
+        if min_age_seconds:
+            result["waiting"] = len(waiting)
+        return result
 
     def _send_back(self, urls: dict[str, str], message: dict[str, Any], n: int) -> None:
         # The error belongs to the last failure: a copy that fails again gets a new one, and

@@ -191,3 +191,31 @@ def test_the_lambda_entry_point_reads_its_queues_and_limit_from_the_environment(
     ]
     logged = json.loads(capsys.readouterr().out)
     assert logged["event"] == {"action": "redrive"} and logged["result"] == result["queues"]
+
+
+def test_the_schedules_cool_down_leaves_young_dead_letters_for_a_later_run() -> None:
+    """`min_age_seconds`: what died minutes ago is redriven, what just died waits (visible)."""
+    import time
+
+    sqs = FakeQueues()
+    now_ms = time.time() * 1000
+    old = _dead("d-old", "evt-old", redrives=None, group="pay-1")
+    old["Attributes"]["SentTimestamp"] = str(int(now_ms - 300_000))
+    young = _dead("d-young", "evt-young", redrives=None, group="pay-2")
+    young["Attributes"]["SentTimestamp"] = str(int(now_ms - 10_000))
+    sqs.put(N["dlq"], old)
+    sqs.put(N["dlq"], young)
+    result = Reprocessor(sqs, QUEUES).handle(
+        {"action": "redrive", "queue": "notification-ops", "min_age_seconds": 240}
+    )
+    assert result["queues"] == [
+        {"queue": "notification-ops", "redriven": 1, "parked": 0, "waiting": 1}
+    ]
+    assert [m["MessageDeduplicationId"] for m in sqs.sent] == ["evt-old:redrive:1"]
+    assert sqs.visibility == [(young["ReceiptHandle"], 0)]  # released for the next run
+    # Without the cool-down (an operator's redrive), the young one goes too.
+    young.pop("_hidden", None)  # the fake's visibility: released, as the Lambda asked
+    sqs.messages[N["dlq"]] = [young]
+    assert Reprocessor(sqs, QUEUES).redrive("notification-ops", 10)["redriven"] == 1
+    with pytest.raises(ValueError, match="negative"):
+        Reprocessor(sqs, QUEUES).handle({"action": "redrive", "min_age_seconds": -1})
