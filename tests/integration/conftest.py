@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from paylab.core.settings import get_settings
+from paylab.infra.artifacts import publish, upload_template
 
 from .http_sink import HttpSink
 from .resources import (
@@ -300,9 +301,11 @@ def cfn_create_stack(aws: AwsClients) -> Iterator[Callable[..., dict[str, Any]]]
     created: list[str] = []
 
     def create(template_body: str, parameters: dict[str, str] | None = None) -> dict[str, Any]:
+        # By URL, as `up` deploys: an inline TemplateBody is limited to 51,200 bytes.
+        publish(get_settings())  # the artifacts bucket exists
         stack_id = aws.cloudformation.create_stack(
             StackName=unique_name("stack"),
-            TemplateBody=template_body,
+            TemplateURL=upload_template(get_settings(), template_body.encode()),
             Parameters=[
                 {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
             ],

@@ -61,9 +61,12 @@ class FakeCloudFormation:
         return {"StackEvents": self.events}
 
 
+URL = "http://127.0.0.1:4566/paylab-artifacts-000000000000/templates/paylab-0.yaml"
+
+
 def test_new_stack_is_created_and_its_outputs_returned() -> None:
     cfn = FakeCloudFormation([None, "CREATE_IN_PROGRESS", "CREATE_COMPLETE"])
-    assert deploy(Settings(), cfn=cfn) == {"BusName": "paylab"}
+    assert deploy(Settings(), cfn=cfn, template_url=URL) == {"BusName": "paylab"}
     assert cfn.calls == ["create"]
 
 
@@ -72,13 +75,13 @@ def test_the_published_template_goes_by_url() -> None:
     cfn = FakeCloudFormation(["CREATE_COMPLETE"], update_error="No updates are to be performed.")
     deploy(Settings(), cfn=cfn, template_url="http://127.0.0.1:4566/b/templates/t.yaml")
     cfn2 = FakeCloudFormation([None, "CREATE_COMPLETE"])
-    deploy(Settings(), cfn=cfn2)
+    deploy(Settings(), cfn=cfn2, template_body="Resources: {}")
     assert (cfn.sources, cfn2.sources) == ([{"TemplateURL"}], [{"TemplateBody"}])
 
 
 def test_unchanged_stack_is_left_alone() -> None:
     cfn = FakeCloudFormation(["CREATE_COMPLETE"], update_error="No updates are to be performed.")
-    assert deploy(Settings(), cfn=cfn) == {"BusName": "paylab"}
+    assert deploy(Settings(), cfn=cfn, template_url=URL) == {"BusName": "paylab"}
     assert cfn.calls == ["update"]
 
 
@@ -86,7 +89,7 @@ def test_failed_creation_is_deleted_before_trying_again() -> None:
     cfn = FakeCloudFormation(
         ["ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS", None, "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
     )
-    deploy(Settings(), cfn=cfn)
+    deploy(Settings(), cfn=cfn, template_url=URL)
     assert cfn.calls == ["delete", "create"]
 
 
@@ -117,10 +120,10 @@ def test_failure_names_the_first_failed_resource_not_the_cascade() -> None:
     ]
     cfn = FakeCloudFormation([None, "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE"], events)
     with pytest.raises(DeploymentError, match=r"Queue \(AWS::SQS::Queue\): bad FIFO name"):
-        deploy(Settings(), cfn=cfn)
+        deploy(Settings(), cfn=cfn, template_url=URL)
 
 
 def test_update_refused_for_another_reason_is_an_error() -> None:
     cfn = FakeCloudFormation(["UPDATE_COMPLETE"], update_error="Template format error: bad")
     with pytest.raises(DeploymentError, match="Template format error"):
-        deploy(Settings(), cfn=cfn)
+        deploy(Settings(), cfn=cfn, template_url=URL)

@@ -100,18 +100,26 @@ def publish(settings: Settings, s3: Any = None) -> Artifacts:
     _ensure_bucket(s3, bucket, settings.region)
     code = lambda_zip()
     saga = (WORKFLOWS / "payment_saga.asl.json").read_bytes()
-    template = TEMPLATE.read_bytes()
-    template_key = _keyed("templates/paylab-", template, ".yaml")
     artifacts = Artifacts(
         bucket=bucket,
         lambda_code_key=_keyed("lambdas/paylab-", code, ".zip"),
         saga_definition_key=_keyed("workflows/payment_saga-", saga, ".asl.json"),
-        template_url=object_url(settings, bucket, template_key),
+        template_url=upload_template(settings, TEMPLATE.read_bytes(), s3, bucket),
     )
     _put_once(s3, bucket, artifacts.lambda_code_key, code)
     _put_once(s3, bucket, artifacts.saga_definition_key, saga)
-    _put_once(s3, bucket, template_key, template)
     return artifacts
+
+
+def upload_template(
+    settings: Settings, template: bytes, s3: Any = None, bucket: str | None = None
+) -> str:
+    """Put a template in the artifacts bucket (content-addressed); its URL for TemplateURL."""
+    s3 = s3 or client("s3", settings)
+    bucket = bucket or bucket_name(settings)
+    key = _keyed("templates/paylab-", template, ".yaml")
+    _put_once(s3, bucket, key, template)
+    return object_url(settings, bucket, key)
 
 
 def object_url(settings: Settings, bucket: str, key: str) -> str:

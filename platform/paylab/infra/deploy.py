@@ -32,17 +32,21 @@ def deploy(
 ) -> dict[str, str]:
     """Create or update the stack from the template and return its outputs.
 
-    `template_url` (the template uploaded by `artifacts.publish`) wins over the file's text.
+    The template goes by URL (`template_url`, as `artifacts.publish` uploaded it, else the
+    file uploaded now); `template_body` sends a small one inline instead.
     """
     cfn = cfn or client("cloudformation", settings)
     name = settings.stack_name
     source: dict[str, str]
-    if template_body is None and template_url:
-        source = {"TemplateURL": template_url}
+    if template_body is not None:
+        source = {"TemplateBody": template_body}
     else:
-        source = {
-            "TemplateBody": template_body if template_body is not None else TEMPLATE.read_text()
-        }
+        if not template_url:
+            # The template is past TemplateBody's 51,200 bytes: it goes by URL from S3.
+            from paylab.infra.artifacts import upload_template  # imports this module
+
+            template_url = upload_template(settings, TEMPLATE.read_bytes())
+        source = {"TemplateURL": template_url}
     values = {"Environment": settings.target.value, **(parameters or {})}
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     status = _status(cfn, name)
