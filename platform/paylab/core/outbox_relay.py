@@ -153,34 +153,72 @@ def serve(
     idle_wait: float = 1.0,
     linger: float = 0.0,
 ) -> None:
-    """Publish until `stop`; sleep on LISTEN between bursts, back off while AWS fails.
-
-    With `linger`, a round that is not full is followed by a wait for the next commit, then
-    `linger` seconds for others to join it; without, the relay drains straight away.
-    `dsn` is a connection string or a function returning a new autocommit connection (the
-    service engine's, so a reconnection after a password rotation uses the new password).
-    A lost listening connection (Postgres restarted, the session terminated) is opened
-    again with backoff: the relay never stops publishing for good.
-    """
+    """One relay: `serve_many` with a single schema (tests and tools)."""
     connect = dsn if callable(dsn) else (lambda: psycopg.connect(dsn, autocommit=True))
+    serve_many([relay], connect, stop, idle_wait, linger)
+
+
+def serve_many(
+    relays: Sequence[OutboxRelay],
+    connect: Callable[[], psycopg.Connection[Any]],
+    stop: threading.Event,
+    idle_wait: float = 1.0,
+    linger: float = 0.0,
+) -> None:
+    """Publish every relay's outbox until `stop`: a thread each, one LISTEN session for all.
+
+    A relay sleeps between bursts until its channel is notified (or `idle_wait` passes),
+    backs off while AWS fails; with `linger`, a round that is not full is followed by a wait
+    for the next commit, then `linger` seconds for others to join it. `connect` returns a
+    new autocommit connection (the engine's, so a reconnection after a password rotation
+    uses the new password). A lost listening session (Postgres restarted, the session
+    terminated) is opened again with backoff, and every relay runs a round meanwhile: the
+    relay never stops publishing for good.
+    """
+    wakes = {relay.channel: threading.Event() for relay in relays}
+    workers = [
+        threading.Thread(
+            target=_publish,
+            args=(relay, wakes[relay.channel], stop, idle_wait, linger),
+            name=relay.schema,
+            daemon=True,
+        )
+        for relay in relays
+    ]
+    for worker in workers:
+        worker.start()
+    _listen(connect, wakes, stop)
+    for worker in workers:
+        worker.join(timeout=5)
+
+
+def _listen(
+    connect: Callable[[], psycopg.Connection[Any]],
+    wakes: dict[str, threading.Event],
+    stop: threading.Event,
+) -> None:
     backoff = 0.0
     while not stop.is_set():
         try:
             with connect() as listener:
-                listener.execute(f"LISTEN {relay.channel}")
+                for channel_name in wakes:
+                    listener.execute(f"LISTEN {channel_name}")
                 backoff = 0.0
-                _publish_while_listening(relay, listener, stop, idle_wait, linger)
+                for wake in wakes.values():
+                    wake.set()  # notifications may have been missed while disconnected
+                while not stop.is_set():
+                    for note in listener.notifies(timeout=0.5):
+                        if (woken := wakes.get(note.channel)) is not None:
+                            woken.set()
         except Exception as exc:  # a lost session or a failed reconnect: never die, retry
             backoff = min(30.0, max(0.5, backoff * 2))
-            log.warning(
-                "outbox.listener_lost", schema=relay.schema, error=str(exc), retry_in=backoff
-            )
+            log.warning("outbox.listener_lost", error=str(exc), retry_in=backoff)
             stop.wait(backoff)
 
 
-def _publish_while_listening(
+def _publish(
     relay: OutboxRelay,
-    listener: psycopg.Connection[Any],
+    wake: threading.Event,
     stop: threading.Event,
     idle_wait: float,
     linger: float,
@@ -201,13 +239,13 @@ def _publish_while_listening(
             continue  # a backlog (or no lingering): drain before sleeping
         # Rows committed during the round have notified: they wake us, then linger, so
         # stragglers join the next batch instead of each costing a call of their own.
-        woken = any(True for _ in listener.notifies(timeout=idle_wait, stop_after=1))
-        if woken and linger > 0:
-            stop.wait(linger)
-            # The rows behind every notification so far are committed, so the next round
-            # takes them: drop those notifications, or they would each cost a linger.
-            for _ in listener.notifies(timeout=0):
-                pass
+        if wake.wait(idle_wait):
+            wake.clear()
+            if linger > 0:
+                stop.wait(linger)
+                # The rows behind every notification so far are committed, so the next
+                # round takes them: drop those wake-ups, or they would each cost a linger.
+                wake.clear()
 
 
 def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
@@ -226,32 +264,29 @@ def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
 
 
 def main() -> None:
-    """Run one relay thread per service schema until SIGTERM or Ctrl-C."""
+    """Relay every service schema's outbox until SIGTERM or Ctrl-C."""
     configure_logging("outbox-relay")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     publisher = Publisher()
     linger = RelaySettings().linger_ms / 1000
-    threads = []
-    for schema in SERVICES_WITH_DB:
-        engine = service_engine(schema, pool_size=1)
-        relay = OutboxRelay(engine, schema, publisher)
-        thread = threading.Thread(
-            target=serve,
-            args=(relay, listener_factory(engine), stop, 1.0, linger),
-            name=schema,
-            daemon=True,
-        )
-        thread.start()
-        threads.append(thread)
+    relays = [
+        OutboxRelay(service_engine(schema, pool_size=1), schema, publisher)
+        for schema in SERVICES_WITH_DB
+    ]
+    # Channels are global to the database: one session (any service's role) listens to all.
+    connect = listener_factory(relays[0].engine)
+    runner = threading.Thread(
+        target=serve_many, args=(relays, connect, stop, 1.0, linger), name="relay", daemon=True
+    )
+    runner.start()
     log.info("outbox.relay_started", schemas=list(SERVICES_WITH_DB))
     try:
         while not stop.is_set():
             stop.wait(1.0)
     except KeyboardInterrupt:
         stop.set()
-    for thread in threads:
-        thread.join(timeout=5)
+    runner.join(timeout=10)
 
 
 if __name__ == "__main__":
