@@ -420,11 +420,14 @@ def _in_dlq(world: World) -> None:
     assert "WebhookStillFailing" in error and "HTTP 503" in error, error
     receives = ms.max_receives()
     assert dead["MessageAttributes"]["paylab-attempts"]["StringValue"] == str(receives)
-    # One more POST per receive of the WebhookFailed, each refused by the endpoint.
-    expected = world.attempts + receives
-    assert len(ms.failed_posts(world.fault, world.ref_payco)) == expected
+    # One more POST per receive the consumer handled, each refused by the endpoint. Every
+    # WebhookFailed shares one FIFO group: received behind another merchant's failing one
+    # (the stack's other webhooks fail too while the endpoint's merchant service restarts),
+    # ours waits behind it unhandled, and that receive counts without a POST.
+    posts = len(ms.failed_posts(world.fault, world.ref_payco))
+    assert world.attempts + 1 <= posts <= world.attempts + receives, (posts, receives)
     delivery = ms.delivery_of(world.m, world.payment_id)
-    assert delivery is not None and delivery["attempts"] == expected, delivery
+    assert delivery is not None and delivery["attempts"] == posts, delivery
     assert ms.confirmations(world.ref_payco) == []
 
 
