@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -90,3 +91,25 @@ def serve(app: ASGIApp, port: int, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def bank_payouts(bank_url: str, references: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The payouts the bank simulator answered for these references, by payout id.
+
+    Read from its journal (every POST /v1/payouts answer); keyed by id, a replayed answer
+    counts once, so two ids with one reference mean it was paid twice.
+    """
+    entries = httpx.get(
+        f"{bank_url}/_sim/journal",
+        params={"kind": "request", "method": "POST", "path": "/v1/payouts", "limit": 5000},
+        timeout=30,
+    ).json()["entries"]
+    answers: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        try:
+            body = json.loads(entry["response_body"] or "{}")
+        except ValueError:
+            continue
+        if isinstance(body, dict) and body.get("reference") in references:
+            answers[str(body["id"])] = body
+    return answers

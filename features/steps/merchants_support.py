@@ -4,7 +4,7 @@ Partners reach the platform only through the public gateway (8080); their confir
 endpoint is the merchant-side receiver (9005). Each partner client connects from its own
 loopback address (127.x.y.z), so the per-address signup limits see distinct partners, as they
 would in production, and scenarios never spend each other's allowance. Waits poll with a
-deadline (payments_support.wait_for); nothing sleeps blindly.
+deadline (waiting_support.wait_for); nothing sleeps blindly.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from paylab.merchant.schemas import nit_check_digit
 
 RECEIVER = "http://127.0.0.1:9005"
 CONFIRMATION_URL = f"{RECEIVER}/confirmation"
-APPROVED_CARD = "4575623182290326"
 DELIVERIES = {"pending", "delivered", "failed"}
 
 
@@ -62,17 +61,7 @@ def signup(partner: httpx.Client, form: dict[str, Any], key: str) -> httpx.Respo
 
 def login(public_key: str, private_key: str) -> sup.Merchant:
     """Log in through the gateway with a signup's API keys; the merchant id is the token's."""
-    r = httpx.post(
-        f"{sup.GATEWAY}/v1/auth/login",
-        json={"public_key": public_key, "private_key": private_key},
-        timeout=10.0,
-    )
-    assert r.status_code == 200, r.text
-    http = httpx.Client(
-        base_url=sup.GATEWAY,
-        headers={"Authorization": f"Bearer {r.json()['bearer_token']}"},
-        timeout=20.0,
-    )
+    http = sup.gateway_login(public_key, private_key)
     me = http.get("/v1/merchants/me")
     assert me.status_code == 200, me.text
     return sup.Merchant(str(me.json()["id"]), public_key, private_key, http)

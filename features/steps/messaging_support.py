@@ -7,6 +7,7 @@ payments_support.wait_for). Messages the scenarios put on queues carry ids no on
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,10 @@ from paylab.core.events import Envelope
 from paylab.core.internal_auth import internal_credential
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
+from paylab.core.worker import PAUSE, RESUME, paused_marker
 from paylab.devstack.postgres import ADMIN_USER, DATABASE
+from paylab.devstack.process import ProcessManager
+from paylab.devstack.workers import WORKER_PROCESS
 from paylab.notification.settings import NotificationSettings
 
 SMS = "http://127.0.0.1:9004"
@@ -258,3 +262,27 @@ def tampered_amount(seq: int) -> Iterator[None]:
 
 def audit_settings() -> AuditSettings:
     return AuditSettings()
+
+
+# ------------------------------------------------------------------------------- consumers
+def _worker_pid() -> int:
+    proc = ProcessManager(get_settings().state_dir).running(WORKER_PROCESS)
+    assert proc is not None, f"the {WORKER_PROCESS} process is not running"
+    return proc.pid
+
+
+def consumers_paused() -> bool:
+    """True while every consumer thread of the worker process is parked."""
+    return paused_marker(get_settings().state_dir).exists()
+
+
+def pause_consumers() -> None:
+    """Stop the worker's consumers (not its outbox relay) and wait until none polls."""
+    os.kill(_worker_pid(), PAUSE)
+    wait_for("the consumers to pause", lambda: consumers_paused() or None, timeout=15)
+
+
+def resume_consumers() -> None:
+    """Let the worker's consumers poll again and wait until they do."""
+    os.kill(_worker_pid(), RESUME)
+    wait_for("the consumers to resume", lambda: not consumers_paused() or None, timeout=15)

@@ -13,7 +13,8 @@ import time
 from typing import Any
 
 import psutil
-from payments_support import history, wait_for
+from saga_support import history
+from waiting_support import wait_for
 
 from paylab.core.settings import get_settings
 from paylab.devstack.process import ProcessManager

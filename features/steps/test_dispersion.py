@@ -17,10 +17,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import merchants_support as ms
 import payments_support as sup
 import pytest
+import saga_support as saga
 from messaging_support import receipts_to
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -28,6 +28,7 @@ from paylab.core.aws import client as aws_client
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
 from paylab.lambdas._schedule import BOGOTA
+from simulators.testing import bank_payouts
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(240)]
 scenarios("merchants/dispersion.feature")
@@ -130,9 +131,9 @@ def _payout_account(world: World) -> None:
 
 @given(parsers.parse('the merchant receives an approved card payment of "{amount}" COP'))
 def _approved_payment(world: World, amount: str) -> None:
-    sup.ensure_card_balance(ms.APPROVED_CARD)
+    sup.ensure_card_balance(sup.APPROVED_CARD)
     body = sup.card_payment(
-        amount, ms.APPROVED_CARD, reference=sup.unique("order"), email="ana@example.com"
+        amount, sup.APPROVED_CARD, reference=sup.unique("order"), email="ana@example.com"
     )
     r = world.m.pay(body)
     assert r.status_code == 201, r.text
@@ -227,20 +228,7 @@ def _webhook(world: World) -> None:
 @then("what the bank paid equals what the ledger moved, nothing paid twice")
 def _money_check(world: World) -> None:
     rows = dispersions(world)
-    references = {f"disp-{r['id']}" for r in rows}
-    entries = httpx.get(
-        f"{sup.SIMS['bank']}/_sim/journal",
-        params={"kind": "request", "method": "POST", "path": "/v1/payouts", "limit": 5000},
-        timeout=10,
-    ).json()["entries"]
-    answers: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        try:
-            body = json.loads(e["response_body"] or "{}")
-        except ValueError:
-            continue
-        if isinstance(body, dict) and body.get("reference") in references:
-            answers[str(body["id"])] = body
+    answers = bank_payouts(sup.SIMS["bank"], {f"disp-{r['id']}" for r in rows})
     paid = [a for a in answers.values() if a["status"] == "paid"]
     assert len({a["reference"] for a in paid}) == len(paid), "a dispersion was paid twice"
     paid_total = sum((Decimal(a["amount"]) for a in paid), Decimal(0))
@@ -252,5 +240,5 @@ def _money_check(world: World) -> None:
         (Decimal(i["amount"]) for i in r.json()["items"] if i["kind"] in kinds), Decimal(0)
     )
     assert paid_total == moved == world.available_before
-    check = sup.ledger_check(world.m.merchant_id)
+    check = saga.ledger_check(world.m.merchant_id)
     assert check["entries_sum_zero"] and check["balances_match_entries"], check

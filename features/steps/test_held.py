@@ -2,19 +2,21 @@
 
 Each scenario registers its own merchant and uses a card of its own (antifraud's velocity
 rules count per card), topped up above the amount; nothing is shared with other scenarios.
+The steps held payments share with the other payment features are in conftest.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import payments_support as sup
 import pytest
-from pytest_bdd import given, parsers, scenarios, then, when
+import saga_support as saga
+from payment_scenario import PaymentWorld, payment_world
+from pytest_bdd import parsers, scenarios, then, when
 
 from paylab.core.internal_auth import internal_credential
 from paylab.gateway.ops import OPS_KEY_HEADER
@@ -23,30 +25,10 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(240)]
 scenarios("payments/held.feature")
 
 
-@dataclass
-class World:
-    """One scenario's merchant, card and payment."""
-
-    merchant: sup.Merchant | None = None
-    before: dict[str, Decimal] = field(default_factory=dict)
-    reference: str = field(default_factory=lambda: sup.unique("held"))
-    email: str = field(default_factory=lambda: f"{sup.unique('payer')}@example.com")
-    card: str = ""
-    card_before: Decimal = Decimal("0")
-    payment_id: str = ""
-
-    @property
-    def m(self) -> sup.Merchant:
-        assert self.merchant is not None, "no merchant: the Background logs one in"
-        return self.merchant
-
-
 @pytest.fixture
-def world() -> Iterator[World]:
-    w = World()
-    yield w
-    if w.merchant is not None:
-        w.merchant.http.close()
+def world() -> Iterator[PaymentWorld]:
+    with payment_world() as w:
+        yield w
 
 
 def review(payment_id: str, decision: str, reason: str | None, **headers: str) -> httpx.Response:
@@ -61,14 +43,8 @@ def review(payment_id: str, decision: str, reason: str | None, **headers: str) -
 
 
 # ------------------------------------------------------------------------------- given / when
-@given("a new merchant is logged in through the gateway")
-def _merchant(world: World) -> None:
-    world.merchant = sup.register_merchant()
-    world.before = world.m.balance()
-
-
 @when(parsers.parse('the merchant charges "{amount}" COP to a card of its own'))
-def _charge(world: World, amount: str) -> None:
+def _charge(world: PaymentWorld, amount: str) -> None:
     world.card = sup.new_card_number()
     room = f"{Decimal(amount) * 2:.2f}"  # the bank's default balance and limit are COP 5 M
     r = httpx.patch(
@@ -79,13 +55,11 @@ def _charge(world: World, amount: str) -> None:
     assert r.status_code == 200, r.text
     world.card_before = sup.card_balance(world.card)
     body = sup.card_payment(amount, world.card, reference=world.reference, email=world.email)
-    created = world.m.pay(body)
-    assert created.status_code == 201, created.text
-    world.payment_id = str(created.json()["id"])
+    world.created_payment(world.m.pay(body))
 
 
 @when(parsers.parse('an operator {verb} it with reason "{reason}"'))
-def _decide(world: World, verb: str, reason: str) -> None:
+def _decide(world: PaymentWorld, verb: str, reason: str) -> None:
     decision = {"approves": "approve", "rejects": "reject"}[verb]
     r = review(world.payment_id, decision, reason)
     assert r.status_code == 200, r.text
@@ -94,7 +68,7 @@ def _decide(world: World, verb: str, reason: str) -> None:
 
 # ------------------------------------------------------------------------------- then
 @then(parsers.parse("the payment is held with cod_respuesta {code:d}"))
-def _held(world: World, code: int) -> None:
+def _held(world: PaymentWorld, code: int) -> None:
     def probe() -> dict[str, Any] | None:
         got = world.m.payment(world.payment_id)
         assert got["status"] in ("pending", "held"), got  # nothing else before a decision
@@ -105,30 +79,30 @@ def _held(world: World, code: int) -> None:
 
 
 @then(parsers.parse("the payment is still held with cod_respuesta {code:d}"))
-def _still_held(world: World, code: int) -> None:
+def _still_held(world: PaymentWorld, code: int) -> None:
     got = world.m.payment(world.payment_id)
     assert (got["status"], got["cod_respuesta"]) == ("held", code), got
 
 
 @then(parsers.parse('the merchant\'s pending balance shows "{amount}"'))
-def _pending(world: World, amount: str) -> None:
+def _pending(world: PaymentWorld, amount: str) -> None:
     balance = world.m.balance()
     assert balance["pending"] - world.before["pending"] == Decimal(amount), balance
     assert balance["available"] == world.before["available"], balance
 
 
 @then("the card was not charged yet")
-def _not_charged(world: World) -> None:
+def _not_charged(world: PaymentWorld) -> None:
     assert sup.card_balance(world.card) == world.card_before
 
 
 @then(parsers.parse('the card was charged "{amount}"'))
-def _charged(world: World, amount: str) -> None:
+def _charged(world: PaymentWorld, amount: str) -> None:
     assert world.card_before - sup.card_balance(world.card) == Decimal(amount)
 
 
 @then("the merchant's own token cannot review it")
-def _merchant_cannot(world: World) -> None:
+def _merchant_cannot(world: PaymentWorld) -> None:
     token = world.m.http.headers["Authorization"]
     refused = review(world.payment_id, "approve", None, Authorization=token)
     assert refused.status_code == 401, refused.text
@@ -137,19 +111,13 @@ def _merchant_cannot(world: World) -> None:
     assert wrong.status_code == 403, wrong.text
 
 
-@then(parsers.parse('the payment ends "{status}" with cod_respuesta {code:d}'))
-def _ends(world: World, status: str, code: int) -> None:
-    got = world.m.wait_final(world.payment_id)
-    assert (got["status"], got["cod_respuesta"]) == (status, code), got
-
-
 @then(parsers.parse('its reason is "{reason}"'))
-def _reason(world: World, reason: str) -> None:
+def _reason(world: PaymentWorld, reason: str) -> None:
     assert world.m.payment(world.payment_id)["reason"] == reason
 
 
 @then(parsers.parse('a second decision is refused with 409 showing "{status}" and "{decision}"'))
-def _second(world: World, status: str, decision: str) -> None:
+def _second(world: PaymentWorld, status: str, decision: str) -> None:
     other = "reject" if decision == "approve" else "approve"
     r = review(world.payment_id, other, "changed my mind")
     assert r.status_code == 409, r.text
@@ -160,41 +128,7 @@ def _second(world: World, status: str, decision: str) -> None:
     assert (payment["status"], payment["review_decision"]) == (status, decision), body
 
 
-@then(parsers.parse('the merchant\'s available balance grew by "{amount}" less the platform fee'))
-def _grew(world: World, amount: str) -> None:
-    gross = Decimal(amount)
-    after = world.m.balance()
-    assert after["available"] - world.before["available"] == gross - sup.platform_fee(gross)
-    assert after["pending"] == world.before["pending"]
-
-
-@then("the merchant's balances did not change")
-def _unchanged(world: World) -> None:
-    assert world.m.balance() == world.before
-
-
 @then(parsers.parse('its events are "{types}"'))
-def _events(world: World, types: str) -> None:
-    events = sup.payment_repository().store.load(world.payment_id)
+def _events(world: PaymentWorld, types: str) -> None:
+    events = saga.payment_repository().store.load(world.payment_id)
     assert [e.type for e in events] == [t.strip() for t in types.split(",")]
-
-
-@then(parsers.parse('the execution went through "{states}"'))
-def _went_through(world: World, states: str) -> None:
-    assert sup.finished_execution(world.payment_id) == "SUCCEEDED"
-    assert sup.task_states(world.payment_id) == [s.strip() for s in states.split(",")]
-
-
-@then("the books are clean")
-def _books_clean(world: World) -> None:
-    """All entries sum to zero, no hold is open for the merchant, the row equals its events."""
-    check = sup.ledger_check(world.m.merchant_id)
-    assert check == {
-        "entries_sum_zero": True,
-        "balances_match_entries": True,
-        "holds_match_balances": True,
-        "open_holds": 0,
-        "open_refunds": 0,
-    }, check
-    result = sup.replay_payment(world.payment_id)
-    assert result.matches, (world.payment_id, result.differences)

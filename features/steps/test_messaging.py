@@ -21,8 +21,6 @@ from typer.testing import CliRunner
 
 from paylab.cli import app as cli
 from paylab.core.events import Envelope
-from paylab.core.settings import get_settings
-from paylab.devstack.process import ProcessSpec
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
 scenarios("messaging/messaging.feature")
@@ -243,11 +241,13 @@ def parked_listed(world: World) -> None:
 # ------------------------------------------------------------------------ stopped consumers
 @given("the notification and audit consumers are stopped")
 def consumers_stopped(world: World) -> None:
-    argv = sup.stop_service("consumers")
+    # The consumers are threads of the worker process: they pause while its relay keeps
+    # publishing, so the scenario's events pile up in the queues as with a dead consumer.
+    msg.pause_consumers()
 
     def restart() -> None:
-        if not sup.service_running("consumers"):
-            sup._manager().start(ProcessSpec(name="consumers", argv=argv, cwd=get_settings().root))
+        if msg.consumers_paused():
+            msg.resume_consumers()
 
     world.cleanup.callback(restart)
     world.restart_consumers = restart
@@ -255,7 +255,14 @@ def consumers_stopped(world: World) -> None:
 
 @then("no receipt email has been sent for them yet")
 def no_receipts_yet(world: World) -> None:
+    url = msg.queue_url("notification-ops")
     for payment_id in world.payment_ids:
+        # Only the consumers stopped: the relay published each event, and it waits there.
+        sup.wait_for(
+            f"{payment_id}'s event on notification-ops",
+            lambda p=payment_id: msg.peek(url, p),
+            timeout=EMAIL_WAIT,
+        )
         assert _receipts(world, payment_id) == []
 
 
@@ -263,7 +270,7 @@ def no_receipts_yet(world: World) -> None:
 def consumers_start(world: World) -> None:
     assert world.restart_consumers is not None, "the consumers were not stopped"
     world.restart_consumers()
-    sup.wait_for("the consumers", lambda: sup.service_running("consumers") or None, timeout=30)
+    assert not msg.consumers_paused()
 
 
 @then(parsers.parse("each of the {n:d} payments gets exactly one receipt email"))

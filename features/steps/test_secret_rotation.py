@@ -29,7 +29,6 @@ from paylab.devstack.stack import DevStack
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
 scenarios("secret_rotation.feature")
 
-APPROVED_CARD = "4575623182290326"
 ANTIFRAUD = "http://127.0.0.1:9003"
 KEY_CHECK_FAULT = {
     "id": "secret-rotation-key-check",
@@ -110,14 +109,14 @@ def _demo(world: RotationWorld) -> None:
     world.merchant = sup.Merchant(
         demo["merchant_id"], demo["public_key"], demo["private_key"], http
     )
-    sup.ensure_card_balance(APPROVED_CARD, "5000000.00")
+    sup.ensure_card_balance(sup.APPROVED_CARD, "5000000.00")
 
 
 def _pay(world: RotationWorld, token: str | None = None) -> httpx.Response:
     """A card payment with the scenario's token (or `token`)."""
     assert world.merchant is not None
     ref = sup.unique("rot")
-    body = sup.card_payment("1000.00", APPROVED_CARD, reference=ref, email=f"{ref}@paylab.test")
+    body = sup.card_payment("1000.00", sup.APPROVED_CARD, reference=ref, email=f"{ref}@paylab.test")
     if token is None:
         return world.merchant.pay(body)
     bearer = {"Authorization": f"Bearer {token}"}

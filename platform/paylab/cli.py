@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -17,25 +18,51 @@ from filelock import FileLock, Timeout
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from paylab import cli_dlq, cli_jobs, cli_secrets, cli_sim
 from paylab.core.settings import Settings, get_settings
 from paylab.devstack.errors import StackError
 from paylab.devstack.stack import DevStack
-from paylab.payment import cli as payment_cli
+
+# Each subcommand's module, imported when that subcommand runs (or for --help): together they
+# cost ~0.6 CPU-s of imports (boto3, SQLAlchemy, ...) that `up` would otherwise pay before it
+# starts LocalStack, its critical path.
+_SUBCOMMANDS = {
+    "sim": "paylab.cli_sim",
+    "journal": "paylab.cli_sim",
+    "faults": "paylab.cli_sim",
+    "secrets": "paylab.cli_secrets",
+    "dlq": "paylab.cli_dlq",
+    "jobs": "paylab.cli_jobs",
+    "payments": "paylab.payment.cli",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The `paylab` group: subcommands from `_SUBCOMMANDS` are registered on first use."""
+
+    # Typed loosely: typer 0.29 vendors click, and its Context and Command are private names.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_SUBCOMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in _SUBCOMMANDS and cmd_name not in self.commands:
+            module = importlib.import_module(_SUBCOMMANDS[cmd_name])
+            registered = typer.Typer()
+            module.register(registered)
+            for name, command in typer.main.get_group(registered).commands.items():
+                self.add_command(command, name)
+        return super().get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="paylab",
+    cls=_LazyGroup,
     help="Paylab: the ePayco payments platform on one machine.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-cli_sim.register(app)
-cli_secrets.register(app)
-cli_dlq.register(app)
-cli_jobs.register(app)
-payment_cli.register(app)
 console = Console(stderr=True, log_path=False)
 out = Console()
 

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from paylab.core.aws import client
 from paylab.core.events import Envelope
 
-log = structlog.get_logger("paylab.consumer")
+log = structlog.get_logger("paylab.consumer", component="consumers")
 
 Handler = Callable[[Envelope], None]
 Parser = Callable[[str], Envelope]
@@ -243,10 +243,18 @@ class QueueWorker:
                 # Handled but not deleted: it comes back and the handler's inbox skips it.
                 log.warning("consumer.delete_failed", consumer=self.name, error=failed)
 
-    def run(self, stop: threading.Event) -> None:
-        """Poll until `stop` is set; survive AWS outages by backing off."""
+    def run(self, stop: threading.Event, checkpoint: Callable[[], None] | None = None) -> None:
+        """Poll until `stop` is set; survive AWS outages by backing off.
+
+        `checkpoint` is called between polls and may block: that is how the worker process
+        pauses its consumers without stopping them (see `paylab.core.worker`).
+        """
         backoff = 0.0
         while not stop.is_set():
+            if checkpoint is not None:
+                checkpoint()
+                if stop.is_set():
+                    break
             try:
                 received = self.run_once()
                 backoff = 0.0
@@ -268,7 +276,7 @@ def from_eventbridge(body: str) -> Envelope:
 
 
 if __name__ == "__main__":
-    # `python -m paylab.core.consumer` is how `paylab up` starts the consumers' process.
+    # `python -m paylab.core.consumer [NAME ...]`: consumers alone (`up` runs paylab.core.worker).
     from paylab.core.consumer_registry import main
 
     main()

@@ -1,7 +1,7 @@
 """The registered consumers (queue, handler, body parser) and the process that runs them.
 
-`paylab up` starts it as `python -m paylab.core.consumer` (see that module's end): one
-thread per consumer, all in one process.
+`paylab up` runs them in the worker process (`paylab.core.worker`), next to the outbox
+relay; `python -m paylab.core.consumer [NAME ...]` runs them alone. One thread per consumer.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import importlib
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -27,7 +27,7 @@ from paylab.core.events import Envelope
 from paylab.core.logging import configure_logging
 from paylab.core.stack_outputs import output
 
-log = structlog.get_logger("paylab.consumer")
+log = structlog.get_logger("paylab.consumer", component="consumers")
 
 
 @dataclass(frozen=True)
@@ -81,21 +81,48 @@ def build_workers(names: Sequence[str]) -> list[QueueWorker]:
     return workers
 
 
+def start_consumers(
+    names: Sequence[str], stop: threading.Event, checkpoint: Callable[[], None] | None = None
+) -> list[threading.Thread]:
+    """Start one daemon thread per named consumer that exists; they poll until `stop`."""
+    threads = []
+    for worker in build_workers(names):
+        thread = threading.Thread(
+            target=_tagged, args=(worker, stop, checkpoint), name=worker.name, daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    log.info("consumers.started", consumers=[t.name for t in threads])
+    return threads
+
+
+def _tagged(
+    worker: QueueWorker, stop: threading.Event, checkpoint: Callable[[], None] | None
+) -> None:
+    # A thread starts with empty context variables: tag what its handlers log.
+    structlog.contextvars.bind_contextvars(service="consumers", consumer=worker.name)
+    worker.run(stop, checkpoint)
+
+
+def join_consumers(threads: Sequence[threading.Thread]) -> None:
+    """Wait for stopped consumer threads to finish their poll in flight."""
+    for thread in threads:
+        thread.join(timeout=ConsumerSettings().wait_seconds + 1.0)
+    log.info("consumers.stopped")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run one worker thread per named consumer (all when none is named) until SIGTERM/SIGINT."""
+    """Run one worker thread per named consumer (all when none is named) until SIGTERM/SIGINT.
+
+    `paylab up` runs the consumers in `paylab.core.worker` next to the outbox relay; this
+    entrypoint runs them alone (one service's consumer per task on AWS, or a named subset).
+    """
     configure_logging("consumers")
     names = list(argv if argv is not None else sys.argv[1:]) or list(REGISTRY)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    threads = []
-    for worker in build_workers(names):
-        thread = threading.Thread(target=worker.run, args=(stop,), name=worker.name, daemon=True)
-        thread.start()
-        threads.append(thread)
-    log.info("consumers.started", consumers=[t.name for t in threads])
+    threads = start_consumers(names, stop)
     while not stop.is_set():
         stop.wait(1.0)
-    for thread in threads:
-        thread.join(timeout=ConsumerSettings().wait_seconds + 1.0)
-    log.info("consumers.stopped")
+    join_consumers(threads)

@@ -35,7 +35,16 @@ def make_engine(url: str | URL, *, schema: str | None = None, pool_size: int = 5
     """An engine whose connections see `schema` first on the search path."""
     connect_args = {"options": f"-csearch_path={schema},public"} if schema else {}
     url = make_url(url).set(drivername="postgresql+psycopg")
-    return create_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
+    # Pre-ping: Postgres closes idle sessions (devstack/database.py), the next checkout
+    # reconnects. LIFO: a periodic task reuses one warm connection instead of cycling
+    # through the pool and keeping every connection from ever idling out.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        pool_pre_ping=True,
+        pool_use_lifo=True,
+        connect_args=connect_args,
+    )
 
 
 @contextmanager

@@ -13,7 +13,7 @@ Woken by a commit, the relay lingers `PAYLAB_OUTBOX_LINGER_MS` (150 ms) before i
 the commits of concurrent payments share AWS calls (every call costs LocalStack CPU:
 bench/saga.py counts them); only a backlog (a full round) is drained without lingering.
 
-    python -m paylab.core.outbox_relay      # one thread per service schema; Ctrl-C stops it
+    python -m paylab.core.outbox_relay      # alone; `paylab up` runs it in paylab.core.worker
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.logging import configure_logging
 from paylab.core.publishers import BATCH, OutboxMessage, Publisher
 
-log = structlog.get_logger()
+log = structlog.get_logger(component="outbox-relay")
 
 # {table} is a service schema's outbox table, checked in OutboxRelay: never user input.
 _CLAIM = """
@@ -57,6 +57,8 @@ class RelaySettings(BaseSettings):
 
     # Up to this much added commit → publish lag buys fewer, fuller batches (0 turns it off).
     linger_ms: int = Field(default=150, ge=0, le=5000)
+    # Rounds nothing woke are a safety net (commits notify): rare ones let sessions idle out.
+    quiet_poll_s: float = Field(default=30.0, gt=0, le=3600)
 
 
 def channel(schema: str, table: str = "outbox") -> str:
@@ -84,6 +86,8 @@ class OutboxRelay:
         self.channel = channel(schema, table)
         self.batch_size = batch_size
         self.lanes = max(1, lanes)
+        # True when the last round claimed rows it could not publish (AWS failing): retry soon.
+        self.left_behind = False
         # Threads start on first use and wait idle on a queue: no cost between bursts.
         self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix=f"relay-{schema}")
 
@@ -94,9 +98,11 @@ class OutboxRelay:
                 text(_CLAIM.replace("{table}", self.table)),
                 {"prefix": f"{self.table}:", "limit": self.batch_size},
             ).all()
+            self.left_behind = False
             if not rows:
                 return 0
             published = self._publish(list(rows))
+            self.left_behind = len(published) < len(rows)
             if published:
                 conn.execute(
                     text(_MARK.replace("{table}", self.table)),
@@ -152,10 +158,11 @@ def serve(
     stop: threading.Event,
     idle_wait: float = 1.0,
     linger: float = 0.0,
+    quiet_wait: float | None = None,
 ) -> None:
     """One relay: `serve_many` with a single schema (tests and tools)."""
     connect = dsn if callable(dsn) else (lambda: psycopg.connect(dsn, autocommit=True))
-    serve_many([relay], connect, stop, idle_wait, linger)
+    serve_many([relay], connect, stop, idle_wait, linger, quiet_wait)
 
 
 def serve_many(
@@ -164,12 +171,14 @@ def serve_many(
     stop: threading.Event,
     idle_wait: float = 1.0,
     linger: float = 0.0,
+    quiet_wait: float | None = None,
 ) -> None:
     """Publish every relay's outbox until `stop`: a thread each, one LISTEN session for all.
 
-    A relay sleeps between bursts until its channel is notified (or `idle_wait` passes),
-    backs off while AWS fails; with `linger`, a round that is not full is followed by a wait
-    for the next commit, then `linger` seconds for others to join it. `connect` returns a
+    A relay sleeps between bursts until its channel is notified, or `quiet_wait` passes
+    (`idle_wait` after a round that left rows behind, or by default), backs off while AWS
+    fails; with `linger`, a round that is not full is followed by a wait for the next
+    commit, then `linger` seconds for others to join it. `connect` returns a
     new autocommit connection (the engine's, so a reconnection after a password rotation
     uses the new password). A lost listening session (Postgres restarted, the session
     terminated) is opened again with backoff, and every relay runs a round meanwhile: the
@@ -179,7 +188,7 @@ def serve_many(
     workers = [
         threading.Thread(
             target=_publish,
-            args=(relay, wakes[relay.channel], stop, idle_wait, linger),
+            args=(relay, wakes[relay.channel], stop, (idle_wait, quiet_wait or idle_wait), linger),
             name=relay.schema,
             daemon=True,
         )
@@ -201,6 +210,8 @@ def _listen(
     while not stop.is_set():
         try:
             with connect() as listener:
+                # The one session that must outlive idleness (the roles' idle_session_timeout).
+                listener.execute("SET idle_session_timeout = 0")
                 for channel_name in wakes:
                     listener.execute(f"LISTEN {channel_name}")
                 backoff = 0.0
@@ -220,9 +231,10 @@ def _publish(
     relay: OutboxRelay,
     wake: threading.Event,
     stop: threading.Event,
-    idle_wait: float,
+    waits: tuple[float, float],
     linger: float,
 ) -> None:
+    idle_wait, quiet_wait = waits
     backoff = 0.0
     while not stop.is_set():
         try:
@@ -239,7 +251,7 @@ def _publish(
             continue  # a backlog (or no lingering): drain before sleeping
         # Rows committed during the round have notified: they wake us, then linger, so
         # stragglers join the next batch instead of each costing a call of their own.
-        if wake.wait(idle_wait):
+        if wake.wait(idle_wait if relay.left_behind else quiet_wait):
             wake.clear()
             if linger > 0:
                 stop.wait(linger)
@@ -263,30 +275,30 @@ def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
     return connect
 
 
-def main() -> None:
-    """Relay every service schema's outbox until SIGTERM or Ctrl-C."""
-    configure_logging("outbox-relay")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def start_relay(stop: threading.Event) -> threading.Thread:
+    """Start relaying every service schema's outbox in a daemon thread, until `stop`."""
     publisher = Publisher()
-    linger = RelaySettings().linger_ms / 1000
+    settings = RelaySettings()
     relays = [
         OutboxRelay(service_engine(schema, pool_size=1), schema, publisher)
         for schema in SERVICES_WITH_DB
     ]
     # Channels are global to the database: one session (any service's role) listens to all.
     connect = listener_factory(relays[0].engine)
-    runner = threading.Thread(
-        target=serve_many, args=(relays, connect, stop, 1.0, linger), name="relay", daemon=True
-    )
+    args = (relays, connect, stop, 1.0, settings.linger_ms / 1000, settings.quiet_poll_s)
+    runner = threading.Thread(target=serve_many, args=args, name="relay", daemon=True)
     runner.start()
     log.info("outbox.relay_started", schemas=list(SERVICES_WITH_DB))
-    try:
-        while not stop.is_set():
-            stop.wait(1.0)
-    except KeyboardInterrupt:
-        stop.set()
-    runner.join(timeout=10)
+    return runner
+
+
+def main() -> None:
+    """Relay alone (`paylab up` runs it in `paylab.core.worker`) until SIGTERM or Ctrl-C."""
+    configure_logging("outbox-relay")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    start_relay(stop).join()  # a signal interrupts the join, sets `stop`, the relay ends
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # locally (tests and the dev stack catch a drifting producer at once) and off on AWS, where
     # a contract slip must not fail a customer's payment (the suite has already checked it).
     validate_events: bool | None = None
+    # `up` forks the services and simulators from one launcher that imports their common
+    # libraries once (paylab.devstack.launcher); off, each starts as a plain process.
+    prefork: bool = True
 
     @field_validator("aws_endpoint_url")
     @classmethod

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from paylab.devstack.errors import StackError
+from paylab.devstack.probes import http_ok
 from paylab.devstack.process import ProcessManager, ProcessSpec, listens_on, wait_until
 
 NAME = "localstack"
@@ -188,10 +189,7 @@ class HostLocalStack:
             )
 
     def healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/_localstack/health", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"{self.url}/_localstack/health", timeout=2)
 
     def health(self) -> dict[str, object]:
         """LocalStack's own health document (services and their states)."""

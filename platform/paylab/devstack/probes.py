@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 
+# One client for every probe: `httpx.get` builds a client (and an SSL context) per call, ~20 ms
+# of CPU, and `up` polls every 50 ms while LocalStack and the services boot on the same two
+# cores (a third of a core, measured). No keep-alive: a probe must reach a restarted server,
+# not a stale socket.
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
 
-def http_ok(url: str) -> bool:
-    """True when a GET of `url` answers 200 within a second."""
+
+def _probe_client() -> httpx.Client:
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+        return _client
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    """True when a GET of `url` answers 200 within `timeout` seconds."""
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return _probe_client().get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -66,13 +66,10 @@ class ProcessManager:
         """Start `spec` in its own session, its output appended to its log file."""
         if (proc := self.running(spec.name)) is not None:
             return proc
-        for port in spec.all_ports():
-            ensure_port_free(port, spec.name)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.prepare(spec)
         env = {**os.environ, **spec.env}
         with self.log_file(spec.name).open("ab") as log:
-            log.write(f"\n--- paylab: starting {spec.name} at {time.ctime()} ---\n".encode())
+            log.write(start_banner(spec.name))
             log.flush()
             popen = subprocess.Popen(
                 list(spec.argv),
@@ -86,9 +83,20 @@ class ProcessManager:
                 # can signal the whole group (children included).
                 start_new_session=True,
             )
-        proc = psutil.Process(popen.pid)
-        record = {"pid": popen.pid, "created": proc.create_time(), "argv": list(spec.argv)}
-        self.pid_file(spec.name).write_text(json.dumps(record))
+        return self.record(spec.name, popen.pid, spec.argv)
+
+    def prepare(self, spec: ProcessSpec) -> None:
+        """Check `spec`'s ports are free and make the run and log folders."""
+        for port in spec.all_ports():
+            ensure_port_free(port, spec.name)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def record(self, name: str, pid: int, argv: Sequence[str]) -> psutil.Process:
+        """Write `name`'s PID file: its PID, start time and the argv that starts it again."""
+        proc = psutil.Process(pid)
+        record = {"pid": pid, "created": proc.create_time(), "argv": list(argv)}
+        self.pid_file(name).write_text(json.dumps(record))
         return proc
 
     def stop(self, name: str, timeout: float = 20.0) -> bool:
@@ -113,6 +121,11 @@ class ProcessManager:
         if proc is None:
             raise StackError(f"{name} exited during start-up; see {self.log_file(name)}")
         return proc
+
+
+def start_banner(name: str) -> bytes:
+    """The line each start appends to the component's log."""
+    return f"\n--- paylab: starting {name} at {time.ctime()} ---\n".encode()
 
 
 def _wait_gone(proc: psutil.Process, timeout: float) -> bool:

@@ -32,29 +32,29 @@ class HostServices:
         package = self.root / "platform" / "paylab"
         return {n: p for n, p in SERVICES.items() if (package / n / "app.py").exists()}
 
-    def start(self, services: dict[str, int]) -> None:
-        """Start `services` (name to port) that do not run yet."""
-        for name, port in services.items():
-            self.manager.start(
-                ProcessSpec(
-                    name=name,
-                    # Each service's app.py has a `create()` factory: nothing connects at import.
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        f"paylab.{name}.app:create",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--no-access-log",
-                    ],
-                    cwd=self.root,
-                    port=port,
-                )
+    def specs(self, services: dict[str, int]) -> list[ProcessSpec]:
+        """How to run each of `services` (name to port): uvicorn with its app factory."""
+        return [
+            ProcessSpec(
+                name=name,
+                # Each service's app.py has a `create()` factory: nothing connects at import.
+                argv=[
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    f"paylab.{name}.app:create",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                ],
+                cwd=self.root,
+                port=port,
             )
+            for name, port in services.items()
+        ]
 
     def wait_ready(self, services: dict[str, int]) -> None:
         """Wait for each service's /health; StackError if its process dies."""

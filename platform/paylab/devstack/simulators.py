@@ -45,22 +45,20 @@ class HostSimulators:
         """False in a checkout without the simulators package."""
         return (self.root / "simulators" / "__main__.py").exists()
 
-    def start(self) -> None:
-        """Start the shared process unless it runs already."""
+    def spec(self) -> ProcessSpec | None:
+        """How to run the shared process; None without the simulators package."""
         if not self.available:
-            return
+            return None
         if self.manager.running(SIMULATOR_PROCESS) is None:
             # A stack started when each simulator had its own process: those hold the ports.
             for name in SIMULATOR_COMPONENTS:
                 self.manager.stop(name)
         ports = [arg for port in SIMULATORS.values() for arg in ("--port", str(port))]
-        self.manager.start(
-            ProcessSpec(
-                name=SIMULATOR_PROCESS,
-                argv=[sys.executable, "-m", "simulators", *SIMULATORS, *ports],
-                cwd=self.root,
-                ports=tuple(SIMULATORS.values()),
-            )
+        return ProcessSpec(
+            name=SIMULATOR_PROCESS,
+            argv=[sys.executable, "-m", "simulators", *SIMULATORS, *ports],
+            cwd=self.root,
+            ports=tuple(SIMULATORS.values()),
         )
 
     def wait_ready(self) -> None:

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from paylab.core.aws import client
-from paylab.core.db import SERVICES_WITH_DB, db_secret_output
-from paylab.core.secrets import SecretReader
 from paylab.core.settings import Settings
-from paylab.devstack import database
 from paylab.devstack.errors import StackError
+from paylab.devstack.launcher import ForkingManager, Launch, launch
 from paylab.devstack.localstack import HostLocalStack
 from paylab.devstack.postgres import EmbeddedPostgres
-from paylab.devstack.probes import external_ok, http_ok, redact
 from paylab.devstack.process import ProcessManager
 from paylab.devstack.redis_server import EmbeddedRedis
-from paylab.devstack.seed import DemoSeeder
 from paylab.devstack.services import SERVICES, HostServices
 from paylab.devstack.simulators import (
     SIMULATOR_COMPONENTS,
@@ -29,17 +22,15 @@ from paylab.devstack.simulators import (
     SIMULATORS,
     HostSimulators,
     process_of,
-    simulator_healthy,
     simulator_url,
 )
-from paylab.devstack.workers import WORKERS, start_workers
-from paylab.infra.artifacts import publish
-from paylab.infra.deploy import (
-    DeploymentError,
-    confirm_pending_subscriptions,
-    deploy,
-    outputs,
-)
+from paylab.devstack.status import report
+from paylab.devstack.workers import MERGED, WORKERS, start_workers
+
+# boto3, SQLAlchemy, Alembic and FastAPI (~0.6 CPU-s of imports) are imported where they are
+# used: `paylab up` starts LocalStack, its critical path, before it needs any of them.
+if TYPE_CHECKING:
+    from paylab.devstack.seed import DemoSeeder
 
 Progress = Callable[[str], None]
 
@@ -66,6 +57,8 @@ class DevStack:
 
     def up(self, progress: Progress) -> dict[str, str]:
         """Start everything, deploy the template, prepare the databases; returns stack outputs."""
+        # LocalStack's start and the deployment are the critical path (one core of LocalStack
+        # for ~7 s on a warm start): everything else overlaps with them or with each other.
         if self.manages_localstack:
             self.localstack.ensure_environment(progress)
             progress("starting LocalStack, Postgres and Redis")
@@ -74,16 +67,31 @@ class DevStack:
             self.postgres.start()
         if not self.settings.redis_url:
             self.redis.start()
-        self.simulators.start()
-        # Services connect to nothing before their first request: they boot (a few seconds
-        # of imports) while LocalStack starts and the stack deploys.
-        services = self._start_services(progress)
-        if not self.settings.redis_url:
-            self.redis.wait_ready()
-        if not self.settings.database_url:
-            self.postgres.wait_ready()
-        if self.manages_localstack:
-            self.localstack.wait_ready()
+        # Services connect to nothing before their first request: they boot (forked from one
+        # launcher that imports their libraries once) while LocalStack starts and deploys.
+        launched = self._launch(progress)
+        try:
+            return self._deploy_and_prepare(progress, launched)
+        finally:
+            if launched is not None:
+                launched.close()
+
+    def _deploy_and_prepare(self, progress: Progress, launched: Launch | None) -> dict[str, str]:
+        from paylab.devstack import database
+        from paylab.infra.artifacts import publish
+        from paylab.infra.deploy import DeploymentError, deploy
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            models = pool.submit(_load_aws_models, self.settings)
+            if not self.settings.redis_url:
+                self.redis.wait_ready()
+            if not self.settings.database_url:
+                self.postgres.wait_ready()
+            if self.manages_localstack:
+                self.localstack.wait_ready()
+            if launched is not None:
+                launched.wait()
+            models.result()
         progress("deploying the CloudFormation stack")
         try:
             artifacts = publish(self.settings)
@@ -93,24 +101,41 @@ class DevStack:
                 parameters=artifacts.parameters(),
                 template_url=artifacts.template_url,
             )
-            confirm_pending_subscriptions(self.settings)
         except DeploymentError as exc:
             raise StackError(f"stack deployment failed: {exc}") from exc
         progress("creating database roles and schemas, running migrations")
         admin_url = self.admin_database_url()
         database.bootstrap(admin_url, self._db_passwords(stack_outputs))
         database.migrate(admin_url)
-        start_workers(self.manager, self.settings.root)
-        self.simulators.wait_ready()
-        self._configure_secrets(stack_outputs, progress)
-        self.services.wait_ready(services)
-        if (seeder := self._seeder()) is not None:
-            progress("seeding the demo merchant and payer wallets")
-            seeder.seed()
+        # Three strands that touch nothing in common run side by side: SNS confirmations then
+        # the workers (they publish), issue 6's secrets (LocalStack and the simulators), and
+        # the seeding (the services).
+        manager = self.manager if launched is None else ForkingManager(self.manager, launched)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            strands = [
+                pool.submit(self._start_publishing, manager),
+                pool.submit(self._configure_secrets, stack_outputs, progress),
+            ]
+            self.services.wait_ready(self.available_services())
+            self.simulators.wait_ready()
+            if (seeder := self.seeder()) is not None:
+                progress("seeding the demo merchant and payer wallets")
+                seeder.seed()
+            for strand in strands:
+                strand.result()
         return stack_outputs
+
+    def _start_publishing(self, manager: ProcessManager) -> None:
+        """Confirm the SNS subscriptions, then start the workers (the relay publishes)."""
+        from paylab.infra.deploy import confirm_pending_subscriptions
+
+        confirm_pending_subscriptions(self.settings)
+        start_workers(manager, self.settings.root)
 
     def _configure_secrets(self, stack_outputs: dict[str, str], progress: Progress) -> None:
         """Issue 6: the admin login, the rotation schedules, the partners' keys and secrets."""
+        from paylab.core.aws import client
+        from paylab.devstack import database
         from paylab.devstack.simulator_secrets import push_partner_secrets
         from paylab.infra.rotation_schedules import apply_rotation_schedules
 
@@ -121,9 +146,21 @@ class DevStack:
             progress("stored the Postgres admin login in its secret")
         apply_rotation_schedules(self.settings, progress)
         if self.simulators.available:
+            self.simulators.wait_ready()
             push_partner_secrets(stack_outputs, SIMULATORS, progress)
 
-    def _seeder(self) -> DemoSeeder | None:
+    def _launch(self, progress: Progress) -> Launch | None:
+        """Start the simulators and the services whose code exists, forked from one launcher."""
+        services = self.available_services()
+        if services:
+            progress(f"starting services: {', '.join(services)}")
+        specs = [*filter(None, [self.simulators.spec()]), *self.services.specs(services)]
+        return launch(self.manager, specs, fork=self.settings.prefork)
+
+    def seeder(self) -> DemoSeeder | None:
+        """The demo data's seeder, when the services it needs exist."""
+        from paylab.devstack.seed import DemoSeeder
+
         services = self.available_services()
         if not {"auth", "wallet"} <= services.keys():
             return None
@@ -144,6 +181,9 @@ class DevStack:
         return self.settings.database_url or self.postgres.admin_url()
 
     def _db_passwords(self, stack_outputs: dict[str, str]) -> dict[str, str]:
+        from paylab.core.db import SERVICES_WITH_DB, db_secret_output
+        from paylab.core.secrets import SecretReader
+
         reader = SecretReader()
         passwords = {}
         for service in SERVICES_WITH_DB:
@@ -157,19 +197,12 @@ class DevStack:
         """The services whose code exists (issues add them one by one)."""
         return self.services.available()
 
-    def _start_services(self, progress: Progress) -> dict[str, int]:
-        services = self.available_services()
-        if services:
-            progress(f"starting services: {', '.join(services)}")
-        self.services.start(services)
-        return services
-
     # -- down -------------------------------------------------------------------------------
 
     def component_names(self) -> list[str]:
         """Every process `up` may start, in the order `down` stops them."""
         sims = [SIMULATOR_PROCESS, *SIMULATOR_COMPONENTS]
-        return [*SERVICES, *WORKERS, *sims, "localstack", "redis", "postgres"]
+        return [*SERVICES, *WORKERS, *MERGED, *sims, "localstack", "redis", "postgres"]
 
     def log_file(self, name: str) -> Path:
         """The log of component `name`; every `sim-NAME` writes to the simulators' log."""
@@ -182,95 +215,18 @@ class DevStack:
     # -- status -----------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        components: dict[str, dict[str, Any]] = {
-            "localstack": self._localstack_status(),
-            "postgres": self._external_or_managed(
-                "postgres",
-                self.settings.database_url,
-                self.postgres.healthy,
-                f"postgresql://127.0.0.1:{self.settings.postgres_port}/paylab",
-            ),
-            "redis": self._external_or_managed(
-                "redis", self.settings.redis_url, self.redis.healthy, self.redis.url
-            ),
-        }
-        if self.simulators.available:
-            for name in SIMULATORS:
-                url = simulator_url(name)
-                check = partial(simulator_healthy, url)
-                components[f"sim-{name}"] = self._component(SIMULATOR_PROCESS, url, check)
-        for name in WORKERS:
-            components[name] = self._component(name, "", lambda: True)
-        for name, port in self.available_services().items():
-            url = f"http://127.0.0.1:{port}"
-            components[name] = self._component(
-                name,
-                url,
-                lambda url=url: http_ok(f"{url}/health"),  # type: ignore[misc]
-            )
-        stack = (
-            self._stack_status()
-            if components["localstack"]["healthy"]
-            else {
-                "name": self.settings.stack_name,
-                "status": "UNKNOWN",
-                "healthy": False,
-            }
-        )
-        healthy = all(c["healthy"] for c in components.values()) and stack["healthy"]
-        report = {"healthy": healthy, "components": components, "stack": stack}
-        seeder = self._seeder()
-        if seeder is not None and (demo := seeder.load()) is not None:
-            report["demo"] = demo
-        return report
-
-    def _component(self, name: str, url: str, check: Callable[[], bool]) -> dict[str, Any]:
-        proc = self.manager.running(name)
-        return {
-            "state": "running" if proc else "stopped",
-            "pid": proc.pid if proc else None,
-            "url": url,
-            "healthy": bool(proc) and check(),
-            "log": str(self.log_file(name)),
-        }
-
-    def _localstack_status(self) -> dict[str, Any]:
-        if self.manages_localstack:
-            return self._component("localstack", self.localstack.url, self.localstack.healthy)
-        endpoint = self.settings.endpoint_url() or "aws"
-        return {
-            "state": "external",
-            "pid": None,
-            "url": endpoint,
-            "healthy": endpoint == "aws" or http_ok(f"{endpoint}/_localstack/health"),
-        }
-
-    def _external_or_managed(
-        self, name: str, external: str | None, check: Callable[[], bool], url: str
-    ) -> dict[str, Any]:
-        if external:
-            return {
-                "state": "external",
-                "pid": None,
-                "url": redact(external),
-                "healthy": external_ok(name, external),
-            }
-        return self._component(name, url, check)
-
-    def _stack_status(self) -> dict[str, Any]:
-        name = self.settings.stack_name
-        try:
-            cfn = client("cloudformation", self.settings)
-            stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-            status = str(stack["StackStatus"])
-            return {
-                "name": name,
-                "status": status,
-                "healthy": status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"),
-                "outputs": outputs(cfn, name),
-            }
-        except (ClientError, BotoCoreError) as exc:
-            return {"name": name, "status": "MISSING", "healthy": False, "error": str(exc)}
+        """What runs, where, whether it is healthy; the stack's outputs and the demo data."""
+        return report(self)
 
     def save_status(self, path: Path) -> None:
         path.write_text(json.dumps(self.status(), indent=2))
+
+
+def _load_aws_models(settings: Settings) -> None:
+    """Make a client of each service `up` calls, while LocalStack starts."""
+    # botocore loads a service's model once per session, on its first client (~0.1 CPU-s for
+    # S3): the deployment's first calls no longer wait for it.
+    from paylab.core.aws import client
+
+    for service in ("sts", "s3", "cloudformation", "secretsmanager", "sns", "lambda"):
+        client(service, settings)

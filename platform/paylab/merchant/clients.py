@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.merchant.settings import MerchantSettings
+
+T = TypeVar("T")
 
 
 class UpstreamUnavailable(Exception):
@@ -57,8 +59,30 @@ class Wallet(Protocol):
         """The merchant's account in `currency`, created on the first call."""
 
 
-class _Transient(Exception):
-    pass
+class Transient(Exception):
+    """A failure worth another attempt: no answer, or a status the caller treats as passing."""
+
+
+def with_retries(once: Callable[[int], T], attempts: int) -> T:
+    """Call `once(attempt_number)` until it returns, retrying Transient with backoff."""
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        retry=retry_if_exception_type(Transient),
+        reraise=True,
+    )
+    for attempt in retrying:
+        with attempt:
+            return once(attempt.retry_state.attempt_number)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def request(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One HTTP request; a transport error is Transient."""
+    try:
+        return http.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise Transient(f"{method} {path}: {exc!r}") from exc
 
 
 class InternalClient:
@@ -77,31 +101,19 @@ class InternalClient:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One logical call; UpstreamUnavailable or UpstreamRefused when it cannot succeed."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.2, max=2),
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._once(
-                        method, path, refresh=attempt.retry_state.attempt_number > 1, **kwargs
-                    )
-        except _Transient as exc:
+            return with_retries(
+                lambda n: self._once(method, path, refresh=n > 1, **kwargs), self.attempts
+            )
+        except Transient as exc:
             raise UpstreamUnavailable(str(exc)) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
         headers = {**kwargs.pop("headers", {}), HEADER: self.credential(refresh=refresh)}
-        try:
-            response = self.http.request(method, path, headers=headers, **kwargs)
-        except httpx.HTTPError as exc:
-            raise _Transient(f"{method} {path}: {exc!r}") from exc
+        response = request(self.http, method, path, headers=headers, **kwargs)
         # 401: the credential may have just rotated; retried with a refreshed one.
         if response.status_code >= 500 or response.status_code in (401, 429):
-            raise _Transient(f"{method} {path} answered {response.status_code}")
+            raise Transient(f"{method} {path} answered {response.status_code}")
         if response.status_code >= 400:
             raise UpstreamRefused(
                 f"{method} {path} answered {response.status_code}: {response.text[:200]}",

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from paylab.core.db import unit_of_work
 from paylab.core.events import Envelope
 from paylab.core.inbox import first_delivery
-from paylab.merchant.delivery import Claimed, Deliverer
-from paylab.merchant.models import Merchant, WebhookAttempt, WebhookDelivery
+from paylab.merchant.delivery import Claimed, Deliverer, count_attempt, record_attempt
+from paylab.merchant.models import Merchant, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
-from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields, signed
+from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields
 
 log = structlog.get_logger("paylab.merchant.consumers")
 CONSUMER = "merchant-webhooks"
@@ -111,13 +111,7 @@ def _claim_retry(
             # Unknown here, or delivered by an earlier copy of this message: remember and stop.
             first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)
             return None
-        merchant = session.get(Merchant, row.merchant_id)
-        assert merchant is not None  # a foreign key
-        # Counted at the claim, like the delivery loop: a crash mid-send still counts.
-        row.attempts += 1
-        row.updated_at = datetime.now(UTC)
-        form = signed(row.fields, str(merchant.cust_id), merchant.p_key)
-        return Claimed(row.id, row.attempts, row.url, form)
+        return count_attempt(session, row, datetime.now(UTC))
 
 
 def retry_failed_webhook(
@@ -141,21 +135,7 @@ def retry_failed_webhook(
         if row is None:  # deleted while sending (its merchant was removed): nothing to record
             first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)
             return False
-        session.add(
-            WebhookAttempt(
-                delivery_id=row.id,
-                attempt=claimed.attempt,
-                status_code=result.status_code,
-                error=result.error,
-                duration_ms=result.duration_ms,
-            )
-        )
-        now = datetime.now(UTC)
-        row.last_status_code, row.last_error, row.updated_at = (
-            result.status_code,
-            result.error,
-            now,
-        )
+        now = record_attempt(session, row, claimed, result)
         if result.ok:
             row.status, row.finished_at = "delivered", now
             first_delivery(session, "merchant", RETRY_CONSUMER, envelope.id)

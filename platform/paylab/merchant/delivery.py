@@ -102,14 +102,8 @@ class Deliverer:
             now = datetime.now(UTC)
             out = []
             for row in rows:
-                merchant = session.get(Merchant, row.merchant_id)
-                assert merchant is not None  # a foreign key
-                row.attempts += 1
+                out.append(count_attempt(session, row, now))
                 row.next_attempt_at = now + lease
-                row.updated_at = now
-                # Signed with the key in force now: a rotation applies to retries too.
-                form = signed(row.fields, str(merchant.cust_id), merchant.p_key)
-                out.append(Claimed(row.id, row.attempts, row.url, form))
             return out
 
     def send(self, claimed: Claimed) -> Result:
@@ -141,21 +135,7 @@ class Deliverer:
             row = session.get(WebhookDelivery, claimed.id, with_for_update=True)
             if row is None or row.status != "pending" or row.attempts != claimed.attempt:
                 return  # the lease ran out and another copy owns this delivery now
-            session.add(
-                WebhookAttempt(
-                    delivery_id=row.id,
-                    attempt=claimed.attempt,
-                    status_code=result.status_code,
-                    error=result.error,
-                    duration_ms=result.duration_ms,
-                )
-            )
-            now = datetime.now(UTC)
-            row.last_status_code, row.last_error, row.updated_at = (
-                result.status_code,
-                result.error,
-                now,
-            )
+            now = record_attempt(session, row, claimed, result)
             if result.ok:
                 row.status, row.next_attempt_at, row.finished_at = "delivered", None, now
             elif result.permanent or claimed.attempt >= self.settings.webhook_max_attempts:
@@ -176,6 +156,36 @@ class Deliverer:
             status_code=result.status_code,
             error=result.error,
         )
+
+
+def count_attempt(session: Session, row: WebhookDelivery, now: datetime) -> Claimed:
+    """Count one more attempt on a locked delivery and sign its form for the send."""
+    merchant = session.get(Merchant, row.merchant_id)
+    assert merchant is not None  # a foreign key
+    # Counted at the claim, not after the send: a crash mid-send still counts.
+    row.attempts += 1
+    row.updated_at = now
+    # Signed with the key in force now: a rotation applies to retries too.
+    form = signed(row.fields, str(merchant.cust_id), merchant.p_key)
+    return Claimed(row.id, row.attempts, row.url, form)
+
+
+def record_attempt(
+    session: Session, row: WebhookDelivery, claimed: Claimed, result: Result
+) -> datetime:
+    """Store one attempt and its outcome as the delivery's last; returns when it was recorded."""
+    session.add(
+        WebhookAttempt(
+            delivery_id=row.id,
+            attempt=claimed.attempt,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+        )
+    )
+    now = datetime.now(UTC)
+    row.last_status_code, row.last_error, row.updated_at = result.status_code, result.error, now
+    return now
 
 
 def _failed(session: Session, row: WebhookDelivery) -> Envelope:

@@ -12,11 +12,17 @@ from typing import Any
 import httpx
 import redis
 import structlog
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from paylab.core.internal_auth import MERCHANT_HEADER
 from paylab.core.partner_keys import partner_auth
-from paylab.merchant.clients import InternalClient, UpstreamRefused, UpstreamUnavailable
+from paylab.merchant.clients import (
+    InternalClient,
+    Transient,
+    UpstreamRefused,
+    UpstreamUnavailable,
+    request,
+    with_retries,
+)
 from paylab.merchant.dispersion import BankAnswer, InsufficientFunds, Payee, Row, Unavailable
 from paylab.merchant.settings import MerchantSettings
 
@@ -78,10 +84,6 @@ class WalletPayouts:
         return uuid.UUID(str(answer["id"]))
 
 
-class _Transient(Exception):
-    pass
-
-
 class BankPayouts:
     """The bank's POST /v1/payouts and GET /v1/payouts/{id}, retried on transport errors and 5xx.
 
@@ -113,38 +115,26 @@ class BankPayouts:
         return self._send("GET", f"/v1/payouts/{payout_id}")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> BankAnswer:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.2, max=2),
-            retry=retry_if_exception_type(_Transient),
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    return self._once(method, path, **kwargs)
-        except _Transient as exc:
+            return with_retries(lambda _: self._once(method, path, **kwargs), self.attempts)
+        except Transient as exc:
             raise Unavailable(f"bank: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _once(self, method: str, path: str, **kwargs: Any) -> BankAnswer:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise _Transient(f"{method} {path}: {exc!r}") from exc
+        response = request(self.http, method, path, **kwargs)
         code = response.status_code
         if code >= 500 or code in (401, 409, 429):
-            raise _Transient(f"{method} {path} answered {code}: {response.text[:200]}")
+            raise Transient(f"{method} {path} answered {code}: {response.text[:200]}")
         try:
             body = response.json()
         except ValueError as exc:  # a truncated answer: whether it paid is unknown
-            raise _Transient(f"{method} {path}: unreadable answer ({code})") from exc
+            raise Transient(f"{method} {path}: unreadable answer ({code})") from exc
         if code >= 400:
             detail = body.get("detail") or body.get("title") if isinstance(body, dict) else None
             return BankAnswer("rejected", None, f"HTTP {code}: {detail or 'refused'}"[:200])
         status = str(body.get("status", ""))
         if status not in ("paid", "pending", "rejected"):
-            raise _Transient(f"{method} {path}: unknown payout status {status!r}")
+            raise Transient(f"{method} {path}: unknown payout status {status!r}")
         return BankAnswer(status, str(body.get("id") or "") or None, body.get("failure_reason"))
 
 

@@ -163,6 +163,8 @@ def test_cleanup_deletes_by_the_policy_and_keeps_what_is_still_needed(
             text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"),
             {"k": f"payment.outbox:it-cleanup-{unpublished}"},
         )
+        # The lock must outlive the Lambda's run: no idle_session_timeout for this session.
+        holder.execute(text("SET idle_session_timeout = 0"))
         holder.commit()  # the session-level lock outlives the transaction
         with holder.begin():
             holder.execute(

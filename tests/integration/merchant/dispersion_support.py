@@ -7,7 +7,6 @@ statement: payouts less payout returns), and that no dispersion reference was pa
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from datetime import date, timedelta
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
+from simulators.testing import bank_payouts
 
 from .conftest import Registered
 
@@ -112,25 +112,6 @@ def rows(api: httpx.Client, merchant: Registered) -> list[dict[str, Any]]:
     return items
 
 
-def bank_payouts(dispersion_ids: set[str]) -> dict[str, dict[str, Any]]:
-    """Every payout the bank answered for these dispersions, by bank payout id."""
-    entries = httpx.get(
-        f"{BANK_URL}/_sim/journal",
-        params={"kind": "request", "method": "POST", "path": "/v1/payouts", "limit": 5000},
-        timeout=30,
-    ).json()["entries"]
-    out: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        try:
-            body = json.loads(e["response_body"])
-        except ValueError:
-            continue
-        reference = str(body.get("reference", ""))
-        if isinstance(body, dict) and reference.removeprefix("disp-") in dispersion_ids:
-            out[str(body["id"])] = body
-    return out
-
-
 def ledger_moved(merchant: Registered) -> Decimal:
     """What the wallet took out of the merchant's account for payouts, less returns."""
     account = merchant.body["merchant"]["wallet_account_id"]
@@ -149,8 +130,7 @@ def ledger_moved(merchant: Registered) -> Decimal:
 def money_check(api: httpx.Client, merchant: Registered) -> Decimal:
     """Paid out (bank) == moved (ledger); nothing paid twice; the ledger is consistent."""
     mine = rows(api, merchant)
-    ids = {r["id"] for r in mine}
-    payouts = bank_payouts(ids)
+    payouts = bank_payouts(BANK_URL, {f"disp-{r['id']}" for r in mine})
     paid = [p for p in payouts.values() if p["status"] == "paid"]
     paid_refs = [p["reference"] for p in paid]
     assert len(paid_refs) == len(set(paid_refs)), f"a dispersion was paid twice: {paid_refs}"

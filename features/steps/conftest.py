@@ -1,0 +1,108 @@
+"""Steps that more than one step module binds: one definition per step text.
+
+pytest-bdd finds steps defined in a conftest.py for every test module below it. Each step
+module declares its own `world` fixture; the steps here use what its World has:
+payment_scenario.PaymentWorld (test_payments, test_pse_payments, test_held) or
+merchant_scenario.MerchantWorld (test_merchants, test_webhooks).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import merchant_scenario as scenario
+import merchants_support as ms
+import payments_support as sup
+import saga_support as saga
+from merchant_scenario import MerchantWorld
+from payment_scenario import PaymentWorld
+from pytest_bdd import given, parsers, then, when
+
+
+# ------------------------------------------------------------------------------- payments
+@given("a new merchant is logged in through the gateway")
+def _merchant(world: PaymentWorld) -> None:
+    world.merchant = sup.register_merchant()
+    world.before = world.m.balance()
+
+
+@then(parsers.parse('the payment ends "{status}" with cod_respuesta {code:d}'))
+def _ends(world: PaymentWorld | MerchantWorld, status: str, code: int) -> None:
+    got = world.m.wait_final(world.payment_id)
+    assert (got["status"], got["cod_respuesta"]) == (status, code), got
+
+
+@then(parsers.parse('the merchant\'s available balance grew by "{amount}" less the platform fee'))
+def _grew(world: PaymentWorld, amount: str) -> None:
+    gross = Decimal(amount)
+    after = world.m.balance()
+    assert after["available"] - world.before["available"] == gross - sup.platform_fee(gross)
+    assert after["pending"] == world.before["pending"]
+
+
+@then("the merchant's balances did not change")
+def _unchanged(world: PaymentWorld) -> None:
+    assert world.m.balance() == world.before
+
+
+@then(parsers.parse('the execution went through "{states}"'))
+def _went_through(world: PaymentWorld, states: str) -> None:
+    assert saga.finished_execution(world.payment_id) == "SUCCEEDED"
+    assert saga.task_states(world.payment_id) == [s.strip() for s in states.split(",")]
+
+
+@then("the books are clean")
+def _books_clean(world: PaymentWorld) -> None:
+    """All entries sum to zero, no hold is open for the merchant, rows equal their events."""
+    check = saga.ledger_check(world.m.merchant_id)
+    assert check == {
+        "entries_sum_zero": True,
+        "balances_match_entries": True,
+        "holds_match_balances": True,
+        "open_holds": 0,
+        "open_refunds": 0,
+    }, check
+    assert world.payment_ids, "the scenario made no payment"
+    for payment_id in world.payment_ids:
+        result = saga.replay_payment(payment_id)
+        assert result.matches, (payment_id, result.differences)
+
+
+# ------------------------------------------------------------------------------- merchants
+@when(parsers.parse('the merchant charges "{amount}" COP to an approved card'))
+def _charge_approved(world: MerchantWorld, amount: str) -> None:
+    scenario.charge(world, amount, sup.APPROVED_CARD)
+
+
+@then(
+    parsers.parse(
+        "the receiver records exactly one confirmation of the payment with x_cod_response {cod:d}"
+    )
+)
+def _one_confirmation(world: MerchantWorld, cod: int) -> None:
+    sup.wait_for(
+        f"a confirmation of {world.ref_payco} at the receiver",
+        lambda: ms.confirmations(world.ref_payco) or None,
+        timeout=scenario.WEBHOOK_WAIT,
+    )
+    # Delivered and nothing left to retry: a second copy can no longer be on its way.
+    sup.wait_for(
+        "the delivery marked delivered",
+        lambda: ms.delivery_in(world.m, world.payment_id, "delivered"),
+        timeout=scenario.WEBHOOK_WAIT,
+    )
+    sup.wait_for(
+        "merchant-webhooks to drain", ms.webhooks_queue_drained, timeout=scenario.WEBHOOK_WAIT
+    )
+    fields = scenario.the_confirmation(world)["fields"]
+    assert fields["x_cod_response"] == str(cod), fields
+    assert fields["x_transaction_id"] == world.payment_id
+    assert fields["x_cust_id_cliente"] == world.keys["p_cust_id_cliente"]
+    assert fields["x_amount"] == world.m.payment(world.payment_id)["amount"]
+
+
+@then("its x_signature verifies with the merchant's p_key")
+def _signature_verifies(world: MerchantWorld) -> None:
+    hook = scenario.the_confirmation(world)
+    assert hook["signature_valid"], hook["signature_note"]
+    assert ms.signature_ok(hook["fields"], world.keys["p_cust_id_cliente"], world.keys["p_key"])
