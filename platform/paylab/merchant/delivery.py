@@ -80,6 +80,17 @@ class Deliverer:
             self.record(claimed, self.send(claimed))
         return len(batch)
 
+    def next_due_in(self) -> float | None:
+        """Seconds until this lane's next pending delivery is due (0 if overdue); None if none."""
+        with unit_of_work(self.sessions) as session:
+            due = session.execute(
+                select(func.min(WebhookDelivery.next_attempt_at)).where(
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.lane == self.settings.delivery_lane,
+                )
+            ).scalar_one()
+        return None if due is None else max(0.0, (due - datetime.now(UTC)).total_seconds())
+
     def claim(self) -> list[Claimed]:
         """Lease up to `delivery_batch` due deliveries (skipping rows another copy holds)."""
         lease = timedelta(seconds=self.settings.webhook_timeout_s * 2 + 5)
@@ -217,7 +228,12 @@ def _failed(session: Session, row: WebhookDelivery) -> Envelope:
 
 
 class DeliveryLoop:
-    """Runs a Deliverer in a daemon thread: at once when woken, else every `poll_s`."""
+    """Runs a Deliverer in a daemon thread: at once when woken, else when the next retry is
+    due, and at least every `poll_s` (a row another copy recorded without waking us).
+
+    Sleeping until the next due retry rather than polling every second lets the pooled
+    Postgres session idle out at rest (devstack/database.py: one backend less).
+    """
 
     def __init__(self, deliverer: Callable[[], Deliverer], poll_s: float, batch: int) -> None:
         self.deliverer, self.poll_s, self.batch = deliverer, poll_s, batch
@@ -244,11 +260,14 @@ class DeliveryLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            wait = self.poll_s
             try:
-                sent = self.deliverer().run_once()
+                deliverer = self.deliverer()
+                if deliverer.run_once() >= self.batch:
+                    continue  # a full batch: more may be due now
+                due = deliverer.next_due_in()
+                wait = self.poll_s if due is None else min(self.poll_s, due)
             except Exception as exc:  # a database or stack outage: log, wait, try again
                 log.warning("webhook.loop_error", error=repr(exc))
-                sent = 0
-            if sent < self.batch:
-                self._wake.wait(self.poll_s)
-                self._wake.clear()
+            self._wake.wait(wait)
+            self._wake.clear()

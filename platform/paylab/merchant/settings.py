@@ -45,7 +45,8 @@ class MerchantSettings(BaseSettings):
     # ePayco sends x_test_request=TRUE from its test environment; so does every local stack.
     webhook_test_request: bool = True
     delivery_worker: bool = True
-    delivery_poll_s: float = Field(default=1.0, gt=0, le=60)
+    # The loop wakes on a new delivery and when the next retry is due; this bounds its sleep.
+    delivery_poll_s: float = Field(default=30.0, gt=0, le=300)
     delivery_batch: int = Field(default=10, ge=1, le=200)
     # Deliveries are recorded in this lane and the loop claims only this lane's rows: a test's
     # own copy of the service (fast retries) never races the stack's over the same table.
