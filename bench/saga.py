@@ -21,7 +21,9 @@ each system's run, after the outbox relay has gone quiet, minus the idle rate (p
 quieter of 3 s sampled before and 3 s after: the machine is shared); CPU-seconds per run over
 the same span, minus idle: LocalStack's own process, its Lambda runtimes (its children), and
 the rest of the stack by component (`.paylab/run/*.json` PIDs, Postgres with its backends).
-The stack is shared: other work on LocalStack during a run is counted too.
+The stack is shared: other work on LocalStack during a run is counted too. Lambda runtime
+processes LocalStack started during each system's run are counted too (a cold start costs
+~0.25 CPU-s, a warm invocation a few ms).
 "Where the time goes" folds the execution histories of a sample of level-1 runs.
 
 Loopback only, bounded in time, prints numbers, asserts nothing about speed.
@@ -387,6 +389,40 @@ def cpu_since(before: dict[str, float]) -> dict[str, float]:
     return {name: now[name] - before.get(name, 0.0) for name in now}
 
 
+class SpawnCounter:
+    """Counts Lambda runtime processes LocalStack starts while it runs (sampled every 0.2 s).
+
+    A runtime that starts costs its interpreter, boto3's import and a GetSecretValue (~0.25
+    CPU-s); warm ones cost a few ms per invocation. Spawns per run say which one was paid.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        try:
+            pid = int(json.loads((ROOT / ".paylab" / "run" / "localstack.json").read_text())["pid"])
+            self._parent: psutil.Process | None = psutil.Process(pid)
+            self._known = {c.pid for c in self._parent.children()}
+        except (psutil.Error, OSError, ValueError, KeyError):
+            self._parent, self._known = None, set()
+
+    def _run(self) -> None:
+        while self._parent is not None and not self._stop.wait(0.2):
+            try:
+                self.seen |= {c.pid for c in self._parent.children()} - self._known
+            except psutil.Error:
+                return
+
+    def __enter__(self) -> SpawnCounter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 # ------------------------------------------------------------------------------- where time goes
 def state_durations(sfn: Any, arns: list[str]) -> dict[str, list[float]]:
     """State name → durations (ms) from TaskStateEntered to TaskStateExited."""
@@ -447,6 +483,7 @@ def main() -> int:
     results: list[Level] = []
     calls: dict[str, tuple[Counter[str], int, float]] = {}
     cpu: dict[str, dict[str, float]] = {}
+    spawns: dict[str, int] = {}
     try:
         chosen: dict[str, Callable[[], Run]] = {}
         if "bare" in systems:
@@ -461,22 +498,24 @@ def main() -> int:
                 one()
             start, t0 = settle(quiet=1.0, limit=10.0), time.monotonic()
             cpu[system] = cpu_sample()
-            for clients in levels:
-                level = run_level(system, clients, args.seconds, one)
-                results.append(level)
-                print(
-                    f"{system:>6} {clients:>3} clients: {len(level.ok)} ok, "
-                    f"{len(level.runs) - len(level.ok)} not ok, {sum(level.errors.values())} "
-                    f"errors in {level.seconds:.1f} s",
-                    file=sys.stderr,
-                )
-            end = settle()
+            with SpawnCounter() as counter:
+                for clients in levels:
+                    level = run_level(system, clients, args.seconds, one)
+                    results.append(level)
+                    print(
+                        f"{system:>6} {clients:>3} clients: {len(level.ok)} ok, "
+                        f"{len(level.runs) - len(level.ok)} not ok, "
+                        f"{sum(level.errors.values())} errors in {level.seconds:.1f} s",
+                        file=sys.stderr,
+                    )
+                end = settle()
             cpu[system] = cpu_since(cpu[system])
             done = sum(len(lv.runs) for lv in results if lv.system == system)
+            spawns[system] = len(counter.seen)
             calls[system] = (calls_between(start, end), done, time.monotonic() - t0)
         idle, idle_cpu = quietest(idle_before, idle_rate(idle_s))
         report(results, calls, idle, idle_s, levels, args.sample, sfn, saga_arn)
-        report_cpu(cpu, calls, idle_cpu, idle_s)
+        report_cpu(cpu, calls, idle_cpu, idle_s, spawns)
     finally:
         if "bare" in systems:
             bare.delete()
@@ -488,8 +527,9 @@ def report_cpu(
     calls: dict[str, tuple[Counter[str], int, float]],
     idle_cpu: dict[str, float],
     idle_s: float,
+    spawns: dict[str, int],
 ) -> None:
-    """CPU-seconds per run by component, idle background subtracted."""
+    """CPU-seconds per run by component, idle background subtracted; runtime starts per run."""
     print("\n== CPU-seconds per run (idle background subtracted)")
     for system, used in cpu.items():
         _, done, elapsed = calls[system]
@@ -500,6 +540,8 @@ def report_cpu(
         rest = {k: v for k, v in net.items() if k not in CPU_PARTS}
         headline = {**{k: net.get(k, 0.0) for k in CPU_PARTS[:2]}, CPU_PARTS[2]: sum(rest.values())}
         print(f"  {system}: " + ", ".join(f"{k} {v:.3f}" for k, v in headline.items()))
+        started = spawns.get(system, 0)
+        print(f"    Lambda runtimes started: {started} ({started / max(done, 1):.2f} per run)")
         top = sorted(rest.items(), key=lambda kv: -kv[1])[:8]
         print("    rest: " + ", ".join(f"{k} {v:.3f}" for k, v in top if v >= 0.0005))
 

@@ -1,8 +1,11 @@
 """perf.py: the patches keep Step Functions results right; the switch selects patches."""
 
 import json
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import pytest
 from botocore.config import Config
@@ -10,6 +13,7 @@ from localstack.aws.connect import InternalClientFactory
 
 from conftest import ROLE, FunctionFactory, LocalStack, client, wait_until
 from paylab_localstack import perf
+from paylab_localstack.pooled_http import PooledRequests
 
 # Many distinct JSONPaths (InputPath, Parameters, ResultPath, OutputPath, array indexes), so a
 # cache that mixed expressions up, or shared results between executions, would show.
@@ -220,3 +224,97 @@ def test_program_pool_lends_each_program_to_one_execution_at_a_time() -> None:
     pool.give_back("c", object())  # three definitions: the least recently used goes
     assert pool.take("a") is None
     assert pool.take("c") is not None
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers every POST with 200 and records (client port, body); closes when told to."""
+
+    protocol_version = "HTTP/1.1"
+    seen: ClassVar[list[tuple[int, bytes]]] = []
+    close_next: ClassVar[bool] = False
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).seen.append((self.client_address[1], body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        if type(self).close_next:
+            type(self).close_next = False
+            self.close_connection = True
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, type[_Recorder]]]:
+    _Recorder.seen, _Recorder.close_next = [], False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sns", _Recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_pooled_posts_reuse_a_connection_and_survive_its_close(
+    recorder: tuple[str, type[_Recorder]],
+) -> None:
+    import requests
+
+    url, seen = recorder
+    pooled = PooledRequests(requests)
+    for n in range(3):
+        assert pooled.post(url, data=f"m{n}".encode()).status_code == 200
+    seen.close_next = True  # the subscriber drops the kept-alive connection after this one
+    assert pooled.post(url, data=b"m3").status_code == 200
+    assert pooled.post(url, data=b"m4").status_code == 200
+
+    ports = [port for port, _ in seen.seen]
+    assert [body for _, body in seen.seen] == [b"m0", b"m1", b"m2", b"m3", b"m4"]
+    assert len(set(ports[:4])) == 1  # one kept-alive connection
+    assert ports[4] != ports[3]  # a new one after the close
+    assert pooled.codes is requests.codes  # everything else is the real module
+
+
+def test_sns_delivers_to_http_and_sqs_subscribers(
+    localstack: LocalStack, recorder: tuple[str, type[_Recorder]]
+) -> None:
+    url, seen = recorder
+    sns, sqs = client("sns"), client("sqs")
+    topic = sns.create_topic(Name="t-perf-fanout")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="t-perf-fanout")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=url)
+    assert wait_until(lambda: len(seen.seen) == 1, timeout=10)  # the confirmation
+    token = json.loads(seen.seen[0][1])["Token"]
+    sns.confirm_subscription(TopicArn=topic, Token=token)
+
+    for n in range(4):
+        sns.publish(TopicArn=topic, Message=f"m{n}")
+
+    assert wait_until(lambda: len(seen.seen) == 5, timeout=10)
+    pushed = sorted(json.loads(body)["Message"] for _, body in seen.seen[1:])
+    assert pushed == ["m0", "m1", "m2", "m3"]
+    queued: list[str] = []
+
+    def drained() -> bool:
+        for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            queued.append(json.loads(m["Body"])["Message"])
+        return len(queued) >= 4
+
+    assert wait_until(drained, timeout=10)
+    assert sorted(queued) == ["m0", "m1", "m2", "m3"]
+
+
+def test_every_patch_is_applied_at_start(localstack: LocalStack) -> None:
+    applied = localstack.log_path.read_text(errors="replace")
+    line = next(x for x in applied.splitlines() if "paylab perf patches applied" in x)
+    assert all(p.__name__ in line for p in perf.PATCHES), line

@@ -236,6 +236,40 @@ def poll_cloudformation_resources_faster() -> None:
     ResourceProviderExecutor.deploy_loop = faster
 
 
+def call_internal_clients_in_memory() -> None:
+    """Let LocalStack's own clients call its gateway in-process instead of over loopback HTTP.
+
+    Step Functions invokes each Lambda task, the Lambda log handler stores each invocation's
+    logs (PutLogEvents), SNS and EventBridge deliver to SQS, all through botocore clients that
+    went out to port 4566 and back in: socket I/O, HTTP parsing on the reactor thread and a WSGI
+    thread hop per call, about a fifth of LocalStack's CPU per payment. LocalStack's own
+    IN_MEMORY_CLIENT setting hands the request to the gateway's handler chain directly (the
+    same handlers run: routing, parsing, the provider, response logging). It is read when a
+    client is built, so turning it on before the services start covers every internal client.
+    """
+    from localstack import config
+    from localstack.aws.client import botocore_in_memory_endpoint_patch
+
+    if not config.IN_MEMORY_CLIENT:  # LocalStack applies the patch itself when the env set it
+        config.IN_MEMORY_CLIENT = True
+        botocore_in_memory_endpoint_patch.apply()
+
+
+def keep_sns_http_connections_alive() -> None:
+    """Deliver SNS HTTP notifications over kept-alive connections.
+
+    `HttpTopicPublisher` called `requests.post`, which builds a Session and opens a new TCP
+    connection for every delivery (the merge of session settings alone was ~5% of LocalStack's
+    CPU per payment, and each subscriber accepted a new connection every time).
+    """
+    from localstack.services.sns import publisher
+
+    from paylab_localstack.pooled_http import PooledRequests
+
+    if not isinstance(publisher.requests, PooledRequests):
+        publisher.requests = PooledRequests(publisher.requests)
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
     cache_jsonpath_parsing,
     reuse_equal_client_configs,
@@ -243,6 +277,8 @@ PATCHES: tuple[Callable[[], None], ...] = (
     skip_lambda_invocation_metrics,
     reuse_parsed_state_machines,
     poll_cloudformation_resources_faster,
+    call_internal_clients_in_memory,
+    keep_sns_http_connections_alive,
 )
 
 

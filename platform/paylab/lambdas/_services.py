@@ -6,11 +6,11 @@ retried with backoff; `Refused` (a 4xx from the service) is not.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from typing import Any
 
 import boto3
@@ -19,6 +19,9 @@ _TIMEOUT_SECONDS = 10.0
 # Warm invocations reuse the credential; a 401 fetches it again (it may have been rotated).
 _credential: dict[str, Any] = {"value": None, "fetched": 0.0}
 _CREDENTIAL_TTL = 300.0
+# One kept-alive connection per service base URL: a warm runtime (one invocation at a time)
+# reuses it, so neither it nor the service sets up a TCP connection per SAGA step.
+_connections: dict[str, http.client.HTTPConnection] = {}
 
 
 class TransientError(Exception):
@@ -42,35 +45,72 @@ def _internal_credential(refresh: bool = False) -> str:
 def call(service: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """JSON request to `service` (PAYLAB_<SERVICE>_URL) with the internal credential."""
     base = os.environ[f"PAYLAB_{service.upper()}_URL"].rstrip("/")
+    data = None if body is None else json.dumps(body).encode()
     for attempt in (1, 2):
-        request = urllib.request.Request(  # noqa: S310 (the URL comes from our own settings)
-            f"{base}{path}",
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={
-                "content-type": "application/json",
-                "x-paylab-internal-key": _internal_credential(refresh=attempt == 2),
-            },
-        )
+        headers = {
+            "content-type": "application/json",
+            "x-paylab-internal-key": _internal_credential(refresh=attempt == 2),
+        }
         try:
-            with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310
-                raw = response.read()
-                return json.loads(raw) if raw else {}
-        except urllib.error.HTTPError as exc:
-            detail = _detail(exc)
-            if exc.code == 401 and attempt == 1:
-                continue  # the credential may have just rotated: fetch it again once
-            if exc.code >= 500 or exc.code == 429:
-                raise TransientError(f"{service} {method} {path}: {exc.code} {detail}") from None
-            raise Refused(f"{service} {method} {path}: {exc.code} {detail}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            status, raw = _send(base, method, path, data, headers)
+        except (OSError, http.client.HTTPException) as exc:
             raise TransientError(f"{service} {method} {path}: {exc}") from None
+        if status < 400:
+            return json.loads(raw) if raw else {}
+        detail = _detail(raw)
+        if status == 401 and attempt == 1:
+            continue  # the credential may have just rotated: fetch it again once
+        if status >= 500 or status == 429:
+            raise TransientError(f"{service} {method} {path}: {status} {detail}") from None
+        raise Refused(f"{service} {method} {path}: {status} {detail}") from None
     raise Refused(f"{service} {method} {path}: the internal credential was refused")
 
 
-def _detail(exc: urllib.error.HTTPError) -> str:
+def _send(
+    base: str, method: str, path: str, data: bytes | None, headers: dict[str, str]
+) -> tuple[int, bytes]:
+    """One request on the kept-alive connection to `base`; (status, body)."""
+    target = urllib.parse.urlsplit(base).path + path
+    for fresh in (base not in _connections, True):
+        conn = _connection(base)
+        try:
+            conn.request(method, target, body=data, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+            _drop(base)
+            if fresh:
+                raise
+            # The service closed the idle kept-alive connection as we sent (uvicorn does after
+            # a few idle seconds): send once more on a new one. Every internal endpoint the
+            # Lambdas call is idempotent, so even a request that did arrive may be repeated.
+        except BaseException:
+            _drop(base)  # a timeout or a half-read answer leaves the connection unusable
+            raise
+    raise AssertionError("unreachable: the second attempt is always on a fresh connection")
+
+
+def _drop(base: str) -> None:
+    conn = _connections.pop(base, None)
+    if conn is not None:
+        conn.close()
+
+
+def _connection(base: str) -> http.client.HTTPConnection:
+    conn = _connections.get(base)
+    if conn is None:
+        parts = urllib.parse.urlsplit(base)
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        conn = kind(parts.netloc, timeout=_TIMEOUT_SECONDS)
+        _connections[base] = conn
+    return conn
+
+
+def _detail(raw: bytes) -> str:
     try:
-        problem = json.loads(exc.read() or b"{}")
+        problem = json.loads(raw or b"{}")
     except ValueError:
         return ""
     return str(problem.get("detail", "")) if isinstance(problem, dict) else ""

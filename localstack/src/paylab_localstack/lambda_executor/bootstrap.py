@@ -33,6 +33,8 @@ PR_SET_PDEATHSIG = 1
 # A signal user code is unlikely to handle; its default action terminates the process anyway.
 DEATH_SIGNAL = signal.SIGUSR2
 LOG_TRUNCATE_BYTES = 1 << 20
+# In the endpoint's answer to the ready post: logs and outcome may share one post.
+COMBINED_POSTS_HEADER = "X-Paylab-Combined-Posts"
 
 Handler = Callable[[Any, Any], Any]
 
@@ -204,20 +206,22 @@ class Upstream:
         self.prefix = url.path.rstrip("/")
         self._conn: http.client.HTTPConnection | None = None
 
-    def post(self, path: str, body: bytes) -> None:
-        """POST body to prefix+path, reconnecting once if the kept-alive connection went stale."""
+    def post(self, path: str, body: bytes) -> dict[str, str]:
+        """POST body to prefix+path, reconnecting once if needed; the answer's headers (lower)."""
         for attempt in (1, 2):
             conn = self._conn or NoDelayHTTPConnection(self.host, self.port, timeout=60)
             try:
                 conn.request("POST", self.prefix + path, body, {"Content-Type": "application/json"})
-                conn.getresponse().read()
+                response = conn.getresponse()
+                response.read()
                 self._conn = conn
-                return
+                return {k.lower(): v for k, v in response.getheaders()}
             except (OSError, http.client.HTTPException):
                 conn.close()
                 self._conn = None
                 if attempt == 2:
                     raise
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 class LogCapture:
@@ -286,6 +290,8 @@ class Runtime:
         self.handler = handler
         self.upstream = upstream
         self.logs = logs
+        # Set from the endpoint's answer to the ready post (see COMBINED_POSTS_HEADER).
+        self.combined_posts = False
         self.timeout = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT") or 3)
         self.version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
@@ -319,11 +325,16 @@ class Runtime:
         except Exception as exc:
             body, kind = self._error(exc, request_id)
         duration_ms = (time.monotonic() - started) * 1000
-        self.upstream.post(
-            f"/invocations/{request_id}/logs",
-            json.dumps({"logs": self._report(request_id, duration_ms)}).encode(),
-        )
-        self.upstream.post(f"/invocations/{request_id}/{kind}", body)
+        # Logs and the outcome in one post (the executor's endpoint accepts both at once):
+        # every post costs LocalStack a request through its gateway.
+        report = self._report(request_id, duration_ms)
+        if self.combined_posts:
+            outcome = {"logs": report, kind: body.decode("utf-8")}
+            self.upstream.post(f"/invocations/{request_id}/logs", json.dumps(outcome).encode())
+        else:
+            logs = json.dumps({"logs": report}).encode()
+            self.upstream.post(f"/invocations/{request_id}/logs", logs)
+            self.upstream.post(f"/invocations/{request_id}/{kind}", body)
         if exit_code is not None:
             # The function asked to exit: the executor starts a fresh process on the next invoke.
             os._exit(exit_code)
@@ -379,9 +390,10 @@ def main() -> None:
         upstream.post(f"/status/{runtime_id}/error", json.dumps(payload).encode())
         sys.exit(1)
     runtime = Runtime(handler, upstream, LogCapture(os.environ["PAYLAB_LAMBDA_LOG_FILE"]))
-    upstream.post(
+    answer = upstream.post(
         f"/status/{runtime_id}/ready", json.dumps({"port": server.server_address[1]}).encode()
     )
+    runtime.combined_posts = answer.get(COMBINED_POSTS_HEADER.lower()) == "1"
     while True:
         runtime.invoke(invocations.get())
 

@@ -9,6 +9,8 @@ from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEnd
 from localstack.services.lambda_.invocation.lambda_models import InvocationResult
 from werkzeug import Request
 
+from .bootstrap import COMBINED_POSTS_HEADER
+
 
 class HostExecutorEndpoint(ExecutorEndpoint):
     """Receives ready/response/error/logs posts from one host runtime process."""
@@ -37,9 +39,13 @@ class HostExecutorEndpoint(ExecutorEndpoint):
         """The runtime listens on a port it chose itself (port 0) and reports it here."""
         body = request.get_json(silent=True) or {}
         self.container_port = int(body["port"])
-        return self._complete(
+        response = self._complete(
             lambda: super(HostExecutorEndpoint, self).status_ready(request, executor_id)
         )
+        # Tells the runtime it may post logs and outcome together (see invocation_logs); a
+        # runtime that does not see it (an older endpoint) posts them one after the other.
+        response.headers[COMBINED_POSTS_HEADER] = "1"
+        return response
 
     def status_error(self, request: Request, executor_id: str) -> Response:
         """Init failure (e.g. Runtime.ImportModuleError): fail the startup with its payload."""
@@ -64,10 +70,31 @@ class HostExecutorEndpoint(ExecutorEndpoint):
         )
 
     def invocation_logs(self, request: Request, invoke_id: str) -> Response:
-        """Store the logs of the current invocation."""
+        """Store the logs of the current invocation, and complete it when the post has its end.
+
+        Our bootstrap posts the logs together with the `response` or `error` (JSON text): one
+        request through LocalStack's gateway per invocation instead of two. A logs-only post
+        (LocalStack's own runtime-init protocol) still works.
+        """
         if invoke_id != self.current_request_id:
             return Response(status=HTTPStatus.GONE)
-        return super().invocation_logs(request, invoke_id)
+        body = request.get_json(silent=True)
+        kind = next((k for k in ("response", "error") if isinstance(body, dict) and k in body), "")
+        if not kind:
+            return super().invocation_logs(request, invoke_id)
+        assert isinstance(body, dict)
+        self.logs = body.get("logs")
+        result = InvocationResult(
+            invoke_id, str(body[kind]).encode(), is_error=kind == "error", logs=self.logs
+        )
+
+        def complete() -> Response:
+            future = self.invocation_future
+            assert future is not None
+            future.set_result(result)
+            return Response(status=HTTPStatus.ACCEPTED)
+
+        return self._complete(complete)
 
     @staticmethod
     def _complete(post: Callable[[], Response]) -> Response:
