@@ -468,6 +468,7 @@ def show_durations(title: str, durations: dict[str, list[float]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per level and system")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds, per system")
     parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--sample", type=int, default=20, help="level-1 runs to break down")
     parser.add_argument("--systems", default="bare,paylab", help="bare, paylab or both")
@@ -494,8 +495,9 @@ def main() -> int:
             paylab.create()
             chosen["paylab"] = paylab.one
         for system, one in chosen.items():
-            for _ in range(3):  # warm-up: Lambda runtimes, pools, caches
-                one()
+            # Warm-up at the highest level, not measured: Lambda runtimes (a cold start costs
+            # ~0.25 CPU-s), connection pools, caches. Measured levels then run on warm runtimes.
+            run_level(system, max(levels), args.warmup, one)
             start, t0 = settle(quiet=1.0, limit=10.0), time.monotonic()
             cpu[system] = cpu_sample()
             with SpawnCounter() as counter:

@@ -18,8 +18,12 @@ MAX_PROCESSES_ENV = "PAYLAB_LAMBDA_MAX_PROCESSES"
 # The payment SAGA keeps 4-5 functions hot, each with as many environments as its peak
 # concurrency (LocalStack starts one per concurrent invoke). At 16, eight clients already
 # evicted warm runtimes: every respawn re-imported boto3 and re-read the internal credential
-# (GetSecretValue 0.1-0.8 per payment). Idle runtimes still go after LAMBDA_KEEPALIVE_MS.
-DEFAULT_MAX_PROCESSES = 32
+# (GetSecretValue 0.1-0.8 per payment). At 32, 32 clients needed more runtimes than the bound
+# across the SAGA's functions and thrashed: 3 cold starts per payment (0.74 CPU-s of runtimes
+# per payment, 1.56 payments/s); at 96 none after warm-up (6.44 payments/s). A runtime takes
+# ~44 MiB RSS / ~33 MiB PSS, so the bound costs up to ~3 GiB PSS at peak load, only while the
+# load lasts: idle runtimes still go after LAMBDA_KEEPALIVE_MS (LocalStack's, 10 min).
+DEFAULT_MAX_PROCESSES = 96
 
 
 class _Spawner:
