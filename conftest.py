@@ -5,8 +5,7 @@ across hundreds of payments, and antifraud's velocity rule (more than 5 attempts
 per e-mail in 10 minutes) would send them to review, where a payment is held for an operator
 (cod 7). For the length of the run the stack's antifraud gets velocity limits no suite reaches;
 everything else (block lists, amount review and reject) stays as it is, the review path has
-its own feature (features/payments/held.feature), and the previous rules come back at the end
-(the defaults, when a killed run left the raised limits behind).
+its own feature (features/payments/held.feature), and the previous rules come back at the end.
 A run without the stack (unit tests alone) leaves antifraud alone.
 """
 
@@ -43,11 +42,6 @@ def _qa_velocity_limits() -> Iterator[None]:
         return
     url, auth = found
     before: dict[str, Any] = httpx.get(f"{url}/v1/rules", auth=auth, timeout=5.0).json()
-    if all(before.get(k) == v for k, v in QA_VELOCITY.items()):
-        # A previous run was killed before it could restore them: restore the defaults.
-        from simulators.antifraud.schemas import Rules
-
-        before |= {k: v for k, v in Rules().model_dump().items() if k in QA_VELOCITY}
     r = httpx.put(f"{url}/v1/rules", json={**before, **QA_VELOCITY}, auth=auth, timeout=5.0)
     r.raise_for_status()
     try:
