@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,7 +63,8 @@ class AuditService:
             seq = head.seq + 1
             row_hash = chain.link(head.row_hash, content_hash, seq)
             # Under the lock: a concurrent delivery of the same event that got in first wins.
-            inserted = session.execute(
+            # The row and the head move in one statement (the head only if the row went in).
+            added = (
                 pg_insert(Event)
                 .values(
                     seq=seq,
@@ -80,15 +81,18 @@ class AuditService:
                 )
                 .on_conflict_do_nothing(index_elements=[Event.event_id])
                 .returning(Event.seq)
+                .cte("added")
+            )
+            moved = session.execute(
+                update(ChainHead)
+                .where(ChainHead.id == HEAD, exists(select(added.c.seq)))
+                .values(seq=seq, row_hash=row_hash, updated_at=func.now())
+                .returning(ChainHead.seq)
+                .execution_options(synchronize_session=False)
             ).first()
-            if inserted is None:
+            if moved is None:
                 self._stored(session, columns.event_id, content_hash)
                 return False  # the head stays where it was: no gap in seq
-            session.execute(
-                update(ChainHead)
-                .where(ChainHead.id == HEAD)
-                .values(seq=seq, row_hash=row_hash, updated_at=func.now())
-            )
         return True
 
     @staticmethod

@@ -14,6 +14,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
@@ -62,6 +63,21 @@ def validator(event_type: str) -> Draft202012Validator:
     return Draft202012Validator(schema, registry=_registry())
 
 
+@cache
+def _fast(event_type: str) -> jsonschema_rs.Validator:
+    # The compiled (Rust) check every event pays: ~3 us against ~450 for `validator`, which
+    # then only runs for an invalid event, to name its error as before. Formats stay
+    # annotations, as in `validator`: the two must accept exactly the same events.
+    return jsonschema_rs.validator_for(
+        _schemas()[event_type], registry=_fast_registry(), validate_formats=False
+    )
+
+
+@lru_cache(maxsize=1)
+def _fast_registry() -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(s["$id"], s) for s in _schemas().values()])
+
+
 def event_types() -> frozenset[str]:
     """Every event type that has a contract."""
     return frozenset(_schemas()) - SHARED
@@ -77,7 +93,13 @@ def validate(envelope: Mapping[str, Any]) -> None:
     event_type = envelope.get("type")
     if not isinstance(event_type, str):
         raise EventContractError(str(event_type), "type", "the envelope has no string `type`")
-    errors: Iterable[ValidationError] = validator(event_type).iter_errors(envelope)
+    checker = validator(event_type)  # EventContractError for a type without a contract
+    try:
+        if _fast(event_type).is_valid(envelope):
+            return
+    except (TypeError, ValueError):
+        pass  # not plain JSON types: the reference validator below decides
+    errors: Iterable[ValidationError] = checker.iter_errors(envelope)
     error = best_match(errors)
     if error is not None:
         raise EventContractError(event_type, _path(error), error.message)

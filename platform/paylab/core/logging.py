@@ -23,3 +23,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
+    # httpx logs every request at INFO: one unstructured line per partner or AWS call, paid in
+    # CPU on the payment path. Our clients log what matters themselves; keep their warnings.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

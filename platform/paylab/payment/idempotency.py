@@ -10,8 +10,12 @@ from typing import Any
 
 import redis
 import structlog
+from sqlalchemy import RowMapping, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from paylab.core.problems import Problem
+from paylab.payment.models import idempotency_keys, payments
 
 log = structlog.get_logger(__name__)
 _IN_PROGRESS = "in_progress"
@@ -108,3 +112,48 @@ class RedisIdempotency:
             self.redis.delete(self._key(merchant_id, key))
         except redis.RedisError as exc:
             log.warning("idempotency: could not release the key in redis", error=str(exc))
+
+
+def claim_row(
+    session: Session, merchant_id: str, key: str, digest: str, claimed_id: str
+) -> RowMapping:
+    """The key's row in Postgres: ours (payment id `claimed_id`) if it is new, else the first."""
+    # RETURNING answers a fresh claim (the common case) without reading the row again.
+    row = (
+        session.execute(
+            insert(idempotency_keys)
+            .values(
+                merchant_id=merchant_id,
+                idempotency_key=key,
+                request_hash=digest,
+                payment_id=claimed_id,
+            )
+            .on_conflict_do_nothing()
+            .returning(*idempotency_keys.c)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        mine = (idempotency_keys.c.merchant_id == merchant_id) & (
+            idempotency_keys.c.idempotency_key == key
+        )
+        return session.execute(select(idempotency_keys).where(mine)).mappings().one()
+    taken = select(payments.c.id).where(
+        payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
+    )
+    if session.execute(taken).first() is not None:
+        # The key's row was cleaned up (core/retention.py) but its payment keeps the key:
+        # refuse it (the claim rolls back) rather than break payments' UNIQUE key.
+        raise key_expired()
+    return row
+
+
+def key_expired() -> Problem:
+    """The key was used for a payment whose idempotency record has expired."""
+    return Problem(
+        409,
+        "idempotency-key-expired",
+        "This Idempotency-Key was used for an earlier payment; use a new key.",
+        title="Idempotency key expired",
+    )

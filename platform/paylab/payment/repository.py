@@ -92,13 +92,17 @@ class PaymentRepository:
         self,
         payment_id: str,
         decide: Callable[[PaymentState], NewEvents],
+        *,
+        known: PaymentState | None = None,
     ) -> PaymentState:
         """Run a command: decide on events from the current state and append them.
 
         On a version conflict the state is refreshed from the stream and the command decides
-        again, so two racing writers both end up seeing the winner's events.
+        again, so two racing writers both end up seeing the winner's events. `known` is a state
+        the caller has just read: it saves reading the row again, and if it is stale by now,
+        the append's version check turns that into one such retry.
         """
-        state = self.get(payment_id)
+        state = known if known is not None else self.get(payment_id)
         for _ in range(_ATTEMPTS):
             if state is None:
                 raise KeyError(payment_id)

@@ -55,7 +55,7 @@ def await_review(svc: Services, payment_id: str, task_token: str) -> PaymentStat
             return [(domain.HELD_FOR_REVIEW, {"reason": HELD_REASON})]
         return []
 
-    svc.repo.change(payment_id, hold)
+    svc.repo.change(payment_id, hold, known=state)
     with unit_of_work(svc.sessions) as session:
         row = (
             session.execute(
@@ -88,7 +88,7 @@ def decide_review(
     """Record an operator's decision once and resume the SAGA; ReviewConflict after that."""
     if decision not in domain.REVIEW_DECISIONS:
         raise Problem(422, "validation-error", f"Unknown decision {decision!r}.")
-    any_payment(svc, payment_id)
+    known = any_payment(svc, payment_id)
 
     def decide(current: PaymentState) -> NewEvents:
         if current.review_decision is not None:
@@ -107,7 +107,7 @@ def decide_review(
         return [(domain.REVIEWED, {"decision": decision, "reason": reason})]
 
     try:
-        after = svc.repo.change(payment_id, decide)
+        after = svc.repo.change(payment_id, decide, known=known)
     except ReviewConflict as conflict:
         # A retry after a lost answer (503) must still wake the SAGA: send the recorded
         # decision again; a token the SAGA no longer waits on is ignored.

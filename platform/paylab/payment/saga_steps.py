@@ -83,7 +83,7 @@ def process(svc: Services, payment_id: str) -> Outcome:
         data = {"outcome": outcome, "reason": reason, "authorization_id": auth_id}
         return [(domain.PROCESSED, data)]
 
-    after = svc.repo.change(payment_id, decide)
+    after = svc.repo.change(payment_id, decide, known=state)
     if after.processor_outcome in _DECIDED or after.processor_outcome == "pending":
         return str(after.processor_outcome), after.processor_reason
     return final_outcome(after)
@@ -210,7 +210,7 @@ def _resume(svc: Services, task_token: str, outcome: Outcome) -> None:
 def record_outcome(svc: Services, payment_id: str, status: str, reason: str | None) -> PaymentState:
     """Append the SAGA's final outcome once; the same outcome again changes nothing."""
     target = Status(status)
-    any_payment(svc, payment_id)
+    known = any_payment(svc, payment_id)
 
     def decide(current: PaymentState) -> NewEvents:
         if current.outcome_status is not None:
@@ -227,4 +227,4 @@ def record_outcome(svc: Services, payment_id: str, status: str, reason: str | No
         kind = domain.COMPLETED if target is Status.APPROVED else domain.FAILED
         return [(kind, {"status": status, "reason": reason})]
 
-    return svc.repo.change(payment_id, decide)
+    return svc.repo.change(payment_id, decide, known=known)

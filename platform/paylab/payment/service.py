@@ -7,7 +7,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import delete, select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from paylab.core.db import unit_of_work
@@ -16,7 +15,7 @@ from paylab.core.problems import Problem
 from paylab.payment import domain, merchant_settings
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.event_store import VersionConflict
-from paylab.payment.idempotency import StoredResponse, key_reused, request_hash
+from paylab.payment.idempotency import StoredResponse, claim_row, key_reused, request_hash
 from paylab.payment.models import idempotency_keys, payments
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable
 from paylab.payment.projection import from_row
@@ -60,31 +59,11 @@ def _create_once(
     svc: Services, merchant_id: str, key: str, digest: str, body: PaymentIn
 ) -> tuple[StoredResponse, bool]:
     claimed_id = str(uuid.uuid4())
+    ref_payco: str | None = None
     with unit_of_work(svc.sessions) as session:
-        session.execute(
-            insert(idempotency_keys)
-            .values(
-                merchant_id=merchant_id,
-                idempotency_key=key,
-                request_hash=digest,
-                payment_id=claimed_id,
-            )
-            .on_conflict_do_nothing()
-        )
-        row = (
-            session.execute(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.merchant_id == merchant_id,
-                    idempotency_keys.c.idempotency_key == key,
-                )
-            )
-            .mappings()
-            .one()
-        )
-        if str(row["payment_id"]) == claimed_id and _key_has_payment(session, merchant_id, key):
-            # The key's row was cleaned up (core/retention.py) but its payment keeps the key:
-            # refuse it (the claim rolls back) rather than break payments' UNIQUE key.
-            raise key_expired()
+        row = claim_row(session, merchant_id, key, digest, claimed_id)
+        if str(row["payment_id"]) == claimed_id:
+            ref_payco = _next_ref_payco(session)  # here, not in a session of its own
     if row["request_hash"] != digest:
         raise key_reused()
     if row["response_status"] is not None:
@@ -95,7 +74,7 @@ def _create_once(
     state = svc.repo.catch_up(payment_id) if resumed else None
     if state is None:
         try:
-            decided = _decide_creation(svc, payment_id, merchant_id, key, digest, body)
+            decided = _decide_creation(svc, payment_id, merchant_id, key, digest, body, ref_payco)
         except BaseException:
             if not resumed:
                 _forget_claim(svc, merchant_id, key, payment_id)
@@ -121,23 +100,6 @@ def _create_once(
             .values(response_status=answer.status, response_body=answer.body)
         )
     return answer, False
-
-
-def _key_has_payment(session: Session, merchant_id: str, key: str) -> bool:
-    query = select(payments.c.id).where(
-        payments.c.merchant_id == merchant_id, payments.c.idempotency_key == key
-    )
-    return session.execute(query).first() is not None
-
-
-def key_expired() -> Problem:
-    """The key was used for a payment whose idempotency record has expired."""
-    return Problem(
-        409,
-        "idempotency-key-expired",
-        "This Idempotency-Key was used for an earlier payment; use a new key.",
-        title="Idempotency key expired",
-    )
 
 
 def _forget_claim(svc: Services, merchant_id: str, key: str, payment_id: str) -> None:
@@ -173,8 +135,18 @@ def saga_input(svc: Services, state: PaymentState) -> dict[str, Any]:
     }
 
 
+def _next_ref_payco(session: Session) -> str:
+    return str(session.execute(text("SELECT nextval('payment.ref_payco_seq')")).scalar())
+
+
 def _decide_creation(
-    svc: Services, payment_id: str, merchant_id: str, key: str, digest: str, body: PaymentIn
+    svc: Services,
+    payment_id: str,
+    merchant_id: str,
+    key: str,
+    digest: str,
+    body: PaymentIn,
+    ref_payco: str | None,
 ) -> NewEvents:
     """Tokenize, ask antifraud, open the PSE transfer: the events that create the payment."""
     card: dict[str, Any] | None = None
@@ -189,8 +161,9 @@ def _decide_creation(
         card = {"token": token["token"], "brand": token["brand"], "last4": token["last4"]}
     verdict = _partner("antifraud", lambda: svc.antifraud.evaluate(_attempt(payment_id, body)))
     decision = str(verdict.get("decision"))
-    with svc.sessions() as session:
-        ref_payco = str(session.execute(text("SELECT nextval('payment.ref_payco_seq')")).scalar())
+    if ref_payco is None:  # resuming a claim whose first attempt died before its events
+        with svc.sessions() as session:
+            ref_payco = _next_ref_payco(session)
     data: dict[str, Any] = {
         "payment_id": payment_id,
         "merchant_id": merchant_id,

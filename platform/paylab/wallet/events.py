@@ -62,10 +62,13 @@ def balances_changed(
     ids = list(ledger.changed(before, after))
     if not ids:
         return
-    owners = dict(
-        session.execute(select(Account.id, Account.merchant_id).where(Account.id.in_(ids))).all()
-    )
-    kinds = dict(session.execute(select(Account.id, Account.kind).where(Account.id.in_(ids))).all())
+    owners, kinds = {}, {}
+    # One read for both columns: this runs for every posting, on the payment path.
+    found = session.execute(
+        select(Account.id, Account.merchant_id, Account.kind).where(Account.id.in_(ids))
+    ).all()
+    for account_id, merchant_id, kind in found:
+        owners[account_id], kinds[account_id] = merchant_id, kind
     for account_id in ids:
         new = after[account_id]
         common = {

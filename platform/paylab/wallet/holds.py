@@ -12,10 +12,10 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from paylab.core.money import fmt, to_decimal
 from paylab.wallet import events, ledger, schemas, store
@@ -59,9 +59,6 @@ def reserve(
             "no hold can be made for it any more.",
             final=True,
         )
-    existing = session.scalar(select(Hold.id).where(Hold.payment_id == req.payment_id))
-    if existing is not None:
-        raise _already_held(req.payment_id, existing)
     merchant = store.find_merchant_account(session, req.merchant_id, req.currency)
     if merchant is None:
         raise WalletError(
@@ -100,9 +97,8 @@ def reserve(
         merchant_account_id=merchant.id,
         status="held",
     )
-    # A concurrent reserve for the same payment waits on the hold's unique payment_id, then
-    # gets a 409; the hold row always exists before the posting that references it.
-    _post_for(session, settings, posting, hold, req.operation_id, correlation_id, add=True)
+    _insert_hold(session, hold)
+    _post_for(session, settings, posting, hold, req.operation_id, correlation_id)
     body = hold_body(hold)
     events.funds(session, "FundsReserved", body, req.operation_id, correlation_id)
     return Outcome(201, body)
@@ -158,12 +154,18 @@ def resolve(
             payer=hold.payer_account_id,
             clearing=store.system_account(clearing, currency) if clearing else None,
         )
-    _post_for(session, settings, posting, hold, operation_id, correlation_id, add=False)
-    resolved_at = session.scalar(select(func.now()))
-    hold.status = wanted
-    hold.release_reason = None if capture else reason
-    hold.resolved_at = resolved_at
-    session.flush()
+    _post_for(session, settings, posting, hold, operation_id, correlation_id)
+    # One UPDATE that also answers the database's time (no separate SELECT now(), no flush).
+    changes = {"status": wanted, "release_reason": None if capture else reason}
+    resolved_at = session.execute(
+        update(Hold)
+        .where(Hold.id == hold.id)
+        .values(**changes, resolved_at=func.now())
+        .returning(Hold.resolved_at)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    for name, value in {**changes, "resolved_at": resolved_at}.items():
+        set_committed_value(hold, name, value)  # as stored: nothing left to flush
     body = hold_body(hold)
     kind = "FundsCaptured" if capture else "FundsReleased"
     events.funds(session, kind, body, operation_id, correlation_id)
@@ -211,6 +213,21 @@ def _lock_payment(session: Session, payment_id: str) -> None:
     )
 
 
+def _insert_hold(session: Session, hold: Hold) -> None:
+    # A concurrent reserve for the same payment waits on the hold's unique payment_id, then
+    # gets a 409 here; the hold row always exists before the posting that references it.
+    # A plain INSERT ... ON CONFLICT, not an ORM add in a savepoint (three round trips and
+    # a refresh), that also answers the server-set created_at.
+    values = {c.key: getattr(hold, c.key) for c in Hold.__table__.columns if c.key != "created_at"}
+    created = session.execute(
+        insert(Hold).values(**values).on_conflict_do_nothing().returning(Hold.created_at)
+    ).scalar()
+    if created is None:
+        existing = session.scalar(select(Hold.id).where(Hold.payment_id == hold.payment_id))
+        raise _already_held(hold.payment_id, existing)
+    hold.created_at = created
+
+
 def _post_for(
     session: Session,
     settings: WalletSettings,
@@ -218,18 +235,7 @@ def _post_for(
     hold: Hold,
     operation_id: str,
     correlation_id: str,
-    *,
-    add: bool,
 ) -> None:
-    if add:
-        try:
-            with session.begin_nested():
-                session.add(hold)
-                session.flush()
-        except IntegrityError:
-            existing = session.scalar(select(Hold.id).where(Hold.payment_id == hold.payment_id))
-            raise _already_held(hold.payment_id, existing) from None
-        session.refresh(hold)
     post(
         session,
         settings,

@@ -31,10 +31,10 @@ class CapturingSession:
             return Rows([])
         if params is not None:  # pg_notify
             return Rows([])
-        # wallet.events looks up owners and kinds: SELECT accounts.id, accounts.<column> ...
-        column = [c.name for c in statement.selected_columns][1]
+        # wallet.events looks up owners and kinds: SELECT accounts.id, accounts.<columns> ...
+        columns = [c.name for c in statement.selected_columns][1:]
         ids = statement.whereclause.right.value
-        return Rows([(i, self.accounts[i][column]) for i in ids])
+        return Rows([(i, *(self.accounts[i][c] for c in columns)) for i in ids])
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         """The captured envelopes, optionally of one type."""
