@@ -1,10 +1,17 @@
 """perf.py: the patches keep Step Functions results right; the switch selects patches."""
 
+import io
 import json
+import os
+import subprocess
+import sys
 import threading
+import urllib.request
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -318,3 +325,39 @@ def test_every_patch_is_applied_at_start(localstack: LocalStack) -> None:
     applied = localstack.log_path.read_text(errors="replace")
     line = next(x for x in applied.splitlines() if "paylab perf patches applied" in x)
     assert all(p.__name__ in line for p in perf.PATCHES), line
+
+
+LAZY_BATCH_PROBE = """
+import sys
+from paylab_localstack import perf
+perf.import_moto_batch_lazily()
+from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service \\
+    import state_task_service_batch
+print(state_task_service_batch.JobStatus.SUCCEEDED.value)
+print("moto.batch.models" in sys.modules, "moto.ec2.models" in sys.modules)
+from moto.backends import get_backend
+from moto.batch import batch_backends
+print(get_backend("batch") is batch_backends, "moto.batch.models" in sys.modules)
+"""
+
+
+def test_step_functions_loads_without_moto_batch_models_until_asked() -> None:
+    """The lazy `moto.batch` keeps Batch's models out of Step Functions' import, yet serves them."""
+    here = str(Path(perf.__file__).parents[1])  # the same paylab_localstack as this test's
+    env = {**os.environ, "PYTHONPATH": here}
+    probe = [sys.executable, "-c", LAZY_BATCH_PROBE]
+    out = subprocess.run(probe, capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split("\n")[:3] == ["SUCCEEDED", "False False", "True True"], out
+
+
+def test_function_code_urls_stay_valid_with_one_signing_client(
+    localstack: LocalStack, make_function: FunctionFactory
+) -> None:
+    """GetFunction's presigned code URLs, signed by the reused client, download the code."""
+    name = make_function(TASK_MACHINE_HANDLER)
+    lam = client("lambda")
+    for _ in range(2):
+        location = lam.get_function(FunctionName=name)["Code"]["Location"]
+        with urllib.request.urlopen(location, timeout=10) as response:  # loopback
+            archive = zipfile.ZipFile(io.BytesIO(response.read()))
+        assert archive.read("app.py").decode() == TASK_MACHINE_HANDLER["app.py"]

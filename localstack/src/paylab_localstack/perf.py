@@ -6,10 +6,13 @@ turns them all off, so the benchmark can compare against stock behaviour.
 """
 
 import functools
+import importlib.util
 import logging
 import os
+import sys
 import threading
 import time
+import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -270,7 +273,76 @@ def keep_sns_http_connections_alive() -> None:
         publisher.requests = PooledRequests(publisher.requests)
 
 
+def _load_batch_backends(name: str) -> Any:
+    if name != "batch_backends":
+        raise AttributeError(f"module 'moto.batch' has no attribute {name!r}")
+    from moto.batch.models import batch_backends
+
+    return batch_backends
+
+
+def import_moto_batch_lazily() -> None:
+    """Keep Step Functions from loading moto's Batch, EC2 and ECS models that nothing here uses.
+
+    Step Functions' Batch integration imports `moto.batch.utils.JobStatus`, and importing any
+    submodule runs `moto/batch/__init__.py`, whose one line imports `moto.batch.models` and
+    through it moto's EC2, ECS and IAM models: about 0.6 CPU-s on the critical path of `up`
+    (the stack's state machines load Step Functions), measured in LocalStack's interpreter.
+    The package is registered here with its real path and spec but without running its
+    `__init__`; its one name, `batch_backends`, is imported on first use (moto's backend
+    lookup and `from moto.batch import batch_backends` still work).
+    """
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    package = types.ModuleType("moto.batch")
+    package.__spec__ = spec
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__file__ = spec.origin
+    package.__package__ = "moto.batch"
+    package.__getattr__ = _load_batch_backends  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = package
+
+
+def reuse_presigned_url_client() -> None:
+    """Sign Lambda code URLs with one S3 client per endpoint instead of a new client per call.
+
+    `GetFunction` returns the code's presigned URL, and `S3Code.generate_presigned_url` built a
+    boto3 S3 client for each one (~40 ms of CPU). CloudFormation reads each function back while
+    it waits for it to become Active, so deploying the stack built a client per poll: 0.76 of
+    LocalStack's 6.7 CPU-s during a warm `up` (py-spy). boto3 clients are thread-safe; the
+    signature still comes from the same client settings (internal account, us-east-1).
+    """
+    from localstack.services.lambda_.invocation import lambda_models
+
+    original = lambda_models.S3Code.generate_presigned_url
+    if getattr(original, "_paylab", False):
+        return
+
+    @functools.lru_cache(maxsize=8)
+    def s3_client(endpoint_url: str) -> Any:
+        return lambda_models.boto3.client(
+            "s3",
+            region_name=lambda_models.AWS_REGION_US_EAST_1,
+            aws_access_key_id=lambda_models.config.INTERNAL_RESOURCE_ACCOUNT,
+            aws_secret_access_key=lambda_models.INTERNAL_AWS_SECRET_ACCESS_KEY,
+            endpoint_url=endpoint_url,
+        )
+
+    def generate_presigned_url(self: Any, endpoint_url: str) -> str:
+        params = {"Bucket": self.s3_bucket, "Key": self.s3_key}
+        if self.s3_object_version:
+            params["VersionId"] = self.s3_object_version
+        return str(s3_client(endpoint_url).generate_presigned_url("get_object", Params=params))
+
+    generate_presigned_url._paylab = True  # type: ignore[attr-defined]
+    lambda_models.S3Code.generate_presigned_url = generate_presigned_url
+
+
 PATCHES: tuple[Callable[[], None], ...] = (
+    import_moto_batch_lazily,
     cache_jsonpath_parsing,
     reuse_equal_client_configs,
     reuse_assumed_role_credentials,
@@ -279,6 +351,7 @@ PATCHES: tuple[Callable[[], None], ...] = (
     poll_cloudformation_resources_faster,
     call_internal_clients_in_memory,
     keep_sns_http_connections_alive,
+    reuse_presigned_url_client,
 )
 
 

@@ -26,23 +26,21 @@ MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 IDLE_SESSION_TIMEOUT = "2s"
 
 
-def bootstrap(admin_url: str, passwords: Mapping[str, str]) -> None:
-    """Create or update each service's role (password from `passwords`) and its own schema."""
-    missing = [s for s in SERVICES_WITH_DB if s not in passwords]
-    if missing:
-        raise ValueError(f"no database password for: {', '.join(missing)}")
+def prepare(admin_url: str) -> None:
+    """Each service's role and its own schema, then the migrations; no password is needed.
+
+    `up` runs this while LocalStack deploys the stack: the passwords live in the stack's
+    secrets and are set afterwards (`set_passwords`). A role created here cannot log in
+    with a password until then.
+    """
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for service in SERVICES_WITH_DB:
             role = sql.Identifier(role_name(service))
             exists = conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (role_name(service),)
             ).fetchone()
-            verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
-            conn.execute(
-                sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-                    verb, role, sql.Literal(passwords[service])
-                )
-            )
+            if not exists:
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                     sql.Identifier(service), role
@@ -53,6 +51,21 @@ def bootstrap(admin_url: str, passwords: Mapping[str, str]) -> None:
             conn.execute(
                 sql.SQL("ALTER ROLE {} SET idle_session_timeout = {}").format(
                     role, sql.Literal(IDLE_SESSION_TIMEOUT)
+                )
+            )
+    migrate(admin_url)
+
+
+def set_passwords(admin_url: str, passwords: Mapping[str, str]) -> None:
+    """Give each service's role its password (from the service's database secret)."""
+    missing = [s for s in SERVICES_WITH_DB if s not in passwords]
+    if missing:
+        raise ValueError(f"no database password for: {', '.join(missing)}")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for service in SERVICES_WITH_DB:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                    sql.Identifier(role_name(service)), sql.Literal(passwords[service])
                 )
             )
 

@@ -77,10 +77,10 @@ class DevStack:
                 launched.close()
 
     def _deploy_and_prepare(self, progress: Progress, launched: Launch | None) -> dict[str, str]:
-        from paylab.devstack import database
         from paylab.infra.artifacts import publish
         from paylab.infra.deploy import DeploymentError, deploy
 
+        admin_url = self.admin_database_url()
         with ThreadPoolExecutor(max_workers=1) as pool:
             models = pool.submit(_load_aws_models, self.settings)
             if not self.settings.redis_url:
@@ -92,21 +92,25 @@ class DevStack:
             if launched is not None:
                 launched.wait()
             models.result()
-        progress("deploying the CloudFormation stack")
-        try:
-            artifacts = publish(self.settings)
-            stack_outputs = deploy(
-                self.settings,
-                progress,
-                parameters=artifacts.parameters(),
-                template_url=artifacts.template_url,
-            )
-        except DeploymentError as exc:
-            raise StackError(f"stack deployment failed: {exc}") from exc
-        progress("creating database roles and schemas, running migrations")
-        admin_url = self.admin_database_url()
-        database.bootstrap(admin_url, self._db_passwords(stack_outputs))
-        database.migrate(admin_url)
+            # Roles, schemas and migrations need Postgres only: they run (Alembic's import
+            # included, ~0.6 CPU-s) while LocalStack deploys, which keeps one core busy.
+            progress("creating database roles and schemas, running migrations")
+            schemas = pool.submit(_prepare_databases, admin_url)
+            progress("deploying the CloudFormation stack")
+            try:
+                artifacts = publish(self.settings)
+                stack_outputs = deploy(
+                    self.settings,
+                    progress,
+                    parameters=artifacts.parameters(),
+                    template_url=artifacts.template_url,
+                )
+            except DeploymentError as exc:
+                raise StackError(f"stack deployment failed: {exc}") from exc
+            schemas.result()  # on a failed deployment, leaving the pool waits for it
+        from paylab.devstack import database
+
+        database.set_passwords(admin_url, self._db_passwords(stack_outputs))
         # Three strands that touch nothing in common run side by side: SNS confirmations then
         # the workers (they publish), issue 6's secrets (LocalStack and the simulators), and
         # the seeding (the services).
@@ -220,6 +224,12 @@ class DevStack:
 
     def save_status(self, path: Path) -> None:
         path.write_text(json.dumps(self.status(), indent=2))
+
+
+def _prepare_databases(admin_url: str) -> None:
+    from paylab.devstack import database
+
+    database.prepare(admin_url)
 
 
 def _load_aws_models(settings: Settings) -> None:
