@@ -81,3 +81,19 @@ Feature: Card payments through the SAGA
     And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
     And the SAGA retried "ProcessPayment" after its runtime died
     And the books are clean
+
+  # The dead runtime's request waits unread in the stopped wallet's socket. On resume the wallet
+  # may still serve it (the capture is made, nobody hears the answer) or drop it (uvicorn ends
+  # a request whose client left before its body was read); either way the SAGA's retry carries
+  # the same operation id, and the hold is captured once.
+  Scenario: The CaptureFunds Lambda's process dies while the wallet holds its request: one capture
+    Given the bank takes 3 seconds to answer this merchant's authorizations
+    When the merchant charges "15000.00" COP to card "4575623182290326"
+    And the wallet service is paused once the SAGA is past ReserveFunds
+    And the runtime process of the "CaptureFunds" Lambda is killed while its request waits in the wallet
+    And the wallet service resumes
+    Then the payment ends "approved" with cod_respuesta 1
+    And the merchant's available balance grew by "15000.00" less the platform fee
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the SAGA retried "CaptureFunds" after its runtime died
+    And the books are clean

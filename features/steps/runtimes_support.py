@@ -10,6 +10,7 @@ Lambdas call the services with urllib, one connection per call and no keep-alive
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -83,6 +84,41 @@ def busy_runtime(step: str, *, busy_for: float, timeout: float) -> psutil.Proces
         return None
 
     return wait_for(f"a {function} runtime inside a slow call", probe, timeout=timeout, first=0.1)
+
+
+def _unread_requests(port: int) -> set[int]:
+    """Client ports whose bytes sit unread in the server's sockets on 127.0.0.1:`port`.
+
+    From /proc/net/tcp: a stopped server's kernel still accepts connections and data, which
+    then wait in the receive queue (`rx_queue`) of the server's side of each connection.
+    """
+    server = f"0100007F:{port:04X}"
+    waiting = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, queues = fields[1], fields[2], fields[4]
+        if local == server and int(queues.split(":")[1], 16) > 0:
+            waiting.add(int(remote.split(":")[1], 16))
+    return waiting
+
+
+def runtime_waiting_on_paused_service(step: str, *, timeout: float) -> psutil.Process:
+    """The runtime of `step` whose request waits, unread, in a paused service's socket.
+
+    Only a request sent after the service stopped can wait there: a runtime's idle kept-alive
+    connection carries no bytes, and calls answered before the pause left nothing behind.
+    """
+    function, port = STEPS[step]
+    name = function_name(step)
+
+    def probe() -> psutil.Process | None:
+        waiting = _unread_requests(port)
+        for proc in runtimes(name):
+            if _calls(proc, port) & waiting:
+                return proc
+        return None
+
+    return wait_for(f"a {function} runtime waiting on port {port}", probe, timeout=timeout)
 
 
 def kill(proc: psutil.Process) -> None:

@@ -6,6 +6,7 @@ argv recorded there, and wait for its /health; nothing sleeps blindly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cache
 
@@ -68,6 +69,20 @@ def start_service(name: str, argv: list[str], port: int, env: dict[str, str] | N
         ProcessSpec(name=name, argv=argv, env=env or {}, cwd=get_settings().root, port=port)
     )
     wait_for(f"{name} to answer /health", lambda: _healthy(port), timeout=60.0)
+
+
+def pause_service(name: str) -> psutil.Process:
+    """SIGSTOP one service: its port still accepts connections, nothing reads them."""
+    proc = _manager().running(name)
+    assert proc is not None, f"{name} was not running"
+    proc.suspend()
+    return proc
+
+
+def resume_service(proc: psutil.Process) -> None:
+    """SIGCONT a service paused by `pause_service` (a no-op once it is running or gone)."""
+    with contextlib.suppress(psutil.NoSuchProcess):
+        proc.resume()
 
 
 def service_running(name: str) -> bool:

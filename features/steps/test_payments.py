@@ -245,6 +245,35 @@ def _kill_runtime(world: PaymentWorld, step: str) -> None:
     rt.kill(victim)
 
 
+@when("the wallet service is paused once the SAGA is past ReserveFunds")
+def _pause_wallet(world: PaymentWorld) -> None:
+    # The bank's delay keeps ProcessPayment busy: CaptureFunds has not called the wallet yet.
+    sup.wait_for(
+        "the SAGA to enter ProcessPayment",
+        lambda: True if "ProcessPayment" in saga.task_states(world.payment_id) else None,
+        timeout=30.0,
+    )
+    paused = svc.pause_service("wallet")
+    world.cleanup.callback(svc.resume_service, paused)  # never leave the wallet stopped
+    world.created["paused_wallet"] = paused
+
+
+@when(
+    parsers.parse(
+        'the runtime process of the "{step}" Lambda is killed while its request waits in the wallet'
+    )
+)
+def _kill_waiting_runtime(world: PaymentWorld, step: str) -> None:
+    victim = rt.runtime_waiting_on_paused_service(step, timeout=30.0)
+    assert saga.execution_status(world.payment_id) == "RUNNING"
+    rt.kill(victim)
+
+
+@when("the wallet service resumes")
+def _resume_wallet(world: PaymentWorld) -> None:
+    svc.resume_service(world.created["paused_wallet"])
+
+
 @then(parsers.parse('the SAGA retried "{step}" after its runtime died'))
 def _retried_dead_runtime(world: PaymentWorld, step: str) -> None:
     errors = rt.task_errors(world.payment_id)

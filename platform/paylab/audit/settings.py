@@ -15,7 +15,8 @@ class AuditSettings(BaseSettings):
 
     # Rows `verify` reads per round trip: memory stays flat, round trips stay few.
     verify_batch_size: int = Field(default=2000, ge=10, le=50_000)
-    # The HTTP routes and the SNS push handler share it; appends serialize on the chain head.
+    # The HTTP routes and the SNS push handler share it (no overflow: appends serialize on
+    # the chain head); pushes beyond it wait for a connection.
     pool_size: int = Field(default=5, ge=1, le=50)
 
 
