@@ -3,14 +3,21 @@
 The suites reuse the bank simulator's magic cards (approved, declined, insufficient funds...)
 across hundreds of payments, and antifraud's velocity rule (more than 5 attempts per card or 10
 per e-mail in 10 minutes) would send them to review, where a payment is held for an operator
-(cod 7). For the length of the run the stack's antifraud gets velocity limits no suite reaches;
-everything else (block lists, amount review and reject) stays as it is, the review path has
-its own feature (features/payments/held.feature), and the previous rules come back at the end.
+(cod 7). For the length of the run this session holds a lease on velocity limits no suite
+reaches (antifraud's `PUT /v1/rules/leases/{holder}`), renewed while it runs and ended at the
+end; the rules themselves (block lists, amount review and reject) are never changed, and the
+review path has its own feature (features/payments/held.feature). A run that is killed stops
+renewing and its lease lapses within LEASE_TTL_S; runs that overlap (a developer's, CI's, a
+helper's) each hold their own, so one ending never lowers the limits under another.
 A run without the stack (unit tests alone) leaves antifraud alone.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +25,9 @@ import httpx
 import pytest
 
 QA_VELOCITY = {"max_per_card": 10_000, "max_per_email": 10_000, "max_per_ip": 10_000}
+LEASE_TTL_S = 120
+RENEW_EVERY_S = 30.0
+log = logging.getLogger(__name__)
 
 
 def _antifraud() -> tuple[str, Any] | None:
@@ -41,10 +51,24 @@ def _qa_velocity_limits() -> Iterator[None]:
         yield
         return
     url, auth = found
-    before: dict[str, Any] = httpx.get(f"{url}/v1/rules", auth=auth, timeout=5.0).json()
-    r = httpx.put(f"{url}/v1/rules", json={**before, **QA_VELOCITY}, auth=auth, timeout=5.0)
-    r.raise_for_status()
+    lease = f"{url}/v1/rules/leases/pytest-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    body = {**QA_VELOCITY, "ttl_s": LEASE_TTL_S}
+    httpx.put(lease, json=body, auth=auth, timeout=5.0).raise_for_status()
+    done = threading.Event()
+
+    def renew() -> None:
+        # Also takes the lease again if the simulators restarted in the meantime.
+        while not done.wait(RENEW_EVERY_S):
+            try:
+                httpx.put(lease, json=body, auth=auth, timeout=5.0).raise_for_status()
+            except httpx.HTTPError as exc:
+                log.warning("could not renew the antifraud velocity lease: %s", exc)
+
+    renewer = threading.Thread(target=renew, name="velocity-lease", daemon=True)
+    renewer.start()
     try:
         yield
     finally:
-        httpx.put(f"{url}/v1/rules", json=before, auth=auth, timeout=5.0)
+        done.set()
+        renewer.join(timeout=10.0)
+        httpx.delete(lease, auth=auth, timeout=5.0)

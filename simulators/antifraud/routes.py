@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from paylab.core.problems import Problem
 from simulators.antifraud.schemas import (
@@ -14,6 +14,8 @@ from simulators.antifraud.schemas import (
     ListKind,
     Lists,
     Rules,
+    VelocityLease,
+    VelocityLeaseIn,
 )
 from simulators.antifraud.state import AntifraudState
 from simulators.control import ERRORS
@@ -59,6 +61,46 @@ async def put_rules(body: Rules, request: Request) -> Rules:
         )
     _state(request).rules = body
     return body
+
+
+Holder = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,100}$")]
+
+
+@router.get("/v1/rules/leases", response_model=list[VelocityLease])
+async def list_leases(request: Request) -> list[VelocityLease]:
+    """The active velocity leases."""
+    state = _state(request)
+    return [
+        _lease_out(holder, expiry, limits, state)
+        for holder, (expiry, limits) in sorted(state.active_leases().items())
+    ]
+
+
+@router.put("/v1/rules/leases/{holder}", response_model=VelocityLease)
+async def put_lease(holder: Holder, body: VelocityLeaseIn, request: Request) -> VelocityLease:
+    """Take or renew a lease on raised velocity limits.
+
+    While any lease is active the velocity limits are the highest of the rules' and the
+    leases'; a lease that is not renewed within `ttl_s` lapses by itself, so a test run that
+    dies leaves the rules as they were. Runs that overlap each hold their own.
+    """
+    state = _state(request)
+    return _lease_out(holder, state.lease(holder, body), body, state)
+
+
+@router.delete("/v1/rules/leases/{holder}", status_code=204, responses={404: ERRORS[404]})
+async def delete_lease(holder: Holder, request: Request) -> Response:
+    """End a lease before it lapses."""
+    if not _state(request).release(holder):
+        raise Problem(404, "unknown-lease", f"No active lease held by {holder!r}.")
+    return Response(status_code=204)
+
+
+def _lease_out(
+    holder: str, expiry: float, limits: VelocityLeaseIn, state: AntifraudState
+) -> VelocityLease:
+    left = round(max(0.0, expiry - state.clock()), 3)
+    return VelocityLease(holder=holder, expires_in_s=left, **limits.model_dump())
 
 
 @router.get("/v1/lists", response_model=Lists)

@@ -73,6 +73,23 @@ class Rules(BaseModel):
     points: Points = Field(default_factory=lambda: Points())
 
 
+class VelocityLeaseIn(BaseModel):
+    """Velocity limits a holder needs for a while (a test run's), renewed before `ttl_s` ends."""
+
+    model_config = _Strict
+    max_per_card: int = Field(ge=1, le=10_000)
+    max_per_email: int = Field(ge=1, le=10_000)
+    max_per_ip: int = Field(ge=1, le=10_000)
+    ttl_s: int = Field(ge=1, le=3600, description="seconds until the lease lapses unless renewed")
+
+
+class VelocityLease(VelocityLeaseIn):
+    """An active lease."""
+
+    holder: str
+    expires_in_s: float
+
+
 class Lists(BaseModel):
     """Block lists."""
 

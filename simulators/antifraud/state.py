@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from paylab.core.money import to_decimal
-from simulators.antifraud.schemas import EvaluationIn, ListKind, Rules
+from simulators.antifraud.schemas import EvaluationIn, ListKind, Rules, VelocityLeaseIn
 from simulators.seeding import SeededRandom
 
 #: Magic values blocked from start-up (documented in the README, "Simulators").
@@ -33,6 +33,9 @@ class AntifraudState:
     lists: dict[str, set[str]] = field(default_factory=dict)
     attempts: dict[str, deque[float]] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # holder -> (expiry on `clock`, limits): the rules' velocity limits rise to the highest
+    # active lease, and fall back by themselves when a holder stops renewing (a killed run).
+    leases: dict[str, tuple[float, VelocityLeaseIn]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reset()
@@ -43,6 +46,34 @@ class AntifraudState:
         self.lists = {k: set(v) for k, v in DEFAULT_LISTS.items()}
         self.attempts.clear()
         self.evaluations.clear()
+        self.leases.clear()
+
+    def lease(self, holder: str, limits: VelocityLeaseIn) -> float:
+        """Take or renew `holder`'s lease; its expiry."""
+        expiry = self.clock() + limits.ttl_s
+        self.leases[holder] = (expiry, limits)
+        return expiry
+
+    def release(self, holder: str) -> bool:
+        """End `holder`'s lease; False if it had none (or it had lapsed)."""
+        self.active_leases()
+        return self.leases.pop(holder, None) is not None
+
+    def active_leases(self) -> dict[str, tuple[float, VelocityLeaseIn]]:
+        """The unexpired leases (lapsed ones are dropped)."""
+        now = self.clock()
+        for holder in [h for h, (expiry, _) in self.leases.items() if expiry <= now]:
+            del self.leases[holder]
+        return self.leases
+
+    def velocity_limits(self) -> tuple[int, int, int]:
+        """(per card, per e-mail, per IP): the rules' limits, raised by any active lease."""
+        r = self.rules
+        limits = [r.max_per_card, r.max_per_email, r.max_per_ip]
+        for _, lease in self.active_leases().values():
+            held = (lease.max_per_card, lease.max_per_email, lease.max_per_ip)
+            limits = [max(a, b) for a, b in zip(limits, held, strict=True)]
+        return limits[0], limits[1], limits[2]
 
     def evaluate(self, body: EvaluationIn) -> dict[str, Any]:
         """Score one attempt; every attempt counts toward velocity."""
@@ -70,10 +101,11 @@ class AntifraudState:
                 _reason("amount_review", f"amount >= {r.amount_review}", r.points.amount_review)
             )
         now = self.clock()
+        per_card, per_email, per_ip = self.velocity_limits()
         for key, limit, code in (
-            (f"card:{body.card_number}" if body.card_number else None, r.max_per_card, "card"),
-            (f"email:{body.email.lower()}" if body.email else None, r.max_per_email, "email"),
-            (f"ip:{body.ip}" if body.ip else None, r.max_per_ip, "ip"),
+            (f"card:{body.card_number}" if body.card_number else None, per_card, "card"),
+            (f"email:{body.email.lower()}" if body.email else None, per_email, "email"),
+            (f"ip:{body.ip}" if body.ip else None, per_ip, "ip"),
         ):
             if key is None:
                 continue

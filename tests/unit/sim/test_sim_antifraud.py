@@ -95,3 +95,44 @@ def test_validation(af: TestClient) -> None:
     r = af.post("/v1/evaluations", json={"amount": "1.00", "email": "nope"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.email"
     assert af.get("/v1/evaluations/nope").status_code == 404
+
+
+LEASE = {"max_per_card": 100, "max_per_email": 100, "max_per_ip": 100, "ttl_s": 60}
+
+
+def test_velocity_lease_raises_limits_until_it_lapses(af: TestClient, clock: Any) -> None:
+    card = "4575623182290326"
+    r = af.put("/v1/rules/leases/run-1", json=LEASE)
+    assert r.status_code == 200 and r.json()["expires_in_s"] == 60, r.json()
+    results = [evaluate(af, card_number=card, email=f"u{i}@x.co") for i in range(6)]
+    assert [r["decision"] for r in results] == ["approve"] * 6  # default limit per card: 5
+    assert af.get("/v1/rules").json()["max_per_card"] == 5  # the rules themselves are unchanged
+    clock.advance(61)  # not renewed: lapsed, the rules' limit applies again
+    assert af.get("/v1/rules/leases").json() == []
+    assert codes(evaluate(af, card_number=card, email="late@x.co")) == ["velocity_card"]
+
+
+def test_overlapping_leases_each_hold_their_own(af: TestClient, clock: Any) -> None:
+    card = "4575623182290326"
+    assert af.put("/v1/rules/leases/outer", json={**LEASE, "ttl_s": 600}).status_code == 200
+    assert af.put("/v1/rules/leases/inner", json={**LEASE, "max_per_card": 3}).status_code == 200
+    assert af.delete("/v1/rules/leases/inner").status_code == 204  # the inner run ends first
+    results = [evaluate(af, card_number=card, email=f"u{i}@x.co") for i in range(6)]
+    assert [r["decision"] for r in results] == ["approve"] * 6  # the outer lease still holds
+    clock.advance(30)
+    renewed = af.put("/v1/rules/leases/outer", json={**LEASE, "ttl_s": 600}).json()
+    assert renewed["expires_in_s"] == 600 and renewed["holder"] == "outer"
+    assert [x["holder"] for x in af.get("/v1/rules/leases").json()] == ["outer"]
+
+
+def test_lease_errors_are_clear(af: TestClient) -> None:
+    assert af.delete("/v1/rules/leases/nobody").status_code == 404
+    assert af.put("/v1/rules/leases/bad%20name", json=LEASE).status_code == 422
+    assert af.put("/v1/rules/leases/x", json={**LEASE, "ttl_s": 0}).status_code == 422
+    assert af.put("/v1/rules/leases/x", json={"ttl_s": 60}).status_code == 422
+
+
+def test_reset_ends_leases(af: TestClient) -> None:
+    assert af.put("/v1/rules/leases/run-1", json=LEASE).status_code == 200
+    af.post("/_sim/reset")
+    assert af.get("/v1/rules/leases").json() == []
