@@ -9,7 +9,6 @@ document only and are removed afterwards, even on failure.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from messaging_support import receipts_to
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from paylab.core.aws import client as aws_client
+from paylab.core.job_runs import eventbridge_scheduled_event
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
 from paylab.lambdas._schedule import BOGOTA
@@ -71,17 +71,12 @@ def world() -> Iterator[World]:
 def midnight(business_date: date) -> dict[str, Any]:
     """EventBridge's scheduled event for the run at 00:00 Bogota after `business_date`."""
     fired = datetime.combine(business_date + timedelta(days=1), datetime.min.time(), BOGOTA)
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": fired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": get_settings().region,
-        "resources": [output("DispersionScheduleArn")],
-        "detail": {},
-    }
+    return eventbridge_scheduled_event(
+        fired.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        rule_arn=output("DispersionScheduleArn"),
+        account="000000000000",
+        region=get_settings().region,
+    )
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:

@@ -35,15 +35,28 @@ def scheduled_event(job: Job, at: datetime, event_id: str | None = None) -> dict
     """EventBridge's Scheduled Event for a run of `job` at `at` (second precision, UTC)."""
     if at.tzinfo is None:
         raise ValueError("the run's instant must carry a time zone")
+    return eventbridge_scheduled_event(
+        at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        rule_arn=job.arn,
+        account=job.account,
+        region=job.region,
+        event_id=event_id,
+    )
+
+
+def eventbridge_scheduled_event(
+    time: str, *, rule_arn: str, account: str, region: str, event_id: str | None = None
+) -> dict[str, Any]:
+    """The envelope EventBridge sends a scheduled rule's target (no `Input`), `time` as given."""
     return {
         "version": "0",
         "id": event_id or str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
-        "account": job.account,
-        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": job.region,
-        "resources": [job.arn],
+        "account": account,
+        "time": time,
+        "region": region,
+        "resources": [rule_arn],
         "detail": {},
     }
 

@@ -15,22 +15,18 @@ from sqlalchemy import Engine, text
 
 from paylab.core.aws import client
 from paylab.core.db import service_engine
+from paylab.core.job_runs import eventbridge_scheduled_event
 from paylab.core.stack_outputs import output
 
 
 def scheduled_event(time: str, rule: str) -> dict[str, Any]:
     """What EventBridge sends a scheduled rule's target (no Input): only `time` matters."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": time,
-        "region": "us-east-1",
-        "resources": [f"arn:aws:events:us-east-1:000000000000:rule/paylab-{rule}"],
-        "detail": {},
-    }
+    return eventbridge_scheduled_event(
+        time,
+        rule_arn=f"arn:aws:events:us-east-1:000000000000:rule/paylab-{rule}",
+        account="000000000000",
+        region="us-east-1",
+    )
 
 
 def invoke(output_key: str, time: str, rule: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from paylab.core.event_schemas import validate
+from paylab.core.job_runs import eventbridge_scheduled_event
 from paylab.lambdas._schedule import business_date
 from paylab.merchant.dispersion import Payee, Row
 from paylab.merchant.dispersion_clients import BankPayouts
@@ -20,17 +21,12 @@ from paylab.merchant.webhooks import signature, signature_valid
 
 
 def scheduled(time: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "000000000000",
-        "time": time,
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:000000000000:rule/paylab-dispersion"],
-        "detail": {},
-    }
+    return eventbridge_scheduled_event(
+        time,
+        rule_arn="arn:aws:events:us-east-1:000000000000:rule/paylab-dispersion",
+        account="000000000000",
+        region="us-east-1",
+    )
 
 
 @pytest.mark.parametrize(
