@@ -1,8 +1,9 @@
 """Idle Postgres sessions of the service roles close, and nothing notices but memory.
 
 `up` gives every service role an `idle_session_timeout` (devstack/database.py): the pools
-pre-ping, so the next use of a closed connection reconnects; the outbox relay's LISTEN
-session turns the timeout off for itself.
+ping a connection whose socket has input waiting (the server's goodbye) or that idled for
+long, so the next use of a closed connection reconnects; the outbox relay's LISTEN session
+turns the timeout off for itself.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from paylab.core import db
 from paylab.core.db import service_engine
 from paylab.core.settings import get_settings
 from paylab.devstack.database import IDLE_SESSION_TIMEOUT
@@ -50,6 +52,62 @@ def test_an_idle_session_closes_and_the_pool_reconnects(auth_engine: Engine) -> 
     with auth_engine.connect() as conn:
         second = int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
     assert second != first
+
+
+class _Pings:
+    """Counts the pings `engine`'s checkout hook sends."""
+
+    def __init__(self, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = engine.dialect.do_ping
+
+        def counting(dbapi_connection: object) -> bool:
+            self.count += 1
+            return real(dbapi_connection)
+
+        monkeypatch.setattr(engine.dialect, "do_ping", counting)
+
+
+def _pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_quiet_recently_used_connection_is_not_pinged(
+    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _pid(auth_engine)
+    pings = _Pings(auth_engine, monkeypatch)
+    assert [_pid(auth_engine) for _ in range(5)] == [first] * 5
+    assert pings.count == 0
+
+
+def test_a_terminated_connection_is_pinged_and_replaced_at_once(
+    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _pid(auth_engine)
+    pings = _Pings(auth_engine, monkeypatch)
+    watcher = service_engine("auth")
+    try:
+        with watcher.connect() as conn:  # a role may terminate its own sessions
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        wait_until(lambda: not _alive(watcher, first), timeout=10, description="terminated")
+    finally:
+        watcher.dispose()
+    # Well within the idle allowance: the server's message on the socket gives it away.
+    assert _pid(auth_engine) != first
+    assert pings.count == 1
+
+
+def test_a_connection_idle_for_long_is_pinged_before_use(
+    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _pid(auth_engine)
+    pings = _Pings(auth_engine, monkeypatch)
+    later = db._now() + db.PING_AFTER_IDLE_S + 1
+    monkeypatch.setattr(db, "_now", lambda: later)
+    assert _pid(auth_engine) == first  # alive: pinged, then used
+    assert pings.count == 1
 
 
 def _backends_of(service: str, engine: Engine) -> list[int]:

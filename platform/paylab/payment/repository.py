@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from paylab.core.db import unit_of_work
+from paylab.core.db import reads, unit_of_work
 from paylab.payment import domain
 from paylab.payment.domain import EventRecord, PaymentState
 from paylab.payment.event_store import EventStore, VersionConflict
@@ -52,7 +52,7 @@ class PaymentRepository:
 
     def get(self, payment_id: str) -> PaymentState | None:
         """The projected state (may lag its stream only after a crash; see catch_up)."""
-        with self.sessions() as session:
+        with reads(self.sessions) as session:
             return load_row(session, payment_id)
 
     def append(self, before: PaymentState | None, events: Sequence[EventRecord]) -> PaymentState:

@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from paylab.core.db import unit_of_work
+from paylab.core.db import reads, unit_of_work
 from paylab.core.money import fmt, to_decimal
 from paylab.core.problems import Problem
 from paylab.payment import domain, merchant_settings
@@ -286,7 +286,7 @@ def any_payment(svc: Services, payment_id: str) -> PaymentState:
 
 def payments_by_reference(svc: Services, merchant_id: str, reference: str) -> list[PaymentState]:
     """The merchant's payments with `reference`, oldest first."""
-    with svc.sessions() as session:
+    with reads(svc.sessions) as session:
         rows = session.execute(
             select(payments)
             .where(payments.c.merchant_id == merchant_id, payments.c.reference == reference)
