@@ -16,9 +16,9 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return problem_responses(401, *statuses)
 
 
-def audit_service(request: Request) -> AuditService:
+async def audit_service(request: Request) -> AuditService:
     """The app's service (built on first use, so the app starts without a database)."""
-    service: AuditService = request.app.state.audit()
+    service: AuditService = await request.app.state.audit.ready()
     return service
 
 

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, LargeBinary, Table, bindparam, func, select, update
+from sqlalchemy import Engine, LargeBinary, Table, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,11 +54,19 @@ def _append_statement() -> Any:
         .returning(events.c.seq, events.c.row_hash)
         .cte("added")
     )
+    # Not `FROM added WHERE head.row_hash = added.prev_hash`: that join is checked against
+    # the statement's snapshot of the head, which a waiter's predecessor has moved since, so
+    # the head would stay put behind a committed row. `id = :head AND EXISTS (added)` is
+    # re-checked on the head's newest version (READ COMMITTED), and always holds.
     return (
         update(head_table)
-        .where(head_table.c.id == bindparam("head"))
-        .values(seq=added.c.seq, row_hash=added.c.row_hash, updated_at=func.now())
-        .returning(added.c.seq)
+        .where(head_table.c.id == bindparam("head"), exists(select(added.c.seq)))
+        .values(
+            seq=select(added.c.seq).scalar_subquery(),
+            row_hash=select(added.c.row_hash).scalar_subquery(),
+            updated_at=func.now(),
+        )
+        .returning(head_table.c.seq)
     )
 
 

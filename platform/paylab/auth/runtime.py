@@ -63,8 +63,8 @@ def build_runtime(settings: AuthSettings) -> Runtime:
     return Runtime(settings, engine, sessions, keys, client, throttle, revocations)
 
 
-def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime()
+async def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = await request.app.state.runtime.ready()
     return runtime
 
 

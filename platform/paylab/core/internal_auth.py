@@ -9,10 +9,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Header
 
+from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem
-from paylab.core.secrets import SecretReader
+from paylab.core.secrets import SecretReader, parse_json
 from paylab.core.stack_outputs import output
 
 HEADER = "X-Paylab-Internal-Key"
@@ -20,28 +22,50 @@ MERCHANT_HEADER = "X-Paylab-Merchant-Id"
 _OUTPUT = "InternalServiceCredentialSecretArn"
 
 _reader = SecretReader()
+_secret_id: Lazy[str] = Lazy(lambda: output(_OUTPUT))
 
 
 def internal_credential(*, refresh: bool = False) -> str:
     """The current internal credential (what callers put in X-Paylab-Internal-Key)."""
-    return str(_reader.get_json(output(_OUTPUT), refresh=refresh)["password"])
+    return str(_reader.get_json(_secret_id(), refresh=refresh)["password"])
 
 
-def _matches(presented: str, *, refresh: bool) -> bool:
-    return hmac.compare_digest(presented.encode(), internal_credential(refresh=refresh).encode())
+def _cached_credential() -> str | None:
+    """The credential when it is in memory and fresh (no I/O), else None."""
+    secret_id = _secret_id.built
+    raw = _reader.peek(secret_id) if secret_id is not None else None
+    return None if raw is None else str(parse_json(secret_id or "", raw)["password"])
 
 
-def require_internal_caller(
+def _same(presented: str, credential: str) -> bool:
+    return hmac.compare_digest(presented.encode(), credential.encode())
+
+
+def _matches(presented: str) -> bool:
+    """Against the cached credential, then a fresh one (a rotation happened): may call AWS."""
+    return _same(presented, internal_credential()) or _same(
+        presented, internal_credential(refresh=True)
+    )
+
+
+async def require_internal_caller(
     key: Annotated[str | None, Header(alias=HEADER, include_in_schema=False)] = None,
 ) -> None:
-    """FastAPI dependency: 401 unless the caller presents the internal credential."""
+    """FastAPI dependency: 401 unless the caller presents the internal credential.
+
+    The common case (the cached credential matches) runs on the event loop; fetching the
+    secret (first use, expired cache, a rotated credential) runs in a worker thread.
+    """
     if not key:
         raise Problem(401, "unauthenticated", f"Missing {HEADER}.", title="Unauthorized")
-    if not (_matches(key, refresh=False) or _matches(key, refresh=True)):
+    cached = _cached_credential()
+    if cached is not None and _same(key, cached):
+        return
+    if not await anyio.to_thread.run_sync(_matches, key):
         raise Problem(401, "unauthenticated", f"Invalid {HEADER}.", title="Unauthorized")
 
 
-def merchant_id(
+async def merchant_id(
     value: Annotated[str | None, Header(alias=MERCHANT_HEADER, include_in_schema=False)] = None,
 ) -> str:
     """The merchant the gateway authenticated (it sets this header after checking the JWT)."""

@@ -28,6 +28,18 @@ class Lazy(Generic[T]):
                     self._value = self._build()
         return self._value
 
+    async def ready(self) -> T:
+        """The value for async code: at once when built, else built in a worker thread.
+
+        FastAPI runs a plain `def` dependency in its thread pool, a hop per dependency per
+        request; an `async def` one that awaits this costs nothing once the value exists.
+        """
+        if self._value is not None:
+            return self._value
+        import anyio.to_thread  # the web apps' event loop; other users never get here
+
+        return await anyio.to_thread.run_sync(self)
+
     @property
     def built(self) -> T | None:
         """The value if it was built, else None (e.g. to close it at shutdown)."""

@@ -67,6 +67,14 @@ class SecretReader:
             self._cache[key] = _Cached(value, now)
         return value
 
+    def peek(self, secret_id: str, stage: str = CURRENT) -> str | None:
+        """The cached value at `stage` if it is fresh, else None; never calls AWS."""
+        with self._lock:
+            cached = self._cache.get((secret_id, stage))
+        if cached is None or time.monotonic() - cached.fetched >= self._ttl:
+            return None
+        return cached.value
+
     def _fetch(self, secret_id: str, stage: str) -> str | None:
         try:
             response = self._client.get_secret_value(SecretId=secret_id, VersionStage=stage)

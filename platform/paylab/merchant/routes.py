@@ -24,9 +24,9 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return problem_responses(400, 401, 422, *statuses)
 
 
-def merchant_service(request: Request) -> MerchantService:
+async def merchant_service(request: Request) -> MerchantService:
     """The app's service (built on first use, so the app starts without a database)."""
-    service: MerchantService = request.app.state.runtime().service
+    service: MerchantService = (await request.app.state.runtime.ready()).service
     return service
 
 

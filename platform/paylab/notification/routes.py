@@ -19,9 +19,9 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return problem_responses(401, *statuses)
 
 
-def notification_service(request: Request) -> NotificationService:
+async def notification_service(request: Request) -> NotificationService:
     """The app's service (built on first use, so the app starts without a database)."""
-    service: NotificationService = request.app.state.notifications()
+    service: NotificationService = await request.app.state.notifications.ready()
     return service
 
 

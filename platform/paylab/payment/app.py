@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -34,16 +34,8 @@ from paylab.payment.schemas import (
 )
 from paylab.payment.settings import PaymentSettings, get_payment_settings
 from paylab.payment.views import payment_out
-from paylab.payment.wiring import Services, build
+from paylab.payment.wiring import Services, Svc, build
 
-
-def services(request: Request) -> Services:
-    """The process's collaborators, built on first use (nothing connects at import)."""
-    svc: Services = request.app.state.services()
-    return svc
-
-
-Svc = Annotated[Services, Depends(services)]
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -21,7 +21,7 @@ from paylab.core.db import unit_of_work
 from paylab.core.internal_auth import InternalCaller
 from paylab.core.problems import problem_responses
 from paylab.payment.models import merchant_settings
-from paylab.payment.wiring import Services
+from paylab.payment.wiring import Services, Svc
 
 log = structlog.get_logger(__name__)
 
@@ -99,12 +99,6 @@ def change_settings(
 
 
 # ------------------------------------------------------------------------------------ routes
-def _services(request: Request) -> Services:
-    svc: Services = request.app.state.services()
-    return svc
-
-
-Svc = Annotated[Services, Depends(_services)]
 MerchantPath = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 router = APIRouter(
     prefix="/internal/merchants/{merchant_id}/settings",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from paylab.core.internal_auth import InternalCaller
@@ -17,16 +17,8 @@ from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_body, problem_respo
 from paylab.payment import review
 from paylab.payment.domain import PaymentState
 from paylab.payment.schemas import AwaitReviewIn, Empty, ReviewIn, ReviewOut
-from paylab.payment.wiring import Services
+from paylab.payment.wiring import Svc
 
-
-def services(request: Request) -> Services:
-    """The process's collaborators (app.state, built on first use)."""
-    svc: Services = request.app.state.services()
-    return svc
-
-
-Svc = Annotated[Services, Depends(services)]
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 router = APIRouter(prefix="/internal/payments", tags=["internal"])
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import redis
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.core.db import service_engine, session_factory
@@ -86,3 +88,12 @@ def build(settings: PaymentSettings) -> Services:
         wallet=WalletClient(make_http_client(settings.wallet_url, settings), retry),
         pse_signature=CallbackSignature(pse_secret_id),
     )
+
+
+async def services(request: Request) -> Services:
+    """FastAPI dependency: the process's collaborators, built on first use (not at import)."""
+    svc: Services = await request.app.state.services.ready()
+    return svc
+
+
+Svc = Annotated[Services, Depends(services)]

@@ -20,13 +20,13 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return problem_responses(400, 401, *statuses)
 
 
-def wallet_service(request: Request) -> WalletService:
+async def wallet_service(request: Request) -> WalletService:
     """The app's service (built on first use, so the app starts without a database)."""
-    service: WalletService = request.app.state.wallet()
+    service: WalletService = await request.app.state.wallet.ready()
     return service
 
 
-def correlation_id(request: Request) -> str:
+async def correlation_id(request: Request) -> str:
     """The correlation id RequestIdMiddleware put on the request."""
     return str(getattr(request.state, "correlation_id", None) or "")
 
