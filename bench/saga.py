@@ -27,7 +27,8 @@ the rest of the stack by component (`.paylab/run/*.json` PIDs, Postgres with its
 The stack is shared: other work on LocalStack during a run is counted too. Lambda runtime
 processes LocalStack started during each system's run are counted too (a cold start costs
 ~0.25 CPU-s, a warm invocation a few ms).
-"Where the time goes" folds the execution histories of a sample of level-1 runs.
+"Where the time goes" folds the execution histories of a sample of level-1 runs. LocalStack's
+threads, memory maps and RSS are printed before and after each system (a leak shows there).
 
 Loopback only, bounded in time, prints numbers, asserts nothing about speed.
 """
@@ -57,6 +58,7 @@ from saga_probes import (
     cpu_since,
     execution_edges,
     idle_rate,
+    localstack_footprint,
     quietest,
     settle,
     show_durations,
@@ -333,6 +335,7 @@ def main() -> int:
 
     idle_s = 3.0
     idle_before = idle_rate(idle_s)
+    footprints = [f"before: {localstack_footprint()}"]
     bare = Bare()
     results: list[Level] = []
     calls: dict[str, tuple[Counter[str], int, float]] = {}
@@ -368,9 +371,12 @@ def main() -> int:
             done = sum(len(lv.runs) for lv in results if lv.system == system)
             spawns[system] = len(counter.seen)
             calls[system] = (calls_between(start, end), done, time.monotonic() - t0)
+            footprints.append(f"after {system} ({done} runs): {localstack_footprint()}")
         idle, idle_cpu = quietest(idle_before, idle_rate(idle_s))
         report(results, calls, idle, idle_s, levels, args.sample, sfn, saga_arn)
         report_cpu(cpu, calls, idle_cpu, idle_s, spawns)
+        print("\n== LocalStack's footprint")
+        print("\n".join(f"  {line}" for line in footprints))
     finally:
         if "bare" in systems:
             bare.delete()

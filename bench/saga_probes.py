@@ -112,6 +112,23 @@ def cpu_since(before: dict[str, float]) -> dict[str, float]:
     return {name: now[name] - before.get(name, 0.0) for name in now}
 
 
+def localstack_footprint() -> str:
+    """LocalStack's threads, memory maps and RSS: what leaks shows here first.
+
+    Threads that ended unjoined kept their stacks mapped (Python 3.13) until the process ran
+    out of maps (`vm.max_map_count`, 65,530) after ~3,600 SAGA executions; see
+    localstack/src/paylab_localstack/threads.py.
+    """
+    try:
+        pid = int(json.loads((ROOT / ".paylab" / "run" / "localstack.json").read_text())["pid"])
+        proc = psutil.Process(pid)
+        maps = len(Path(f"/proc/{pid}/maps").read_text().splitlines())
+        rss = proc.memory_info().rss / 2**20
+        return f"{proc.num_threads()} threads, {maps} memory maps, RSS {rss:,.0f} MiB"
+    except (psutil.Error, OSError, ValueError, KeyError) as exc:
+        return f"unknown ({exc})"
+
+
 class SpawnCounter:
     """Counts Lambda runtime processes LocalStack starts while it runs (sampled every 0.2 s).
 
