@@ -21,6 +21,9 @@ DEFAULT_LISTS: dict[str, tuple[str, ...]] = {
     "ip": ("203.0.113.66",),
 }
 MAX_EVALUATIONS = 100_000
+#: Velocity keys (cards, e-mails, IPs) kept before those idle longer than the window are
+#: forgotten; the next sweep waits until the survivors have doubled (amortized O(1)).
+SWEEP_KEYS = 10_000
 
 
 @dataclass
@@ -36,6 +39,7 @@ class AntifraudState:
     # holder -> (expiry on `clock`, limits): the rules' velocity limits rise to the highest
     # active lease, and fall back by themselves when a holder stops renewing (a killed run).
     leases: dict[str, tuple[float, VelocityLeaseIn]] = field(default_factory=dict)
+    sweep_at: int = SWEEP_KEYS
 
     def __post_init__(self) -> None:
         self.reset()
@@ -45,6 +49,7 @@ class AntifraudState:
         self.rules = Rules()
         self.lists = {k: set(v) for k, v in DEFAULT_LISTS.items()}
         self.attempts.clear()
+        self.sweep_at = SWEEP_KEYS
         self.evaluations.clear()
         self.leases.clear()
 
@@ -151,7 +156,17 @@ class AntifraudState:
         q.append(now)
         while q and q[0] <= now - window:
             q.popleft()
+        if len(self.attempts) >= self.sweep_at:
+            self._forget_idle(now, window)
         return len(q)
+
+    def _forget_idle(self, now: float, window: int) -> None:
+        """Drop keys with no attempt inside the window: each distinct card, e-mail and IP
+        ever seen was kept (a few hundred bytes a payment, for good, in a long load run)."""
+        idle = [k for k, q in self.attempts.items() if not q or q[-1] <= now - window]
+        for key in idle:
+            del self.attempts[key]
+        self.sweep_at = max(SWEEP_KEYS, 2 * len(self.attempts))
 
     def add(self, kind: str, value: str) -> bool:
         """Block a value; False if it was already blocked."""

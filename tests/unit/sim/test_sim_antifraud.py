@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from simulators.antifraud import state as antifraud_state
+from simulators.antifraud.schemas import EvaluationIn
+from simulators.seeding import SeededRandom
+
 
 @pytest.fixture
 def af(make_sim: Callable[..., TestClient], clock: Any) -> TestClient:
@@ -136,3 +140,28 @@ def test_reset_ends_leases(af: TestClient) -> None:
     assert af.put("/v1/rules/leases/run-1", json=LEASE).status_code == 200
     af.post("/_sim/reset")
     assert af.get("/v1/rules/leases").json() == []
+
+
+def test_velocity_keys_idle_longer_than_the_window_are_forgotten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each distinct card, e-mail and IP was kept for good: a load run grew without bound."""
+    monkeypatch.setattr(antifraud_state, "SWEEP_KEYS", 12)
+    now = [1_000.0]
+    state = antifraud_state.AntifraudState(rng=SeededRandom(7), clock=lambda: now[0])
+
+    def attempt(n: int) -> dict[str, Any]:
+        card = f"4{n:015d}"
+        body = EvaluationIn(amount="1000.00", card_number=card, email=f"p{n}@x.co", ip="10.0.0.9")
+        return state.evaluate(body)
+
+    for n in range(4):  # 9 keys: 4 cards, 4 e-mails, one IP
+        attempt(n)
+    now[0] += 601  # past the 600 s window: those cards and e-mails are idle
+    for n in range(100, 106):
+        attempt(n)
+    kept = set(state.attempts)
+    assert not any(k in kept for k in ("card:4000000000000000", "email:p0@x.co"))
+    assert {"card:4000000000000105", "email:p105@x.co", "ip:10.0.0.9"} <= kept
+    # Velocity still counts what is inside the window: the IP's attempts since the sweep.
+    assert len(state.attempts["ip:10.0.0.9"]) == 6
