@@ -73,20 +73,24 @@ def _pid(engine: Engine) -> int:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
+@pytest.fixture
+def pooled(auth_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[int, _Pings]:
+    """The pid of the one pooled connection, and a counter of the pings sent from now on."""
+    return _pid(auth_engine), _Pings(auth_engine, monkeypatch)
+
+
 def test_a_quiet_recently_used_connection_is_not_pinged(
-    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    auth_engine: Engine, pooled: tuple[int, _Pings]
 ) -> None:
-    first = _pid(auth_engine)
-    pings = _Pings(auth_engine, monkeypatch)
+    first, pings = pooled
     assert [_pid(auth_engine) for _ in range(5)] == [first] * 5
     assert pings.count == 0
 
 
 def test_a_terminated_connection_is_pinged_and_replaced_at_once(
-    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    auth_engine: Engine, pooled: tuple[int, _Pings]
 ) -> None:
-    first = _pid(auth_engine)
-    pings = _Pings(auth_engine, monkeypatch)
+    first, pings = pooled
     watcher = service_engine("auth")
     try:
         with watcher.connect() as conn:  # a role may terminate its own sessions
@@ -100,10 +104,9 @@ def test_a_terminated_connection_is_pinged_and_replaced_at_once(
 
 
 def test_a_connection_idle_for_long_is_pinged_before_use(
-    auth_engine: Engine, monkeypatch: pytest.MonkeyPatch
+    auth_engine: Engine, pooled: tuple[int, _Pings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = _pid(auth_engine)
-    pings = _Pings(auth_engine, monkeypatch)
+    first, pings = pooled
     later = db._now() + db.PING_AFTER_IDLE_S + 1
     monkeypatch.setattr(db, "_now", lambda: later)
     assert _pid(auth_engine) == first  # alive: pinged, then used

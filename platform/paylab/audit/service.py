@@ -32,7 +32,7 @@ def _append_statement() -> Any:
     assert isinstance(events, Table) and isinstance(head_table, Table)
     head = (
         select(head_table.c.seq, head_table.c.row_hash)
-        .where(head_table.c.id == bindparam("head"))
+        .where(head_table.c.id == HEAD)
         .with_for_update()
         .cte("head")
     )
@@ -56,11 +56,11 @@ def _append_statement() -> Any:
     )
     # Not `FROM added WHERE head.row_hash = added.prev_hash`: that join is checked against
     # the statement's snapshot of the head, which a waiter's predecessor has moved since, so
-    # the head would stay put behind a committed row. `id = :head AND EXISTS (added)` is
+    # the head would stay put behind a committed row. `id = HEAD AND EXISTS (added)` is
     # re-checked on the head's newest version (READ COMMITTED), and always holds.
     return (
         update(head_table)
-        .where(head_table.c.id == bindparam("head"), exists(select(added.c.seq)))
+        .where(head_table.c.id == HEAD, exists(select(added.c.seq)))
         .values(
             seq=select(added.c.seq).scalar_subquery(),
             row_hash=select(added.c.row_hash).scalar_subquery(),
@@ -112,7 +112,6 @@ class AuditService:
         columns = chain.columns(document)
         content_hash = chain.sha256(content)
         params = {
-            "head": HEAD,
             "event_id": columns.event_id,
             "type": columns.type,
             "source": columns.source,
