@@ -10,7 +10,9 @@ such a message reaches the DLQ without an error attribute ("unknown (consumer di
 
 A body that is not an Envelope fails like a handler error (poison ends in the DLQ, then
 parked). A failure blocks only its own MessageGroupId: the rest of that group waits behind
-it (FIFO order), other groups keep flowing.
+it (FIFO order), other groups keep flowing. A queue fed by an EventBridge rule gets every
+message in the one group the rule names; its worker moves each to a group of its own (the
+event's aggregate, `subject_id`) before handling it, so one failing event holds up no other.
 
     python -m paylab.core.consumer notification audit   # one thread per consumer, one process
 """
@@ -96,8 +98,10 @@ class QueueWorker:
         sqs: Any = None,
         settings: ConsumerSettings | None = None,
         parse: Parser = Envelope.model_validate_json,
+        shared_group: str | None = None,
     ) -> None:
         self.queue_url, self.handler, self.name, self.parse = queue_url, handler, name, parse
+        self.shared_group = shared_group  # moved to the aggregate's group, never handled there
         self.settings = settings or ConsumerSettings()
         self.fifo = queue_url.endswith(".fifo")
         self._sqs = sqs
@@ -146,6 +150,10 @@ class QueueWorker:
             if group is not None and group in blocked:
                 self._wait_behind(message, count, max_receives, *blocked[group])
                 continue
+            if group is not None and group == self.shared_group:
+                if self._regroup(message, count, max_receives):
+                    done.append(message)
+                continue
             try:
                 envelope = self.parse(message["Body"])
                 self.handler(envelope)
@@ -157,6 +165,32 @@ class QueueWorker:
             done.append(message)
         self._delete(done)
         return len(messages)
+
+    def _regroup(self, message: dict[str, Any], count: int, max_receives: int | None) -> bool:
+        """Send the message again in its aggregate's group; True when the original may go.
+
+        A body that does not parse never will: it goes to the DLQ at once rather than hold
+        up the shared group through its retries.
+        """
+        try:
+            envelope = self.parse(message["Body"])
+        except Exception as exc:
+            self.dead_letter(message, describe(exc), count)
+            return False
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=message["Body"],
+                MessageAttributes=_copy_attributes(message),
+                MessageGroupId=envelope.subject_id,
+                # A crash between this send and the delete resends within SQS's 5-minute
+                # deduplication window: the same id, one copy.
+                MessageDeduplicationId=message["MessageId"],
+            )
+        except Exception as exc:  # SQS refused or is down: the original stays and retries
+            self._failed(message, count, max_receives, exc)
+            return False
+        return True
 
     def _failed(
         self, message: dict[str, Any], count: int, max_receives: int | None, exc: Exception

@@ -37,6 +37,9 @@ class Consumer:
     queue_output: str
     handler: str  # "package.module:function"
     parse: Parser = Envelope.model_validate_json
+    # The MessageGroupId an EventBridge rule's SQS target gives every message (it takes one
+    # fixed id); the worker moves each message to its own aggregate's group.
+    shared_group: str | None = None
 
 
 REGISTRY = {
@@ -47,6 +50,7 @@ REGISTRY = {
         "MerchantWebhooksQueueUrl",
         "paylab.merchant.consumers:handle_webhook_failed",
         parse=from_eventbridge,
+        shared_group="webhook-failed",  # template.yaml, WebhookFailedRule's SqsParameters
     ),
 }
 
@@ -76,7 +80,13 @@ def build_workers(names: Sequence[str]) -> list[QueueWorker]:
             log.info("consumer.skipped", consumer=name, reason=f"no module for {consumer.handler}")
             continue
         workers.append(
-            QueueWorker(output(consumer.queue_output), handler, name=name, parse=consumer.parse)
+            QueueWorker(
+                output(consumer.queue_output),
+                handler,
+                name=name,
+                parse=consumer.parse,
+                shared_group=consumer.shared_group,
+            )
         )
     return workers
 

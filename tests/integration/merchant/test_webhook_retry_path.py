@@ -161,3 +161,40 @@ def test_failing_again_ends_in_the_dlq_with_its_error(
         assert queue["dlq"]["available"] + queue["dlq"]["in_flight"] >= 1
     finally:
         wait_until(lambda: dead_letter_of(event, take=True), description="our dead letter gone")
+
+
+def test_a_webhook_that_keeps_failing_holds_up_no_other(
+    register: Callable[..., Registered],
+    receiver: httpx.Client,
+    receiver_url: str,
+    sessions: sessionmaker[Session],
+) -> None:
+    """The rule puts every WebhookFailed in one FIFO group; the consumer moves each to its own.
+
+    In one shared group the healthy merchant's retry would wait until the failing one had
+    used up its receives (2 + 4 + 8 s of backoff, then the DLQ), or be dead-lettered unsent.
+    """
+    down = setup_merchant(register, receiver, receiver_url)
+    healthy = setup_merchant(register, receiver, receiver_url)
+    url = f"{receiver_url}/confirmation"
+    failing, fine = failed_delivery(sessions, down, url), failed_delivery(sessions, healthy, url)
+    rule = {
+        "match": {"method": "POST", "body": {"x_ref_payco": failing.data["ref_payco"]}},
+        "effect": {"type": "error", "status": 500},
+    }
+    assert receiver.post("/_sim/faults", json=rule).status_code == 201
+
+    put_on_bus(failing)
+    wait_until(
+        lambda: delivery_row(sessions, failing.subject_id)[2] >= 1,
+        timeout=30,
+        description="the failing webhook's first retry refused",
+    )
+    put_on_bus(fine)
+
+    wait_until(lambda: arrived(receiver, fine.data["ref_payco"]), timeout=30, description="POST")
+    try:
+        assert dead_letter_of(failing) is None, "the healthy one waited for the failing one"
+        assert delivery_row(sessions, failing.subject_id)[0] == "failed"
+    finally:
+        wait_until(lambda: dead_letter_of(failing, take=True), timeout=60, description="cleanup")

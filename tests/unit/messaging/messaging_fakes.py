@@ -142,6 +142,13 @@ class FakeQueues(FakeSqs):
             m for m in self.messages.get(QueueUrl, []) if m["ReceiptHandle"] != ReceiptHandle
         ]
 
+    def delete_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
+        gone = {e["ReceiptHandle"] for e in Entries}
+        self.messages[QueueUrl] = [
+            m for m in self.messages.get(QueueUrl, []) if m["ReceiptHandle"] not in gone
+        ]
+        return super().delete_message_batch(QueueUrl, Entries)
+
     def change_message_visibility_batch(
         self, QueueUrl: str, Entries: list[dict[str, Any]]
     ) -> dict[str, Any]:
@@ -154,11 +161,9 @@ class FakeQueues(FakeSqs):
 
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
         queue = self.messages.get(QueueUrl, [])
-        return {
-            "Attributes": {
-                "ApproximateNumberOfMessages": str(sum(not m.get("_hidden") for m in queue)),
-                "ApproximateNumberOfMessagesNotVisible": str(
-                    sum(bool(m.get("_hidden")) for m in queue)
-                ),
-            }
-        }
+        attributes = super().get_queue_attributes(QueueUrl, AttributeNames)["Attributes"]
+        attributes["ApproximateNumberOfMessages"] = str(sum(not m.get("_hidden") for m in queue))
+        attributes["ApproximateNumberOfMessagesNotVisible"] = str(
+            sum(bool(m.get("_hidden")) for m in queue)
+        )
+        return {"Attributes": attributes}

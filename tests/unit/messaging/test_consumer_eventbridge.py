@@ -16,10 +16,13 @@ from paylab.core.consumer import (
 )
 from paylab.core.consumer_registry import REGISTRY
 from paylab.core.events import Envelope
+from paylab.infra.template import load_template
 from paylab.lambdas.dlq_reprocessor import Reprocessor
 
+SHARED = "webhook-failed"
 
-def eventbridge_body(event_id: str) -> str:
+
+def eventbridge_body(event_id: str, subject: str = "pay-1") -> str:
     """What EventBridge puts in the queue for one PutEvents entry whose Detail is an Envelope."""
     return json.dumps(
         {
@@ -31,7 +34,7 @@ def eventbridge_body(event_id: str) -> str:
             "time": "2026-12-04T12:00:00Z",
             "region": "us-east-1",
             "resources": [],
-            "detail": json.loads(envelope_body(event_id, type_="WebhookFailed")),
+            "detail": json.loads(envelope_body(event_id, subject, type_="WebhookFailed")),
         }
     )
 
@@ -61,11 +64,17 @@ def test_only_the_merchant_consumer_unwraps() -> None:
     assert set(parsers.values()) == {Envelope.model_validate_json}
 
 
-def _worker(sqs: FakeSqs, handler: object) -> QueueWorker:
-    settings = ConsumerSettings(backoff_base_seconds=2, wait_seconds=0)
+def _worker(sqs: FakeSqs, handler: object, shared_group: str | None = None) -> QueueWorker:
+    settings = ConsumerSettings(backoff_base_seconds=2, wait_seconds=0, linger_ms=0)
     return QueueWorker(
-        SOURCE_URL, handler, name="merchant", sqs=sqs, settings=settings, parse=from_eventbridge
-    )  # type: ignore[arg-type]
+        SOURCE_URL,
+        handler,  # type: ignore[arg-type]
+        name="merchant",
+        sqs=sqs,
+        settings=settings,
+        parse=from_eventbridge,
+        shared_group=shared_group,
+    )
 
 
 def test_a_worker_with_the_eventbridge_parser_hands_over_the_detail() -> None:
@@ -107,3 +116,98 @@ def test_the_reprocessor_lists_eventbridge_dead_letters_by_our_event() -> None:
     [parked] = result["queues"][0]["parked"]
     assert (parked["event_id"], parked["type"]) == ("evt-3", "WebhookFailed")
     assert parked["last_error"] == "WebhookStillFailing: x"
+
+
+def test_the_group_the_rule_gives_is_the_one_the_worker_moves_out_of() -> None:
+    [target] = load_template()["Resources"]["WebhookFailedRule"]["Properties"]["Targets"]
+    assert target["SqsParameters"]["MessageGroupId"] == SHARED
+    assert REGISTRY["merchant"].shared_group == SHARED
+    assert {c.shared_group for n, c in REGISTRY.items() if n != "merchant"} == {None}
+
+
+def test_a_message_in_the_shared_group_moves_to_its_aggregates_group_unhandled() -> None:
+    sqs = FakeSqs()
+    body = eventbridge_body("evt-9", subject="delivery-7")
+    attributes = {"paylab-redrives": {"DataType": "Number", "StringValue": "1"}}
+    sqs.queue(SOURCE_URL, [sqs_message("m1", body, group=SHARED, attributes=attributes)])
+    seen: list[Envelope] = []
+
+    _worker(sqs, seen.append, SHARED).run_once()
+
+    assert seen == []
+    [sent] = sqs.sent
+    assert sent == {
+        "QueueUrl": SOURCE_URL,
+        "MessageBody": body,
+        "MessageAttributes": attributes,
+        "MessageGroupId": "delivery-7",
+        "MessageDeduplicationId": "m1",  # a resend after a crash is the same copy
+    }
+    assert sqs.deleted == [(SOURCE_URL, "rh-m1-1")]
+    assert sqs.calls == ["receive", "send", "delete_batch"]  # sent before the original goes
+
+
+def test_one_failing_event_holds_up_no_other() -> None:
+    sqs = FakeQueues()
+    for event, subject in (("evt-a", "delivery-a"), ("evt-b", "delivery-b")):
+        sqs.put(SOURCE_URL, sqs_message(event, eventbridge_body(event, subject), group=SHARED))
+    handled: list[str] = []
+
+    def handler(envelope: Envelope) -> None:
+        if envelope.subject_id == "delivery-a":
+            raise RuntimeError("endpoint down")
+        handled.append(envelope.id)
+
+    worker = _worker(sqs, handler, SHARED)
+    worker.run_once()  # both move to their own groups
+    worker.run_once()  # a fails, b is handled all the same
+
+    assert handled == ["evt-b"]
+    [(receipt, seconds)] = sqs.visibility
+    assert receipt == "rh-sent-1" and seconds == 2  # a comes back after its backoff
+    remaining = sqs.messages[SOURCE_URL]
+    assert [m["Attributes"]["MessageGroupId"] for m in remaining] == ["delivery-a"]
+
+
+def test_the_shared_group_without_regrouping_holds_the_next_event_behind_a_failure() -> None:
+    """What the regrouping is for: one FIFO group, one failure, everyone behind it waits."""
+    sqs = FakeSqs()
+    messages = [
+        sqs_message(event, eventbridge_body(event, subject), group=SHARED)
+        for event, subject in (("evt-a", "delivery-a"), ("evt-b", "delivery-b"))
+    ]
+    sqs.queue(SOURCE_URL, messages)
+    handled: list[str] = []
+
+    def handler(envelope: Envelope) -> None:
+        if envelope.subject_id == "delivery-a":
+            raise RuntimeError("endpoint down")
+        handled.append(envelope.id)
+
+    _worker(sqs, handler).run_once()
+
+    assert handled == []
+    assert sqs.visibility == [("rh-evt-a-1", 2), ("rh-evt-b-1", 2)]
+
+
+def test_a_body_that_does_not_parse_leaves_the_shared_group_for_the_dlq_at_once() -> None:
+    sqs = FakeSqs()
+    sqs.queue(SOURCE_URL, [sqs_message("m1", "not json", group=SHARED)])
+
+    _worker(sqs, lambda e: None, SHARED).run_once()
+
+    [sent] = sqs.sent
+    assert sent["QueueUrl"] == DLQ_URL and sent["MessageGroupId"] == SHARED
+    assert sent["MessageAttributes"][LAST_ERROR]["StringValue"].startswith("JSONDecodeError")
+    assert sqs.deleted == [(SOURCE_URL, "rh-m1-1")]
+
+
+def test_when_the_move_fails_the_original_stays_and_comes_back() -> None:
+    sqs = FakeSqs()
+    sqs.fail_send = True
+    sqs.queue(SOURCE_URL, [sqs_message("m1", eventbridge_body("evt-1"), group=SHARED)])
+
+    _worker(sqs, lambda e: None, SHARED).run_once()
+
+    assert sqs.deleted == []
+    assert sqs.visibility == [("rh-m1-1", 2)]
