@@ -301,14 +301,6 @@ class QueueWorker:
                 stop.wait(self.settings.linger_ms / 1000)
 
 
-def from_eventbridge(body: str) -> Envelope:
-    """The Envelope in an EventBridge event's `detail` (what a rule's SQS target receives)."""
-    event = json.loads(body)
-    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
-        raise ValueError("not an EventBridge event with an object detail")
-    return Envelope.model_validate(event["detail"])
-
-
 if __name__ == "__main__":
     # `python -m paylab.core.consumer [NAME ...]`: consumers alone (`up` runs paylab.core.worker).
     from paylab.core.consumer_registry import main

@@ -21,9 +21,8 @@ from paylab.core.consumer import (
     Handler,
     Parser,
     QueueWorker,
-    from_eventbridge,
 )
-from paylab.core.events import Envelope
+from paylab.core.events import Envelope, from_eventbridge
 from paylab.core.logging import configure_logging
 from paylab.core.stack_outputs import output
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -24,3 +25,11 @@ class Envelope(BaseModel):
     def to_json(self) -> str:
         """Wire form: ISO timestamps, decimals already as strings in `data`."""
         return self.model_dump_json()
+
+
+def from_eventbridge(body: str) -> Envelope:
+    """The Envelope in an EventBridge event's `detail` (what a rule's SQS target receives)."""
+    event = json.loads(body)
+    if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+        raise ValueError("not an EventBridge event with an object detail")
+    return Envelope.model_validate(event["detail"])

@@ -160,8 +160,8 @@ def test_unknown_deliveries_and_other_events_are_left_alone() -> None:
 
 
 def test_the_registered_handler_is_the_merchant_consumer() -> None:
-    from paylab.core.consumer import from_eventbridge
     from paylab.core.consumer_registry import REGISTRY, load_handler
+    from paylab.core.events import from_eventbridge
 
     entry = REGISTRY["merchant"]
     assert load_handler(entry.handler) is handle_webhook_failed

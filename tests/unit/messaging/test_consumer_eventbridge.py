@@ -12,10 +12,9 @@ from paylab.core.consumer import (
     LAST_ERROR,
     ConsumerSettings,
     QueueWorker,
-    from_eventbridge,
 )
 from paylab.core.consumer_registry import REGISTRY
-from paylab.core.events import Envelope
+from paylab.core.events import Envelope, from_eventbridge
 from paylab.infra.template import load_template
 from paylab.lambdas.dlq_reprocessor import Reprocessor
 
