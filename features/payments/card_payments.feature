@@ -35,6 +35,7 @@ Feature: Card payments through the SAGA
     Then the payment ends "failed" with cod_respuesta 4
     And the merchant's balances did not change
     And the execution went through "ReserveFunds, ProcessPayment, ReleaseFunds, Notify"
+    And `paylab payments saga` shows "ProcessPayment" failing with "TransientError" until caught, then "ReleaseFunds"
     And the books are clean
 
   Scenario: Antifraud rejects the payment before anything is held

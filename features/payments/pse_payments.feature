@@ -19,6 +19,7 @@ Feature: PSE bank transfers wait for the bank's confirmation
     Then the payment ends "abandoned" with cod_respuesta 10
     And the merchant's balances did not change
     And the execution went through "ReserveFunds, AwaitPseConfirmation, ReleaseFunds, Notify"
+    And `paylab payments saga` shows "AwaitPseConfirmation" failing with "States.Timeout" until caught, then "ReleaseFunds"
     And the books are clean
 
   Scenario: Duplicate and out-of-order confirmations give one outcome

@@ -51,6 +51,23 @@ def _went_through(world: PaymentWorld, states: str) -> None:
     assert saga.task_states(world.payment_id) == [s.strip() for s in states.split(",")]
 
 
+@then(
+    parsers.parse(
+        '`paylab payments saga` shows "{state}" failing with "{error}" until caught, '
+        'then "{compensation}"'
+    )
+)
+def _saga_cli(world: PaymentWorld, state: str, error: str, compensation: str) -> None:
+    """What an operator reads: every try of `state` failed with `error`, a Catch took over."""
+    steps = ms.paylab("payments", "saga", world.payment_id)["steps"]
+    [failing] = [s for s in steps if s["state"] == state]
+    assert failing["outcome"] == "caught", failing
+    assert len(failing["errors"]) == failing["attempts"] >= 1, failing
+    assert all(e.startswith(f"{error}") for e in failing["errors"]), failing["errors"]
+    after = [s["state"] for s in steps[steps.index(failing) + 1 :]]
+    assert failing["next_state"] == after[0] and compensation in after, after
+
+
 @then("the books are clean")
 def _books_clean(world: PaymentWorld) -> None:
     """All entries sum to zero, no hold is open for the merchant, rows equal their events."""

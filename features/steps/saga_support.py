@@ -18,7 +18,7 @@ from waiting_support import wait_for
 from paylab.core.aws import client as aws_client
 from paylab.core.db import service_engine, session_factory
 from paylab.core.stack_outputs import output
-from paylab.payment import domain
+from paylab.payment import domain, saga_trace
 from paylab.payment.event_store import EventStore
 from paylab.payment.replay import Replay, replay
 from paylab.payment.repository import PaymentRepository
@@ -33,8 +33,7 @@ def _sfn() -> Any:
 
 def execution_arn(payment_id: str) -> str:
     """The SAGA execution named after the payment."""
-    machine = output("PaymentSagaStateMachineArn")
-    return machine.replace(":stateMachine:", ":execution:") + f":{payment_id}"
+    return saga_trace.execution_arn(output("PaymentSagaStateMachineArn"), payment_id)
 
 
 def execution_exists(payment_id: str) -> bool:
@@ -63,37 +62,29 @@ def finished_execution(payment_id: str, timeout: float = 60.0) -> str:
 
 def history(payment_id: str) -> list[dict[str, Any]]:
     """Every event of the payment's execution, oldest first."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn(payment_id), "maxResults": 1000}
-    while True:
-        page = _sfn().get_execution_history(**kwargs)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    return saga_trace.history(_sfn(), execution_arn(payment_id))
+
+
+def trace(payment_id: str) -> saga_trace.Trace:
+    """The execution as `paylab payments saga` folds it: steps, tries, errors, catches."""
+    return saga_trace.fold(history(payment_id))
 
 
 def task_states(payment_id: str) -> list[str]:
     """The Task states the execution entered, in order, each once (retries and loops folded)."""
     seen: list[str] = []
-    for event in history(payment_id):
-        if event["type"] == "TaskStateEntered":
-            name = event["stateEnteredEventDetails"]["name"]
-            if name not in seen:
-                seen.append(name)
+    for step in trace(payment_id).steps:
+        if step.kind == "Task" and step.state not in seen:
+            seen.append(step.state)
     return seen
 
 
 def failed_attempts(payment_id: str) -> dict[str, int]:
     """Task state → how many of its attempts failed (each then retried or caught)."""
-    kinds = {"LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut"}
     failures: dict[str, int] = {}
-    state = ""
-    for event in history(payment_id):
-        if event["type"] == "TaskStateEntered":
-            state = event["stateEnteredEventDetails"]["name"]
-        elif event["type"] in kinds:
-            failures[state] = failures.get(state, 0) + 1
+    for step in trace(payment_id).steps:
+        if step.errors:
+            failures[step.state] = failures.get(step.state, 0) + len(step.errors)
     return failures
 
 

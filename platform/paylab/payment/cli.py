@@ -44,6 +44,16 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  {field}: events={events!r} row={row!r}", err=True)
         raise typer.Exit(1)
 
+    @payments.command("saga")
+    def saga_command(
+        payment_id: Annotated[str, typer.Argument(help="The payment id (its execution's name)")],
+        as_json: Annotated[bool, typer.Option("--json", help="The trace as JSON")] = False,
+    ) -> None:
+        """Show the payment's SAGA: each state, its tries and errors, where a Catch went."""
+        from paylab.payment.saga_cli import show_saga
+
+        show_saga(payment_id, as_json=as_json)
+
     @payments.command("review")
     def review_command(
         payment_id: Annotated[str, typer.Argument(help="A payment antifraud held (cod 7)")],

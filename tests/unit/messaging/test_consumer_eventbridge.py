@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from messaging_fakes import DLQ_URL, SOURCE_URL, FakeQueues, FakeSqs, envelope_body, sqs_message
@@ -146,18 +148,32 @@ def test_a_message_in_the_shared_group_moves_to_its_aggregates_group_unhandled()
     assert sqs.calls == ["receive", "send", "delete_batch"]  # sent before the original goes
 
 
-def test_one_failing_event_holds_up_no_other() -> None:
-    sqs = FakeQueues()
-    for event, subject in (("evt-a", "delivery-a"), ("evt-b", "delivery-b")):
-        sqs.put(SOURCE_URL, sqs_message(event, eventbridge_body(event, subject), group=SHARED))
-    handled: list[str] = []
+def _two_in_the_shared_group() -> list[dict[str, Any]]:
+    """evt-a (delivery-a) then evt-b (delivery-b), as the rule queues them."""
+    return [
+        sqs_message(event, eventbridge_body(event, subject), group=SHARED)
+        for event, subject in (("evt-a", "delivery-a"), ("evt-b", "delivery-b"))
+    ]
+
+
+def _down_for_a(handled: list[str]) -> Callable[[Envelope], None]:
+    """A handler whose endpoint is down for delivery-a; the ids it handled go to `handled`."""
 
     def handler(envelope: Envelope) -> None:
         if envelope.subject_id == "delivery-a":
             raise RuntimeError("endpoint down")
         handled.append(envelope.id)
 
-    worker = _worker(sqs, handler, SHARED)
+    return handler
+
+
+def test_one_failing_event_holds_up_no_other() -> None:
+    sqs = FakeQueues()
+    for message in _two_in_the_shared_group():
+        sqs.put(SOURCE_URL, message)
+    handled: list[str] = []
+
+    worker = _worker(sqs, _down_for_a(handled), SHARED)
     worker.run_once()  # both move to their own groups
     worker.run_once()  # a fails, b is handled all the same
 
@@ -171,19 +187,10 @@ def test_one_failing_event_holds_up_no_other() -> None:
 def test_the_shared_group_without_regrouping_holds_the_next_event_behind_a_failure() -> None:
     """What the regrouping is for: one FIFO group, one failure, everyone behind it waits."""
     sqs = FakeSqs()
-    messages = [
-        sqs_message(event, eventbridge_body(event, subject), group=SHARED)
-        for event, subject in (("evt-a", "delivery-a"), ("evt-b", "delivery-b"))
-    ]
-    sqs.queue(SOURCE_URL, messages)
+    sqs.queue(SOURCE_URL, _two_in_the_shared_group())
     handled: list[str] = []
 
-    def handler(envelope: Envelope) -> None:
-        if envelope.subject_id == "delivery-a":
-            raise RuntimeError("endpoint down")
-        handled.append(envelope.id)
-
-    _worker(sqs, handler).run_once()
+    _worker(sqs, _down_for_a(handled)).run_once()
 
     assert handled == []
     assert sqs.visibility == [("rh-evt-a-1", 2), ("rh-evt-b-1", 2)]
