@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
-from saga_support import history
 from waiting_support import wait_for
 
 from paylab.core.settings import get_settings
@@ -132,22 +130,3 @@ def kill(proc: psutil.Process) -> None:
             return True
 
     wait_for(f"runtime {proc.pid} to die", gone, timeout=10.0)
-
-
-def task_errors(payment_id: str) -> list[tuple[str, str]]:
-    """(state, error) of every failed Lambda attempt of the payment's execution, in order."""
-    details = {
-        "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
-        "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
-        "TaskFailed": "taskFailedEventDetails",
-    }
-    errors: list[tuple[str, str]] = []
-    state = ""
-    for event in history(payment_id):
-        kind: str = event["type"]
-        if kind == "TaskStateEntered":
-            state = event["stateEnteredEventDetails"]["name"]
-        elif kind in details:
-            detail: dict[str, Any] = event.get(details[kind], {})
-            errors.append((state, str(detail.get("error", kind))))
-    return errors

@@ -276,8 +276,8 @@ def _resume_wallet(world: PaymentWorld) -> None:
 
 @then(parsers.parse('the SAGA retried "{step}" after its runtime died'))
 def _retried_dead_runtime(world: PaymentWorld, step: str) -> None:
-    errors = rt.task_errors(world.payment_id)
-    assert (step, "Runtime.ExitError") in errors, errors
+    errors = [(s.state, e) for s in saga.trace(world.payment_id).steps for e in s.errors]
+    assert any(s == step and e.startswith("Runtime.ExitError") for s, e in errors), errors
 
 
 # ------------------------------------------------------------------------------- wallet
