@@ -20,6 +20,7 @@ event's aggregate, `subject_id`) before handling it, so one failing event holds 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,7 @@ REDRIVES = "paylab-redrives"
 UNKNOWN_ERROR = "unknown (consumer died)"
 MAX_ERROR_CHARS = 1000
 _MAX_VISIBILITY = 43200  # SQS's limit: 12 hours
+_GROUP_ID = re.compile(r"[!-~]{1,128}")  # what SQS takes as a MessageGroupId
 
 
 class ConsumerSettings(BaseSettings):
@@ -151,8 +153,7 @@ class QueueWorker:
                 self._wait_behind(message, count, max_receives, *blocked[group])
                 continue
             if group is not None and group == self.shared_group:
-                if self._regroup(message, count, max_receives):
-                    done.append(message)
+                self._regroup(message, count, max_receives)
                 continue
             try:
                 envelope = self.parse(message["Body"])
@@ -166,31 +167,36 @@ class QueueWorker:
         self._delete(done)
         return len(messages)
 
-    def _regroup(self, message: dict[str, Any], count: int, max_receives: int | None) -> bool:
-        """Send the message again in its aggregate's group; True when the original may go.
+    def _regroup(self, message: dict[str, Any], count: int, max_receives: int | None) -> None:
+        """Send the message again in its aggregate's group, then delete the original.
 
-        A body that does not parse never will: it goes to the DLQ at once rather than hold
-        up the shared group through its retries.
+        What can never be moved (a body that does not parse, a subject SQS refuses as a group
+        id) goes to the DLQ at once rather than hold up the shared group through its retries.
         """
         try:
-            envelope = self.parse(message["Body"])
+            group = self.parse(message["Body"]).subject_id
+            if not _GROUP_ID.fullmatch(group) or group == self.shared_group:
+                raise ValueError(f"subject_id {group[:140]!r} cannot be a MessageGroupId")
         except Exception as exc:
             self.dead_letter(message, describe(exc), count)
-            return False
+            return
         try:
             self.sqs.send_message(
                 QueueUrl=self.queue_url,
                 MessageBody=message["Body"],
                 MessageAttributes=_copy_attributes(message),
-                MessageGroupId=envelope.subject_id,
-                # A crash between this send and the delete resends within SQS's 5-minute
-                # deduplication window: the same id, one copy.
+                MessageGroupId=group,
+                # A crash between this send and the delete: the original comes back after
+                # its visibility timeout (60 s) and is sent again with this id, which SQS
+                # drops if it is within 5 minutes of the first send; later, a second copy
+                # (the retry consumer then posts once more; merchants deduplicate).
                 MessageDeduplicationId=message["MessageId"],
             )
         except Exception as exc:  # SQS refused or is down: the original stays and retries
             self._failed(message, count, max_receives, exc)
-            return False
-        return True
+            return
+        # At once, not with the batch: handlers after it in this batch may take a while.
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _failed(
         self, message: dict[str, Any], count: int, max_receives: int | None, exc: Exception

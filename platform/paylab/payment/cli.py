@@ -49,7 +49,10 @@ def register(app: typer.Typer) -> None:
         payment_id: Annotated[str, typer.Argument(help="The payment id (its execution's name)")],
         as_json: Annotated[bool, typer.Option("--json", help="The trace as JSON")] = False,
     ) -> None:
-        """Show the payment's SAGA: each state, its tries and errors, where a Catch went."""
+        """Show the payment's SAGA: each state, its tries and errors, where a Catch went.
+
+        Exits 0 whatever the SAGA's outcome, 1 when there is no execution to show.
+        """
         from paylab.payment.saga_cli import show_saga
 
         show_saga(payment_id, as_json=as_json)

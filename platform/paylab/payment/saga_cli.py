@@ -32,8 +32,11 @@ def show_saga(payment_id: str, *, as_json: bool) -> None:
             raise typer.Exit(1) from None
         typer.echo(f"cannot read the SAGA from Step Functions: {exc}", err=True)
         raise typer.Exit(1) from None
-    except (BotoCoreError, RuntimeError) as exc:  # LocalStack down, the stack not deployed
+    except BotoCoreError as exc:  # LocalStack does not answer
         typer.echo(f"cannot read the SAGA: {exc} (is the stack up? ./paylab status)", err=True)
+        raise typer.Exit(1) from None
+    except RuntimeError as exc:  # the stack's outputs: its message says what to do
+        typer.echo(f"cannot read the SAGA: {exc}", err=True)
         raise typer.Exit(1) from None
     if as_json:
         typer.echo(json.dumps(trace.as_dict(), indent=2))

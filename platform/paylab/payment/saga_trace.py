@@ -4,7 +4,9 @@ failed and where the failure was caught (`paylab payments saga ID`).
 Folded from the execution's Step Functions history, the same on LocalStack and AWS: one step
 per state entered, its attempts (a Retry makes several), the errors of the failed ones, and
 how it ended: `ok`, `caught` (a Catch sent the SAGA on to another state, the compensation
-path), `failed` (the execution ended on it) or `running` (still there, e.g. waiting for PSE).
+path), `failed` / `timed_out` / `aborted` (the execution ended on it) or `running` (still
+there, e.g. waiting for PSE). The payment SAGA has no Map or Parallel state: their branches
+would be folded flat, one step per state entered.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from itertools import pairwise
 from typing import Any
 
 # Attempt events: Lambda tasks given by ARN report LambdaFunction*, integrations (the
-# `.waitForTaskToken` ones) report Task*.
+# `.waitForTaskToken` ones) report Task*. A schedule that failed has no Scheduled event:
+# it is a try of its own.
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled"}
 _FAILED = {
     "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
@@ -35,6 +38,8 @@ _ENDED = {
     "ExecutionTimedOut": "TIMED_OUT",
     "ExecutionAborted": "ABORTED",
 }
+# What the step the execution ended on is called, by how it ended.
+_LAST_STEP = {"SUCCEEDED": "ok", "FAILED": "failed", "TIMED_OUT": "timed_out", "ABORTED": "aborted"}
 _MAX_CAUSE = 200
 
 
@@ -109,6 +114,7 @@ def fold(events: list[dict[str, Any]]) -> Trace:
         elif kind in _SCHEDULED and open_step is not None:
             open_step.attempts += 1
         elif kind in _FAILED and open_step is not None:
+            open_step.attempts += kind == "LambdaFunctionScheduleFailed"
             open_step.errors.append(_error(event.get(_FAILED[kind], {})))
             last_failed = True
         elif kind.endswith("Succeeded") and kind != "ExecutionSucceeded":
@@ -121,8 +127,10 @@ def fold(events: list[dict[str, Any]]) -> Trace:
             if status != "SUCCEEDED":
                 error = _error(details) if details else status
             if open_step is not None:
-                _close(open_step, at, started, "ok" if status == "SUCCEEDED" else "failed", None)
+                _close(open_step, at, started, _LAST_STEP[status], None)
                 open_step = None
+        elif kind == "ExecutionRedriven":  # runs again from the state that failed
+            status, error = "RUNNING", None
     for step, following in pairwise(steps):
         if step.next_state is None and step.outcome in ("ok", "caught"):
             step.next_state = following.state

@@ -145,7 +145,7 @@ def test_a_message_in_the_shared_group_moves_to_its_aggregates_group_unhandled()
         "MessageDeduplicationId": "m1",  # a resend after a crash is the same copy
     }
     assert sqs.deleted == [(SOURCE_URL, "rh-m1-1")]
-    assert sqs.calls == ["receive", "send", "delete_batch"]  # sent before the original goes
+    assert sqs.calls == ["receive", "send", "delete"]  # sent before the original goes
 
 
 def _two_in_the_shared_group() -> list[dict[str, Any]]:
@@ -205,6 +205,19 @@ def test_a_body_that_does_not_parse_leaves_the_shared_group_for_the_dlq_at_once(
     [sent] = sqs.sent
     assert sent["QueueUrl"] == DLQ_URL and sent["MessageGroupId"] == SHARED
     assert sent["MessageAttributes"][LAST_ERROR]["StringValue"].startswith("JSONDecodeError")
+    assert sqs.deleted == [(SOURCE_URL, "rh-m1-1")]
+
+
+@pytest.mark.parametrize("subject", ["has space", "x" * 129, SHARED])
+def test_a_subject_sqs_cannot_take_as_a_group_goes_to_the_dlq_at_once(subject: str) -> None:
+    sqs = FakeSqs()
+    sqs.queue(SOURCE_URL, [sqs_message("m1", eventbridge_body("e", subject), group=SHARED)])
+
+    _worker(sqs, lambda e: None, SHARED).run_once()
+
+    [sent] = sqs.sent
+    assert sent["QueueUrl"] == DLQ_URL
+    assert "cannot be a MessageGroupId" in sent["MessageAttributes"][LAST_ERROR]["StringValue"]
     assert sqs.deleted == [(SOURCE_URL, "rh-m1-1")]
 
 

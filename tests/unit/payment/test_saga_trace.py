@@ -238,3 +238,33 @@ def test_no_trace_is_a_clear_line_and_exit_1(
     assert result.exit_code == 1
     assert says in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_schedule_that_failed_is_a_try() -> None:
+    h = History().started().state("Task", "T")
+    details = {"error": "Lambda.ResourceNotFoundException", "cause": "no function"}
+    h.add("LambdaFunctionScheduleFailed", lambdaFunctionScheduleFailedEventDetails=details)
+    [step] = fold(h.events).steps
+    assert (step.attempts, step.errors) == (1, ["Lambda.ResourceNotFoundException: no function"])
+
+
+@pytest.mark.parametrize(
+    ("ended", "status", "outcome"),
+    [("ExecutionAborted", "ABORTED", "aborted"), ("ExecutionTimedOut", "TIMED_OUT", "timed_out")],
+)
+def test_the_step_an_execution_ended_on_says_how(ended: str, status: str, outcome: str) -> None:
+    h = History().started().state("Task", "AwaitPseConfirmation").add("TaskScheduled").add(ended)
+    trace = fold(h.events)
+    assert trace.status == status and trace.steps[0].outcome == outcome
+
+
+def test_a_redriven_execution_runs_again() -> None:
+    h = History().started().state("Task", "ReleaseFunds").attempt(ok=False, error="E")
+    h.state("Fail", "CompensationFailed", exit_=False)
+    h.add("ExecutionFailed", executionFailedEventDetails={"error": "E"})
+    h.add("ExecutionRedriven").state("Task", "ReleaseFunds").attempt()
+
+    trace = fold(h.events)
+
+    assert (trace.status, trace.error, trace.took_ms) == ("RUNNING", None, None)
+    assert [(s.state, s.outcome) for s in trace.steps][-1] == ("ReleaseFunds", "running")
