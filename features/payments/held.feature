@@ -36,6 +36,19 @@ Feature: Antifraud review holds a payment for an operator's decision
     And the execution went through "ReserveFunds, AwaitReview, ReleaseFunds, Notify"
     And the books are clean
 
+  Scenario: A held PSE payment sends its payer to the bank only once an operator approves it
+    When the merchant starts a PSE payment of "6000000.00" COP with bank "1007"
+    Then the answer sends the payer to no bank page yet
+    And the payment is held with cod_respuesta 7
+    And the payment shows no bank page
+    When an operator approves it with reason "known customer"
+    Then the payment shows its bank page
+    When the payer approves it at the bank's page
+    Then the payment ends "approved" with cod_respuesta 1
+    And the merchant's available balance grew by "6000000.00" less the platform fee
+    And the execution went through "ReserveFunds, AwaitReview, AwaitPseConfirmation, CaptureFunds, Notify"
+    And the books are clean
+
   Scenario: Without the operator key nobody can decide a held payment
     When the merchant charges "6000000.00" COP to a card of its own
     Then the payment is held with cod_respuesta 7

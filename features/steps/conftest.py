@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import httpx
 import merchant_scenario as scenario
 import merchants_support as ms
 import payments_support as sup
@@ -24,6 +25,25 @@ from pytest_bdd import given, parsers, then, when
 def _merchant(world: PaymentWorld) -> None:
     world.merchant = sup.register_merchant()
     world.before = world.m.balance()
+
+
+@when(parsers.parse('the merchant starts a PSE payment of "{amount}" COP with bank "{bank}"'))
+def _pse_bank(world: PaymentWorld, amount: str, bank: str) -> None:
+    world.start_pse(amount, bank)
+
+
+@when("the payer approves it at the bank's page")
+def _payer_approves(world: PaymentWorld) -> None:
+    """As the payer would: the bank page the 201 gave, or (held for review) a later GET's."""
+    action = world.created["next_action"] or world.m.payment(world.payment_id)["next_action"]
+    assert action is not None, "the payment sends the payer to no bank page"
+    page_url = action["redirect_url"]
+    page = httpx.get(page_url, timeout=10.0)
+    assert page.status_code == 200 and 'value="approve"' in page.text, page.text[:300]
+    decided = httpx.post(
+        f"{page_url}/decision", data={"decision": "approve"}, follow_redirects=False, timeout=10.0
+    )
+    assert decided.status_code == 303, decided.text
 
 
 @then(parsers.parse('the payment ends "{status}" with cod_respuesta {code:d}'))

@@ -47,6 +47,20 @@ class PaymentWorld:
         """The payments' description, which the scenario's faults match on."""
         return f"QA {self.reference}"
 
+    def start_pse(self, amount: str, bank: str) -> str:
+        """POST a PSE payment (its confirmations duplicated when the scenario asked); its id."""
+        body = sup.pse_payment(amount, bank, reference=self.reference, email=self.email)
+        payment_id = self.created_payment(self.m.pay(body))
+        if self.duplicate_confirmations:
+            self.faults.add(
+                "pse",
+                {
+                    "match": {"path": "/callbacks/pse", "body": {"reference": payment_id}},
+                    "effect": {"type": "duplicate", "copies": 1},
+                },
+            )
+        return payment_id
+
     def created_payment(self, response: httpx.Response) -> str:
         """Remember the payment a 201 answer created; its id."""
         assert response.status_code == 201, response.text

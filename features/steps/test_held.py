@@ -111,6 +111,24 @@ def _merchant_cannot(world: PaymentWorld) -> None:
     assert wrong.status_code == 403, wrong.text
 
 
+@then("the answer sends the payer to no bank page yet")
+def _no_page_in_201(world: PaymentWorld) -> None:
+    assert world.created["next_action"] is None, world.created
+
+
+@then("the payment shows no bank page")
+def _no_page(world: PaymentWorld) -> None:
+    got = world.m.payment(world.payment_id)
+    assert got["next_action"] is None and got["pse"]["redirect_url"] is None, got
+
+
+@then("the payment shows its bank page")
+def _page(world: PaymentWorld) -> None:
+    got = world.m.payment(world.payment_id)
+    assert got["status"] == "pending", got
+    assert got["next_action"]["redirect_url"] == got["pse"]["redirect_url"] is not None, got
+
+
 @then(parsers.parse('its reason is "{reason}"'))
 def _reason(world: PaymentWorld, reason: str) -> None:
     assert world.m.payment(world.payment_id)["reason"] == reason

@@ -1,7 +1,8 @@
 """Steps for features/payments/pse_payments.feature: PSE transfers through the running stack.
 
 The payer's decision goes through the PSE simulator's bank page; confirmations are PSE's
-signed callbacks, duplicated or sent late by the scenario. Shared steps are in conftest.py.
+signed callbacks, duplicated or sent late by the scenario. Shared steps (starting a PSE payment,
+the payer's approval at the bank's page) are in conftest.py.
 """
 
 from __future__ import annotations
@@ -46,42 +47,13 @@ def _duplicates(world: PaymentWorld) -> None:
     world.duplicate_confirmations = True  # scoped to the payment once its id is known
 
 
-def _start_pse(world: PaymentWorld, amount: str, bank: str) -> None:
-    body = sup.pse_payment(amount, bank, reference=world.reference, email=world.email)
-    payment_id = world.created_payment(world.m.pay(body))
-    if world.duplicate_confirmations:
-        world.faults.add(
-            "pse",
-            {
-                "match": {"path": "/callbacks/pse", "body": {"reference": payment_id}},
-                "effect": {"type": "duplicate", "copies": 1},
-            },
-        )
-
-
-@when(parsers.parse('the merchant starts a PSE payment of "{amount}" COP with bank "{bank}"'))
-def _pse_bank(world: PaymentWorld, amount: str, bank: str) -> None:
-    _start_pse(world, amount, bank)
-
-
 @when(
     parsers.parse(
         'the merchant starts a PSE payment of "{amount}" COP with the bank that never answers'
     )
 )
 def _pse_silent(world: PaymentWorld, amount: str) -> None:
-    _start_pse(world, amount, SILENT_BANK)
-
-
-@when("the payer approves it at the bank's page")
-def _payer_approves(world: PaymentWorld) -> None:
-    page_url = world.created["next_action"]["redirect_url"]
-    page = httpx.get(page_url, timeout=10.0)
-    assert page.status_code == 200 and 'value="approve"' in page.text, page.text[:300]
-    decided = httpx.post(
-        f"{page_url}/decision", data={"decision": "approve"}, follow_redirects=False, timeout=10.0
-    )
-    assert decided.status_code == 303, decided.text
+    world.start_pse(amount, SILENT_BANK)
 
 
 @when("a late confirmation that PSE rejected the same transfer arrives")

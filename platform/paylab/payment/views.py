@@ -16,10 +16,22 @@ from paylab.payment.schemas import (
 )
 
 
+def bank_page(state: PaymentState) -> str | None:
+    """The PSE page the payer pays on, unless antifraud's review has not approved it yet.
+
+    Until an operator approves a payment held for review, its payer must not be able to
+    pay at the bank: a rejected payment would have taken money PSE cannot give back.
+    """
+    if state.antifraud_decision == "review" and state.review_decision != "approve":
+        return None
+    return state.pse_redirect_url
+
+
 def next_action(state: PaymentState) -> NextAction | None:
-    """A pending PSE payment sends the payer to their bank."""
-    if state.status is Status.PENDING and state.pse_redirect_url:
-        return NextAction(redirect_url=state.pse_redirect_url)
+    """A pending PSE payment sends the payer to their bank (once nothing holds it back)."""
+    page = bank_page(state)
+    if state.status is Status.PENDING and page:
+        return NextAction(redirect_url=page)
     return None
 
 
@@ -55,7 +67,7 @@ def payment_out(state: PaymentState) -> PaymentOut:
         pse=PseOut(
             bank_code=state.pse_bank_code,
             transaction_id=state.pse_transaction_id,
-            redirect_url=state.pse_redirect_url,
+            redirect_url=bank_page(state),
         )
         if state.method == "pse"
         else None,
