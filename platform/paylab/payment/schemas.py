@@ -118,7 +118,7 @@ class PaymentIn(BaseModel):
 
 
 class NextAction(BaseModel):
-    """Where to send the payer (PSE: their bank)."""
+    """Where to send the payer (PSE: their bank); none while antifraud's review is pending."""
 
     redirect_url: str
 
