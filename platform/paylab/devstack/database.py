@@ -56,6 +56,18 @@ def prepare(admin_url: str) -> None:
     migrate(admin_url)
 
 
+def reset(admin_url: str) -> None:
+    """Drop every service's schema and Alembic's version table (in `public`, see
+    migrations/env.py): `prepare` then migrates them again, empty. Roles stay; `up` sets their
+    passwords again. One transaction."""
+    with psycopg.connect(admin_url) as conn:
+        for service in SERVICES_WITH_DB:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(service))
+            )
+        conn.execute("DROP TABLE IF EXISTS public.alembic_version")
+
+
 def set_passwords(admin_url: str, passwords: Mapping[str, str]) -> None:
     """Give each service's role its password (from the service's database secret)."""
     missing = [s for s in SERVICES_WITH_DB if s not in passwords]

@@ -158,9 +158,10 @@ class HostLocalStack:
             **PLUGIN_SETTINGS,
         }
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start LocalStack unless it runs; True when this call started it (its state is empty)."""
         if self.manager.running(NAME) is not None:
-            return
+            return False
         if not self.python.exists():
             raise StackError(f"the LocalStack environment is missing at {self.venv}")
         (self.home / "fs").mkdir(parents=True, exist_ok=True)
@@ -173,6 +174,7 @@ class HostLocalStack:
                 port=self.port,
             )
         )
+        return True
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         wait_until(

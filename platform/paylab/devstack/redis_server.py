@@ -49,6 +49,13 @@ class EmbeddedRedis:
             )
         )
 
+    def flush(self) -> None:
+        """Forget every key (idempotency answers, rate limits, revocations)."""
+        import redis
+
+        with redis.Redis.from_url(self.url, socket_timeout=5) as client:
+            client.flushall()
+
     def wait_ready(self, timeout: float = 15.0) -> None:
         wait_until(
             self.healthy,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,14 @@ Progress = Callable[[str], None]
 __all__ = ["SERVICES", "SIMULATORS", "SIMULATOR_PROCESS", "WORKERS", "DevStack"]
 
 
+@dataclass(frozen=True)
+class Reset:
+    """What `up` empties because the LocalStack it started has no state: the embedded ones."""
+
+    database: bool
+    redis: bool
+
+
 class DevStack:
     """LocalStack, Postgres, Redis and the simulators, run as host processes."""
 
@@ -59,10 +68,14 @@ class DevStack:
         """Start everything, deploy the template, prepare the databases; returns stack outputs."""
         # LocalStack's start and the deployment are the critical path (one core of LocalStack
         # for ~7 s on a warm start): everything else overlaps with them or with each other.
+        # LocalStack keeps no state across restarts (persistence is a LocalStack Pro feature):
+        # one that starts now has no event store, queues or executions, so the embedded
+        # Postgres and Redis start empty with it, or the two halves would disagree.
+        fresh_aws = False
         if self.manages_localstack:
             self.localstack.ensure_environment(progress)
             progress("starting LocalStack, Postgres and Redis")
-            self.localstack.start()
+            fresh_aws = self.localstack.start()
         if not self.settings.database_url:
             self.postgres.start()
         if not self.settings.redis_url:
@@ -70,21 +83,31 @@ class DevStack:
         # Services connect to nothing before their first request: they boot (forked from one
         # launcher that imports their libraries once) while LocalStack starts and deploys.
         launched = self._launch(progress)
+        reset = Reset(
+            database=fresh_aws and not self.settings.database_url,
+            redis=fresh_aws and not self.settings.redis_url,
+        )
         try:
-            return self._deploy_and_prepare(progress, launched)
+            return self._deploy_and_prepare(progress, launched, reset)
         finally:
             if launched is not None:
                 launched.close()
 
-    def _deploy_and_prepare(self, progress: Progress, launched: Launch | None) -> dict[str, str]:
+    def _deploy_and_prepare(
+        self, progress: Progress, launched: Launch | None, reset: Reset
+    ) -> dict[str, str]:
         from paylab.infra.artifacts import publish
         from paylab.infra.deploy import DeploymentError, deploy
 
         admin_url = self.admin_database_url()
+        if reset.database or reset.redis:
+            progress("LocalStack starts empty: so do the platform's Postgres schemas and Redis")
         with ThreadPoolExecutor(max_workers=1) as pool:
             models = pool.submit(_load_aws_models, self.settings)
             if not self.settings.redis_url:
                 self.redis.wait_ready()
+                if reset.redis:
+                    self.redis.flush()
             if not self.settings.database_url:
                 self.postgres.wait_ready()
             if self.manages_localstack:
@@ -95,7 +118,7 @@ class DevStack:
             # Roles, schemas and migrations need Postgres only: they run (Alembic's import
             # included, ~0.6 CPU-s) while LocalStack deploys, which keeps one core busy.
             progress("creating database roles and schemas, running migrations")
-            schemas = pool.submit(_prepare_databases, admin_url)
+            schemas = pool.submit(_prepare_databases, admin_url, reset.database)
             progress("deploying the CloudFormation stack")
             try:
                 artifacts = publish(self.settings)
@@ -226,9 +249,11 @@ class DevStack:
         path.write_text(json.dumps(self.status(), indent=2))
 
 
-def _prepare_databases(admin_url: str) -> None:
+def _prepare_databases(admin_url: str, reset: bool) -> None:
     from paylab.devstack import database
 
+    if reset:
+        database.reset(admin_url)
     database.prepare(admin_url)
 
 
