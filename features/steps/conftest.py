@@ -79,7 +79,9 @@ def _went_through(world: PaymentWorld, states: str) -> None:
 )
 def _saga_cli(world: PaymentWorld, state: str, error: str, compensation: str) -> None:
     """What an operator reads: every try of `state` failed with `error`, a Catch took over."""
-    steps = ms.paylab("payments", "saga", world.payment_id)["steps"]
+    answer = ms.paylab("payments", "saga", world.payment_id)
+    assert answer["payment"]["status"] == world.m.payment(world.payment_id)["status"], answer
+    steps = answer["steps"]
     [failing] = [s for s in steps if s["state"] == state]
     assert failing["outcome"] == "caught", failing
     assert len(failing["errors"]) == failing["attempts"] >= 1, failing

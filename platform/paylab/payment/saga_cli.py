@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -38,19 +39,51 @@ def show_saga(payment_id: str, *, as_json: bool) -> None:
     except RuntimeError as exc:  # the stack's outputs: its message says what to do
         typer.echo(f"cannot read the SAGA: {exc}", err=True)
         raise typer.Exit(1) from None
+    payment = _payment(payment_id)
     if as_json:
-        typer.echo(json.dumps(trace.as_dict(), indent=2))
+        typer.echo(json.dumps({**trace.as_dict(), "payment": payment}, indent=2))
         return
-    _print(payment_id, trace)
+    _print(payment_id, trace, payment)
 
 
-def _print(payment_id: str, trace: Trace) -> None:
+def _payment(payment_id: str) -> dict[str, Any]:
+    """The payment's own state (Postgres), which says what the SAGA's SUCCEEDED meant: a
+    compensated SAGA succeeds too. An `error` instead when the database cannot be read."""
+    from paylab.core.db import reads, service_engine, session_factory
+    from paylab.payment.projection import load_row
+
+    try:
+        engine = service_engine("payment", pool_size=1, max_overflow=0)
+        try:
+            with reads(session_factory(engine)) as session:
+                state = load_row(session, payment_id)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # the trace is still worth showing without it
+        return {"error": f"cannot read the payment: {exc}"}
+    if state is None:
+        return {"error": "no such payment in Postgres"}
+    return {
+        "status": state.status.value,
+        "cod_respuesta": state.cod_respuesta,
+        "reason": state.outcome_reason,
+    }
+
+
+def _print(payment_id: str, trace: Trace, payment: dict[str, Any]) -> None:
     took = f" in {trace.took_ms:,.1f} ms" if trace.took_ms is not None else ""
     since = f" (started {trace.started.isoformat()})" if trace.started else ""
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:  # piped or captured: no terminal to fit, keep rows whole
         console.width = 200
     console.print(f"SAGA of payment {payment_id}: {trace.status}{took}{since}")
+    if "error" in payment:
+        console.print(f"payment: {payment['error']}")
+    else:
+        reason = f", reason {payment['reason']}" if payment["reason"] else ""
+        console.print(
+            f"payment: {payment['status']} (cod_respuesta {payment['cod_respuesta']}){reason}"
+        )
     table = Table(box=None, pad_edge=False)
     for column in ("#", "state", "type", "at ms", "took ms", "tries", "outcome"):
         table.add_column(

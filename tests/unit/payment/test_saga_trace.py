@@ -182,6 +182,8 @@ def _run(monkeypatch: pytest.MonkeyPatch, sfn: FakeSfn, *args: str) -> Any:
     machine = "arn:aws:states:us-east-1:000000000000:stateMachine:paylab-payment-saga"
     monkeypatch.setattr(saga_cli, "output", lambda key: machine)
     monkeypatch.setattr(saga_cli, "client", lambda service: sfn)
+    payment = {"status": "rejected", "cod_respuesta": 2, "reason": "card_declined"}
+    monkeypatch.setattr(saga_cli, "_payment", lambda payment_id: payment)
     return CliRunner().invoke(app, ["payments", "saga", "pay-1", *args])
 
 
@@ -194,6 +196,7 @@ def test_the_command_prints_the_steps_and_errors(monkeypatch: pytest.MonkeyPatch
 
     assert result.exit_code == 0, result.output
     assert "SAGA of payment pay-1: SUCCEEDED" in result.output
+    assert "payment: rejected (cod_respuesta 2), reason card_declined" in result.output
     assert "caught → MarkRejected" in result.output
     assert "  1 ProcessPayment, try 1: Refused: declined" in result.output
 
@@ -214,6 +217,7 @@ def test_the_command_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
     result = _run(monkeypatch, FakeSfn(h.events), "--json")
     body = json.loads(result.output)
     assert body["status"] == "RUNNING" and body["steps"][0]["state"] == "Prepare"
+    assert body["payment"]["status"] == "rejected"
     assert body["started"] == T0.isoformat()
 
 
