@@ -85,7 +85,7 @@ def _saga_cli(world: PaymentWorld, state: str, error: str, compensation: str) ->
     [failing] = [s for s in steps if s["state"] == state]
     assert failing["outcome"] == "caught", failing
     assert len(failing["errors"]) == failing["attempts"] >= 1, failing
-    assert all(e.startswith(f"{error}") for e in failing["errors"]), failing["errors"]
+    assert all(e.startswith(error) for e in failing["errors"]), failing["errors"]
     after = [s["state"] for s in steps[steps.index(failing) + 1 :]]
     assert failing["next_state"] == after[0] and compensation in after, after
 

@@ -104,12 +104,12 @@ def fold(events: list[dict[str, Any]]) -> Trace:
         elif kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             if open_step is not None:  # left without an exit event: a Catch moved on
-                _close(open_step, at, started, "caught" if last_failed else "ok", name)
+                _close(open_step, at, started, "caught" if last_failed else "ok")
             open_step = Step(name, kind.removesuffix("StateEntered"), _since(at, started))
             steps.append(open_step)
             last_failed = False
         elif kind.endswith("StateExited") and open_step is not None:
-            _close(open_step, at, started, "caught" if last_failed else "ok", None)
+            _close(open_step, at, started, "caught" if last_failed else "ok")
             open_step, last_failed = None, False
         elif kind in _SCHEDULED and open_step is not None:
             open_step.attempts += 1
@@ -127,12 +127,12 @@ def fold(events: list[dict[str, Any]]) -> Trace:
             if status != "SUCCEEDED":
                 error = _error(details) if details else status
             if open_step is not None:
-                _close(open_step, at, started, _LAST_STEP[status], None)
+                _close(open_step, at, started, _LAST_STEP[status])
                 open_step = None
         elif kind == "ExecutionRedriven":  # runs again from the state that failed
             status, error = "RUNNING", None
-    for step, following in pairwise(steps):
-        if step.next_state is None and step.outcome in ("ok", "caught"):
+    for step, following in pairwise(steps):  # where each step that let the SAGA go on led
+        if step.outcome in ("ok", "caught"):
             step.next_state = following.state
     took = None
     if started is not None and status != "RUNNING" and events:
@@ -144,12 +144,9 @@ def _since(at: datetime, started: datetime | None) -> float:
     return _ms(at, started) if started is not None else 0.0
 
 
-def _close(
-    step: Step, at: datetime, started: datetime | None, outcome: str, next_state: str | None
-) -> None:
+def _close(step: Step, at: datetime, started: datetime | None, outcome: str) -> None:
     step.took_ms = round(_since(at, started) - step.at_ms, 1)
     step.outcome = outcome
-    step.next_state = next_state
 
 
 def execution_arn(state_machine_arn: str, payment_id: str) -> str:
