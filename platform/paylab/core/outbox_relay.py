@@ -1,7 +1,8 @@
 """The outbox relay: publishes committed outbox rows, at least once, in order per aggregate.
 
-Concurrent relays share the work safely: each round takes a transaction-scoped advisory lock
-per aggregate, so one aggregate's rows are published by one relay at a time, oldest first.
+Concurrent relays share the work safely: each round locks the aggregates with the oldest
+unpublished rows that no other relay holds (a transaction-scoped advisory lock each), then
+reads their rows, so one aggregate's rows are published by one relay at a time, oldest first.
 A row is marked published only when every destination accepted it and every earlier row of
 its aggregate was published; anything else is sent again later (consumers deduplicate by
 event id, and SQS FIFO by deduplication id).
@@ -40,10 +41,29 @@ from paylab.core.publishers import BATCH, OutboxMessage, Publisher
 log = structlog.get_logger(component="outbox-relay")
 
 # {table} is a service schema's outbox table, checked in OutboxRelay: never user input.
+# Claiming takes two statements. The first locks the aggregates with the oldest unpublished
+# rows (a transaction-scoped advisory lock each, skipping those another relay holds). The
+# second, with a snapshot taken once the locks are held, reads their unpublished rows: a relay
+# that took a lock just as another committed its round sees that round's rows as published.
+# OFFSET 0 keeps Postgres from moving the lock into the subquery (its HAVING), where it would
+# lock every aggregate with unpublished rows; outside it, the LIMIT stops taking locks.
+# One statement doing both read the rows with a snapshot from before that commit, so it could
+# claim an aggregate's later rows while missing the earlier ones it skipped under the other
+# relay's lock, and publish them out of order.
+_LOCK = """
+    SELECT aggregate_id FROM (
+        SELECT aggregate_id, min(seq) AS first_seq FROM {table}
+        WHERE published_at IS NULL
+        GROUP BY aggregate_id
+        ORDER BY first_seq
+        OFFSET 0
+    ) oldest
+    WHERE pg_try_advisory_xact_lock(hashtextextended(:prefix || aggregate_id, 0))
+    LIMIT :limit
+"""
 _CLAIM = """
     SELECT id::text AS id, aggregate_id, event_type, payload, destinations FROM {table}
-    WHERE published_at IS NULL
-      AND pg_try_advisory_xact_lock(hashtextextended(:prefix || aggregate_id, 0))
+    WHERE published_at IS NULL AND aggregate_id = ANY(:aggregates)
     ORDER BY seq
     LIMIT :limit
 """
@@ -94,11 +114,21 @@ class OutboxRelay:
     def run_once(self) -> int:
         """One round: claim, publish, mark; returns how many rows were marked published."""
         with self.engine.begin() as conn:
+            locked = (
+                conn.execute(
+                    text(_LOCK.replace("{table}", self.table)),
+                    {"prefix": f"{self.table}:", "limit": self.batch_size},
+                )
+                .scalars()
+                .all()
+            )
+            self.left_behind = False
+            if not locked:
+                return 0
             rows = conn.execute(
                 text(_CLAIM.replace("{table}", self.table)),
-                {"prefix": f"{self.table}:", "limit": self.batch_size},
+                {"aggregates": list(locked), "limit": self.batch_size},
             ).all()
-            self.left_behind = False
             if not rows:
                 return 0
             published = self._publish(list(rows))

@@ -10,8 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from paylab.core.aws import client
 from paylab.core.stack_outputs import stack_outputs
+
+log = structlog.get_logger(component="outbox-relay")
 
 BATCH = 10  # the limit of PublishBatch, PutEvents and SendMessageBatch alike
 
@@ -61,23 +65,33 @@ class Publisher:
         self._targets = targets
 
     def publish(self, destination: str, messages: Sequence[OutboxMessage]) -> set[str]:
-        """Publish in order and in batches; returns the ids the destination accepted."""
+        """Publish in order and in batches; returns the ids the destination accepted.
+
+        Once a message is refused, the later messages of its aggregate are not sent: sent after
+        it, they would arrive before it when the relay sends it again. A call that fails (AWS
+        down, throttled past the retries) ends the publication with what was accepted so far.
+        """
         if destination not in _OUTPUTS:
             raise ValueError(f"unknown destination {destination!r}")
         if self._targets is None:
             outputs = stack_outputs()
             self._targets = {d: outputs[key] for d, key in _OUTPUTS.items()}
         target = self._targets[destination]
-        kind = destination.split(":", 1)[0]
+        send = {"sns": self._sns_batch, "events": self._events_batch}.get(
+            destination.split(":", 1)[0], self._sqs_batch
+        )
         accepted: set[str] = set()
-        for start in range(0, len(messages), BATCH):
-            batch = messages[start : start + BATCH]
-            if kind == "sns":
-                accepted |= self._sns_batch(target, batch)
-            elif kind == "events":
-                accepted |= self._events_batch(target, batch)
-            else:
-                accepted |= self._sqs_batch(target, batch)
+        remaining = list(messages)
+        while remaining:
+            batch, remaining = remaining[:BATCH], remaining[BATCH:]
+            try:
+                ok = send(target, batch)
+            except Exception as exc:  # the relay sends what is left in a later round
+                log.warning("outbox.publish_failed", destination=destination, error=str(exc))
+                return accepted
+            accepted |= ok
+            refused = {m.aggregate_id for m in batch if m.id not in ok}
+            remaining = [m for m in remaining if m.aggregate_id not in refused]
         return accepted
 
     def _sns_batch(self, topic_arn: str, batch: Sequence[OutboxMessage]) -> set[str]:
