@@ -90,6 +90,37 @@ def _saga_cli(world: PaymentWorld, state: str, error: str, compensation: str) ->
     assert failing["next_state"] == after[0] and compensation in after, after
 
 
+# ------------------------------------------------------------------------------- partial refunds
+@when(parsers.parse('the merchant refunds "{amount}" of it with Idempotency-Key "{key}"'))
+def _refund_part(world: PaymentWorld, amount: str, key: str) -> None:
+    world.refund = world.m.call(
+        "POST",
+        f"/v1/payments/{world.payment_id}/refund",
+        json={"amount": amount},
+        key=f"{world.reference}-{key}",  # keys are the merchant's: unique per scenario
+    )
+
+
+@when(parsers.parse('the merchant refunds "{amount}" of it without an Idempotency-Key'))
+def _refund_part_keyless(world: PaymentWorld, amount: str) -> None:
+    path = f"/v1/payments/{world.payment_id}/refund"
+    world.refund = world.m.call("POST", path, json={"amount": amount})
+
+
+@then(parsers.parse('the payment is "{status}" with "{refunded}" refunded'))
+def _refunded_so_far(world: PaymentWorld, status: str, refunded: str) -> None:
+    assert world.refund is not None and world.refund.status_code == 200, world.refund.text
+    answered = world.refund.json()
+    got = world.m.payment(world.payment_id)
+    assert (got["status"], got["refunded_amount"]) == (status, refunded), got
+    assert (answered["status"], answered["refunded_amount"]) == (status, refunded), answered
+
+
+@then(parsers.parse('the card\'s balance at the bank is "{amount}" below where it was'))
+def _card_below(world: PaymentWorld, amount: str) -> None:
+    assert sup.card_balance(world.card) == world.card_before - Decimal(amount)
+
+
 @then("the books are clean")
 def _books_clean(world: PaymentWorld) -> None:
     """All entries sum to zero, no hold is open for the merchant, rows equal their events."""

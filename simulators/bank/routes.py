@@ -145,9 +145,14 @@ async def void(auth_id: str, request: Request) -> Response:
     response_model=RefundOut,
     responses={404: ERRORS[404], 409: ERRORS[409]},
 )
-async def refund(auth_id: str, body: RefundIn, request: Request) -> Response:
-    """Refund part or all of a captured authorization."""
-    refund_id, amount, auth = _state(request).refund(auth_id, body.amount)
+async def refund(auth_id: str, body: RefundIn, request: Request, idem: IdemKey = None) -> Response:
+    """Refund part or all of a captured authorization; a repeated Idempotency-Key replays."""
+    state = _state(request)
+    raw = await request.body()
+    replay = state.idempotency.replay(f"refund:{auth_id}", idem, raw)
+    if replay is not None:
+        return replay
+    refund_id, amount, auth = state.refund(auth_id, body.amount)
     out = {
         "id": refund_id,
         "authorization_id": auth.id,
@@ -156,7 +161,9 @@ async def refund(auth_id: str, body: RefundIn, request: Request) -> Response:
         "status": "succeeded",
         "authorization_status": auth.status,
     }
-    return _json(out, 201)
+    encoded = json.dumps(out, separators=(",", ":")).encode()
+    state.idempotency.remember(f"refund:{auth_id}", idem, raw, 201, encoded)
+    return Response(encoded, status_code=201, media_type="application/json")
 
 
 @router.post("/v1/payouts", status_code=201, response_model=PayoutOut, responses={409: ERRORS[409]})

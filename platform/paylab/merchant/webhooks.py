@@ -105,7 +105,11 @@ def form_fields(
         "x_test_request": "TRUE" if test else "FALSE",
     }
     if data.get("refund_id"):
+        # A refund: a partial one leaves the payment approved (x_cod_response 1).
         fields["x_refund_id"] = str(data["refund_id"])
+        for name in ("refund_amount", "refunded_amount"):
+            if data.get(name):
+                fields[f"x_{name}"] = str(data[name])
     return fields
 
 

@@ -27,6 +27,7 @@ PAYMENT_NOTIFICATION = "PaymentNotificationRequested"
 DISPERSION_COMPLETED = "DispersionCompleted"
 DAILY_SUMMARY = "DailySummaryRequested"
 WEEKLY_REPORT = "WeeklyReportReady"
+REFUNDED = "PaymentRefunded"  # a PaymentNotificationRequested's event_type
 HANDLED = frozenset({PAYMENT_NOTIFICATION, DISPERSION_COMPLETED, DAILY_SUMMARY, WEEKLY_REPORT})
 
 FAILED_STATUSES = {
@@ -108,6 +109,8 @@ def phone_number(raw: str, country_code: str) -> str:
 
 
 def _payment(envelope: Envelope, notice: PaymentNotice, country_code: str) -> list[Draft]:
+    if notice.event_type == REFUNDED:  # refunds (a partial one leaves it approved): no message
+        return []
     if notice.status == "approved":
         template, extra = "payment_receipt", {}
     elif notice.status in FAILED_STATUSES:

@@ -47,6 +47,7 @@ class PaymentNotice(EventData):
     currency: Text
     status: Text
     cod_respuesta: int
+    event_type: str | None = None  # PaymentCompleted, PaymentFailed or PaymentRefunded
     reason: str | None = None
     customer_email: Email | None = None
     customer_phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{7,15}$")] | None = None

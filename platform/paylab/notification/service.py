@@ -15,7 +15,7 @@ from paylab.notification import journal
 from paylab.notification import outcomes as outcomes_store
 from paylab.notification.delivery import DeliveryDeferred, Journal, Outcome, Sender, deliver
 from paylab.notification.email import SesEmailSender
-from paylab.notification.messages import PAYMENT_NOTIFICATION, compose, parse
+from paylab.notification.messages import PAYMENT_NOTIFICATION, REFUNDED, compose, parse
 from paylab.notification.models import Notification
 from paylab.notification.schemas import (
     Channel,
@@ -55,8 +55,10 @@ class NotificationService:
         """
         if envelope.type == PAYMENT_NOTIFICATION:
             notice = parse(PaymentNotice, envelope)
-            with unit_of_work(self._sessions) as session:
-                outcomes_store.record(session, notice, envelope.occurred_at, envelope.id)
+            if not (notice.event_type == REFUNDED and notice.status != "reversed"):
+                # A partial refund leaves the payment's outcome (and its day) as they were.
+                with unit_of_work(self._sessions) as session:
+                    outcomes_store.record(session, notice, envelope.occurred_at, envelope.id)
         drafts = compose(
             envelope, figures=self._day_figures, country_code=self._settings.default_country_code
         )

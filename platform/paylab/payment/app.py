@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from paylab.core.app import create_app
 from paylab.core.internal_auth import InternalCaller, MerchantId
 from paylab.core.lazy import Lazy
+from paylab.core.money import to_decimal
 from paylab.core.problems import problem_responses
 from paylab.payment import (
     jobs,
@@ -31,6 +32,7 @@ from paylab.payment.schemas import (
     PaymentOut,
     ProcessIn,
     ProcessOut,
+    RefundIn,
 )
 from paylab.payment.settings import PaymentSettings, get_payment_settings
 from paylab.payment.views import payment_out
@@ -39,6 +41,10 @@ from paylab.payment.wiring import Services, Svc, build
 PaymentId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 IdempotencyKey = Annotated[
     str, Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
+]
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
 ]
 
 public = APIRouter(prefix="/v1/payments", tags=["payments"])
@@ -84,17 +90,26 @@ def get_payment(
 @public.post(
     "/{payment_id}/refund",
     response_model=PaymentOut,
-    responses=problem_responses(401, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 404, 409, 422, 503),
 )
 def refund_payment(
-    payment_id: PaymentId, merchant: MerchantId, _: InternalCaller, svc: Svc
+    payment_id: PaymentId,
+    merchant: MerchantId,
+    _: InternalCaller,
+    svc: Svc,
+    body: RefundIn | None = None,
+    key: OptionalIdempotencyKey = None,
 ) -> PaymentOut:
-    """Refund an approved payment in full; the payment becomes `reversed`.
+    """Refund part of an approved payment, or all that is left of it.
 
-    The merchant's available balance pays it back (the platform fee is returned); when it
-    cannot, the answer is 409 `insufficient-funds` and nothing moved.
+    With `{"amount": ...}` and an Idempotency-Key, that amount is refunded once per key; with
+    no amount, all that is left, once. The refund that completes the amount makes the payment
+    `reversed`; until then it stays `approved` with its `refunded_amount`. The merchant's
+    available balance pays it back (the platform fee is returned in proportion); when it
+    cannot, or the amount is more than is left, the answer is 409 and nothing moved.
     """
-    return payment_out(refunds.refund_payment(svc, merchant, payment_id))
+    amount = to_decimal(body.amount) if body is not None and body.amount is not None else None
+    return payment_out(refunds.refund_payment(svc, merchant, payment_id, amount, key))
 
 
 @internal.get(

@@ -111,7 +111,9 @@ class PaymentState:
     authorization_id: str | None = None
     outcome_status: Status | None = None
     outcome_reason: str | None = None
-    refund_id: str | None = None
+    refund_id: str | None = None  # the last refund's (the bank's id, or the wallet's)
+    refunded_amount: Decimal = Decimal("0.00")
+    refund_ids: tuple[str, ...] = ()  # every refund recorded, oldest first
     review_decision: str | None = None
     review_reason: str | None = None
 
@@ -209,9 +211,30 @@ def evolve(state: PaymentState | None, event: EventRecord) -> PaymentState:
         return dataclasses.replace(
             state, status=status, outcome_status=status, outcome_reason=d.get("reason"), **bump
         )
-    # REFUNDED
+    return _refunded(state, event, bump)
+
+
+def _refunded(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> PaymentState:
+    """A refund of part or all of what is left; the last one reverses the payment."""
     _require(state, event, {Status.APPROVED})
-    return dataclasses.replace(state, status=Status.REVERSED, refund_id=d.get("refund_id"), **bump)
+    refund_id = str(event.data["refund_id"])
+    if refund_id in state.refund_ids:
+        raise InvalidTransition(f"refund {refund_id} of payment {state.id} is already recorded")
+    # Events written before partial refunds existed carry the full amount, or none.
+    amount = to_decimal(str(event.data.get("amount") or state.amount - state.refunded_amount))
+    refunded = state.refunded_amount + amount
+    if amount <= 0 or refunded > state.amount:
+        raise InvalidTransition(
+            f"a refund of {amount} after {state.refunded_amount} of {state.amount} refunded"
+        )
+    return dataclasses.replace(
+        state,
+        status=Status.REVERSED if refunded == state.amount else Status.APPROVED,
+        refund_id=refund_id,
+        refunded_amount=refunded,
+        refund_ids=(*state.refund_ids, refund_id),
+        **bump,
+    )
 
 
 def _reviewed(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> PaymentState:

@@ -12,7 +12,7 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TIMESTAMP
 
 SCHEMA = "payment"
 metadata = MetaData(schema=SCHEMA)
@@ -55,6 +55,9 @@ payments = Table(
     Column("outcome_status", String(16)),
     Column("outcome_reason", Text),
     Column("refund_id", Text),
+    # payment_0004: partial refunds; reversed once the refunds add up to the amount.
+    Column("refunded_amount", Numeric(18, 2, asdecimal=True), nullable=False),
+    Column("refund_ids", ARRAY(Text), nullable=False),
     Column("review_decision", String(8)),
     Column("review_reason", Text),
     # Operational, not part of the payment's state: the SAGA's PSE wait token.

@@ -164,6 +164,11 @@ class BankClient(PartnerClient):
         """Capture the whole authorized amount."""
         return self.call("POST", f"/v1/authorizations/{auth_id}/capture", json={})
 
-    def refund(self, auth_id: str) -> dict[str, Any]:
-        """Refund everything captured and not yet refunded."""
-        return self.call("POST", f"/v1/authorizations/{auth_id}/refunds", json={})
+    def refund(self, auth_id: str, amount: str, idempotency_key: str) -> dict[str, Any]:
+        """Refund `amount` of a capture; the same key again answers the first refund."""
+        return self.call(
+            "POST",
+            f"/v1/authorizations/{auth_id}/refunds",
+            json={"amount": amount},
+            headers={"Idempotency-Key": idempotency_key},
+        )

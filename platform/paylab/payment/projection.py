@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from paylab.core.events import Envelope
-from paylab.core.money import fmt
+from paylab.core.money import fmt, to_decimal
 from paylab.core.outbox import add_event
 from paylab.payment import domain
 from paylab.payment.domain import EventRecord, PaymentState, Status
@@ -38,6 +38,7 @@ def to_row(state: PaymentState) -> dict[str, Any]:
     row["status"] = state.status.value
     row["outcome_status"] = state.outcome_status.value if state.outcome_status else None
     row["customer"] = dict(state.customer)
+    row["refund_ids"] = list(state.refund_ids)
     row["cod_respuesta"] = state.cod_respuesta
     return row
 
@@ -49,6 +50,7 @@ def from_row(row: Mapping[Any, Any]) -> PaymentState:
     if values["outcome_status"] is not None:
         values["outcome_status"] = Status(values["outcome_status"])
     values["customer"] = dict(values["customer"] or {})
+    values["refund_ids"] = tuple(values["refund_ids"] or ())
     return PaymentState(**values)
 
 
@@ -107,10 +109,10 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
         add_event(
             session,
             "payment",
-            _envelope(event, event.event_id, {**data, **_extras(event)}),
+            _envelope(event, event.event_id, {**data, **_extras(event, state)}),
             ["sns:payment-events"],
         )
-        notify = _envelope(event, _derived(event, "notify"), {**data, **_extras(event)})
+        notify = _envelope(event, _derived(event, "notify"), {**data, **_extras(event, state)})
         notify.type = "PaymentNotificationRequested"
         notify.data["event_type"] = event.type
         notify.data["customer_email"] = state.customer.get("email")
@@ -119,7 +121,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
         add_event(session, "payment", notify, ["sqs:notification-ops", "sqs:audit-ops"])
     elif event.type == domain.HELD_FOR_REVIEW:
         # The merchant is told "Retenida" (cod 7) like any state change it must wait on.
-        held = _envelope(event, event.event_id, {**data, **_extras(event)})
+        held = _envelope(event, event.event_id, {**data, **_extras(event, state)})
         add_event(session, "payment", held, ["sns:payment-events"])
     elif event.type == domain.REVIEWED:
         # An operator's decision about someone else's money: the audit log must have it.
@@ -148,8 +150,13 @@ def public_view(state: PaymentState) -> dict[str, Any]:
     }
 
 
-def _extras(event: EventRecord) -> dict[str, Any]:
-    return {k: event.data[k] for k in ("reason", "refund_id") if k in event.data}
+def _extras(event: EventRecord, state: PaymentState) -> dict[str, Any]:
+    extras = {k: event.data[k] for k in ("reason", "refund_id") if k in event.data}
+    if event.type == domain.REFUNDED:
+        # This refund, and all of the payment's so far (it stays approved until they add up).
+        extras["refund_amount"] = fmt(to_decimal(str(event.data.get("amount") or state.amount)))
+        extras["refunded_amount"] = fmt(state.refunded_amount)
+    return extras
 
 
 def _derived(event: EventRecord, purpose: str) -> str:

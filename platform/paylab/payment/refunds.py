@@ -1,24 +1,27 @@
 """Refunds: the money goes back through the bank and the wallet, and no peso is lost half-way.
 
-The order (docs/decisions.md, "Refunds"):
+A refund is of part of a payment or of all that is left; the one that completes the amount
+reverses the payment. The order (docs/decisions.md, "Refunds"):
 
 1. the wallet reserves the merchant's part of the refund (available -> held). When the
-   merchant's available balance cannot pay it, the answer is 409 and nothing moved anywhere:
-   the bank was not asked yet;
+   merchant's available balance cannot pay it, or it is more than is left to refund, the
+   answer is 409 and nothing moved anywhere: the bank was not asked yet;
 2. the processor refunds: the bank for cards; PSE and wallet payments have no partner step;
 3. the wallet completes the refund (to the clearing account or the payer's wallet);
-4. PaymentRefunded is appended (the payment becomes `reversed`).
+4. PaymentRefunded is appended (the payment is `reversed` once refunds add up to its amount).
 
-Every step is idempotent per payment, so a retry after a crash or a 503 carries on where the
-first attempt stopped: the reservation is found again by its operation id, the bank's
-"already refunded" counts as done, completing twice changes nothing. If the bank refuses for
-good, the reservation is cancelled and the merchant keeps its money.
+Every step is idempotent per refund (the rest: once per payment; a partial refund: per
+Idempotency-Key), so a retry after a crash or a 503 carries on where the first attempt
+stopped: the reservation is found again by its operation id, the bank answers a repeated
+refund with the first one's id (same Idempotency-Key), completing twice changes nothing. If
+the bank refuses for good, the reservation is cancelled and the merchant keeps its money.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -40,20 +43,42 @@ class BankRefused(Exception):
     """The bank refused the refund for good (retrying the same request will not help)."""
 
 
-def refund_payment(svc: Services, merchant_id: str, payment_id: str) -> PaymentState:
-    """Refund an approved payment in full; a second refund answers the reversed payment."""
+def refund_payment(
+    svc: Services,
+    merchant_id: str,
+    payment_id: str,
+    amount: Decimal | None = None,
+    key: str | None = None,
+) -> PaymentState:
+    """Refund `amount` of an approved payment, or all that is left when it is None.
+
+    A partial refund is its Idempotency-Key's (`key`): repeating it repeats nothing. Refunding
+    the rest happens once per payment: a repeat answers the reversed payment.
+    """
     state = owned_payment(svc, merchant_id, payment_id)
-    if state.status is Status.REVERSED:
-        return state
-    _require_approved(state)
-    operation = f"{state.id}:refund"
+    if amount is None:
+        if state.status is Status.REVERSED:
+            return state
+        operation = f"{state.id}:refund"
+    elif key is None:
+        raise Problem(
+            400,
+            "idempotency-key-required",
+            "A partial refund needs an Idempotency-Key header, so that a retry of it cannot "
+            "refund twice.",
+        )
+    else:
+        operation = f"{state.id}:refund:{key}"
+    if state.status is not Status.REVERSED:  # a repeated partial refund may have reversed it
+        _require_approved(state)
+    left = state.amount - state.refunded_amount
     refund = _wallet(
         state,
         lambda: svc.wallet.reserve_refund(
             operation_id=operation,
             payment_id=state.id,
             merchant_id=state.merchant_id,
-            amount=fmt(state.amount),
+            amount=fmt(left if amount is None else amount),
         ),
     )
     if refund["status"] == "cancelled":
@@ -73,13 +98,13 @@ def refund_payment(svc: Services, merchant_id: str, payment_id: str) -> PaymentS
         )
     data = {
         "refund_id": str(refund.get("reference") or refund["id"]),
-        "amount": fmt(state.amount),
+        "amount": str(refund["amount"]),
         "wallet_refund_id": str(refund["id"]),
     }
 
     def decide(current: PaymentState) -> NewEvents:
-        if current.status is Status.REVERSED:
-            return []  # a concurrent refund of the same payment recorded it first
+        if data["refund_id"] in current.refund_ids:
+            return []  # a concurrent request for the same refund recorded it first
         _require_approved(current)
         return [(domain.REFUNDED, data)]
 
@@ -106,7 +131,7 @@ def _processor_refund(
     try:
         if not state.authorization_id:
             raise BankRefused("the payment has no bank authorization")
-        return _bank_refund(svc, state.authorization_id)
+        return _bank_refund(svc, state.authorization_id, str(refund["amount"]), operation)
     except BankRefused as exc:
         reason = _CONTROL.sub(" ", f"bank refused: {exc}")[:200]
         _wallet(
@@ -120,20 +145,12 @@ def _processor_refund(
         ) from exc
 
 
-def _bank_refund(svc: Services, authorization_id: str) -> str:
+def _bank_refund(svc: Services, authorization_id: str, amount: str, operation: str) -> str:
     try:
-        return str(svc.bank.refund(authorization_id)["id"])
+        return str(svc.bank.refund(authorization_id, amount, idempotency_key=operation)["id"])
     except PartnerUnavailable as exc:
         raise unavailable("bank", exc) from exc
     except PartnerRejected as exc:
-        # A concurrent or earlier refund already went through: that is the refund we record.
-        if exc.status == 409:
-            try:
-                auth = svc.bank.get_authorization(authorization_id)
-            except (PartnerUnavailable, PartnerRejected) as again:
-                raise unavailable("bank", again) from again
-            if auth.get("status") == "refunded":
-                return f"refund-of-{authorization_id}"
         raise BankRefused(str(exc.body.get("detail") or exc.status)) from exc
 
 

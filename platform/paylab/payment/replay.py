@@ -50,8 +50,10 @@ def printable(state: PaymentState | None) -> dict[str, Any] | None:
         return None
     out: dict[str, Any] = {}
     for key, value in state.as_dict().items():
-        if key == "amount":
+        if key in ("amount", "refunded_amount"):
             value = fmt(value)
+        elif key == "refund_ids":
+            value = list(value)
         elif hasattr(value, "isoformat"):
             value = value.isoformat()
         elif key == "customer":

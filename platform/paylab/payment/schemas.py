@@ -158,6 +158,9 @@ class PaymentOut(BaseModel):
     description: str
     method: str
     amount: str = Field(examples=["30000.00"])
+    refunded_amount: str = Field(
+        examples=["0.00"], description="What refunds gave back; the amount once `reversed`."
+    )
     currency: str
     status: str
     cod_respuesta: int
@@ -170,6 +173,13 @@ class PaymentOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class RefundIn(BaseModel):
+    """A refund of `amount` (needs an Idempotency-Key), or of all that is left without one."""
+
+    model_config = _Strict
+    amount: Money | None = None
 
 
 class PaymentList(BaseModel):

@@ -56,6 +56,7 @@ def payment_out(state: PaymentState) -> PaymentOut:
         description=state.description,
         method=state.method,
         amount=fmt(state.amount),
+        refunded_amount=fmt(state.refunded_amount),
         currency=state.currency,
         status=state.status.value,
         cod_respuesta=state.cod_respuesta,

@@ -92,6 +92,25 @@ def test_an_approved_then_refunded_card_payment_publishes_valid_events() -> None
         validate(envelope)
 
 
+def test_partial_refunds_publish_valid_events_with_what_each_gave_back() -> None:
+    session = publish_stream(
+        [
+            created(),
+            record(2, domain.PROCESSED, outcome="approved", reason=None, authorization_id="a1"),
+            record(3, domain.COMPLETED, status="approved", reason=None),
+            record(4, domain.REFUNDED, refund_id="rf_1", amount="15000.00"),
+            record(5, domain.REFUNDED, refund_id="rf_2", amount="25000.00"),
+        ]
+    )
+    refunds = [e["data"] for e in session.events("PaymentRefunded")]
+    assert [(d["status"], d["refund_amount"], d["refunded_amount"]) for d in refunds] == [
+        ("approved", "15000.00", "15000.00"),
+        ("reversed", "25000.00", "40000.00"),
+    ]
+    for envelope in session.events():
+        validate(envelope)
+
+
 @pytest.mark.parametrize(
     ("method", "status", "reason"),
     [

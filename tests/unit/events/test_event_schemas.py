@@ -142,9 +142,15 @@ def test_notification_requests_tie_status_to_the_event_they_announce() -> None:
     event["type"] = "PaymentNotificationRequested"
     validate(event)
     refunded = copy.deepcopy(event)
-    refunded["data"]["event_type"] = "PaymentRefunded"  # approved is not a refund's status
+    refunded["data"]["event_type"] = "PaymentRefunded"  # a refund names what it gave back
     with pytest.raises(EventContractError, match=r"\$\.data"):
         validate(refunded)
+    refunded["data"] |= {"refund_id": "rf_1", "refund_amount": "100.00"}
+    refunded["data"]["refunded_amount"] = "100.00"
+    validate(refunded)  # a partial refund: the payment is still approved
+    refunded["data"] |= {"status": "rejected", "cod_respuesta": 2}
+    with pytest.raises(EventContractError, match=r"\$\.data"):
+        validate(refunded)  # only an approved payment is refunded
 
 
 def test_add_event_validates_when_the_setting_is_on(monkeypatch: pytest.MonkeyPatch) -> None:

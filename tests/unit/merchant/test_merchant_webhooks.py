@@ -114,6 +114,20 @@ def test_refund_carries_its_id() -> None:
     assert form_fields("PaymentRefunded", data, AT, test=True)["x_refund_id"] == "rf_1"
 
 
+def test_a_partial_refund_says_what_it_gave_back_and_leaves_the_payment_approved() -> None:
+    data = event_data(
+        status="approved",
+        cod_respuesta=1,
+        refund_id="rf_2",
+        refund_amount="5000.00",
+        refunded_amount="7500.00",
+    )
+    fields = form_fields("PaymentRefunded", data, AT, test=True)
+    assert (fields["x_cod_response"], fields["x_refund_id"]) == ("1", "rf_2")
+    assert (fields["x_refund_amount"], fields["x_refunded_amount"]) == ("5000.00", "7500.00")
+    assert fields["x_amount"] == data["amount"]  # the payment's amount, as in every webhook
+
+
 @pytest.mark.parametrize(
     ("event_type", "data"),
     [

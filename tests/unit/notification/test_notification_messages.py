@@ -80,6 +80,14 @@ def test_other_statuses_send_nothing(status: str) -> None:
     assert compose(payment_event(status=status)) == []
 
 
+@pytest.mark.parametrize("status", ["approved", "reversed"])
+def test_refunds_send_nothing_not_even_a_partial_one_that_leaves_it_approved(
+    status: str,
+) -> None:
+    refund = {"refund_id": "rf_1", "refund_amount": "100.00", "refunded_amount": "100.00"}
+    assert compose(payment_event(status=status, event_type="PaymentRefunded", **refund)) == []
+
+
 def test_only_the_channels_with_a_known_recipient() -> None:
     assert [d.channel for d in compose(payment_event(customer_phone=None))] == [Channel.EMAIL]
     assert [d.channel for d in compose(payment_event(customer_email=None))] == [Channel.SMS]

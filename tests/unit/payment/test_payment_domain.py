@@ -81,6 +81,56 @@ def test_card_approved_path_then_refund() -> None:
     assert state.version == 4 and state.updated_at == T0 + timedelta(seconds=4)
 
 
+def approved_events() -> list[EventRecord]:
+    return [
+        created(),
+        ev(2, domain.PROCESSED, outcome="approved", reason=None, authorization_id="auth_1"),
+        ev(3, domain.COMPLETED, status="approved", reason=None),
+    ]
+
+
+def test_partial_refunds_keep_it_approved_until_they_add_up_to_the_amount() -> None:
+    state = domain.fold(
+        [
+            *approved_events(),
+            ev(4, domain.REFUNDED, refund_id="rf_1", amount="10000.00"),
+            ev(5, domain.REFUNDED, refund_id="rf_2", amount="0.50"),
+        ]
+    )
+    assert state is not None
+    assert (state.status, state.cod_respuesta) == (Status.APPROVED, 1)
+    assert state.refunded_amount == Decimal("10000.50")
+    assert state.refund_ids == ("rf_1", "rf_2") and state.refund_id == "rf_2"
+    last = domain.fold_from(state, [ev(6, domain.REFUNDED, refund_id="rf_3", amount="19999.50")])
+    assert last is not None
+    assert (last.status, last.refunded_amount) == (Status.REVERSED, Decimal("30000.00"))
+
+
+def test_a_refund_event_without_an_amount_refunds_the_rest() -> None:
+    # Events appended before partial refunds existed may lack the amount.
+    state = domain.fold([*approved_events(), ev(4, domain.REFUNDED, refund_id="rf_1")])
+    assert state is not None
+    assert (state.status, state.refunded_amount) == (Status.REVERSED, Decimal("30000.00"))
+
+
+@pytest.mark.parametrize(
+    "refunds",
+    [
+        pytest.param([("rf_1", "30000.01")], id="more-than-the-amount"),
+        pytest.param([("rf_1", "20000.00"), ("rf_2", "10000.01")], id="more-in-all"),
+        pytest.param([("rf_1", "100.00"), ("rf_1", "100.00")], id="the-same-refund-twice"),
+        pytest.param([("rf_1", "30000.00"), ("rf_2", "1.00")], id="after-reversal"),
+        pytest.param([("rf_1", "0.00")], id="nothing"),
+    ],
+)
+def test_refunds_that_do_not_add_up_are_refused(refunds: list[tuple[str, str]]) -> None:
+    events = approved_events()
+    for refund_id, amount in refunds:
+        events.append(ev(len(events) + 1, domain.REFUNDED, refund_id=refund_id, amount=amount))
+    with pytest.raises(InvalidTransition):
+        domain.fold(events)
+
+
 @pytest.mark.parametrize(
     ("status", "cod"), [("rejected", 2), ("failed", 4), ("abandoned", 10), ("cancelled", 11)]
 )

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 
 from paylab.core.problems import Problem
-from paylab.payment import refunds
-from paylab.payment.domain import PaymentState, Status
+from paylab.payment import domain, refunds
+from paylab.payment.domain import EventRecord, PaymentState, Status
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable
 from paylab.payment.repository import NewEvents
 from paylab.payment.wiring import Services
@@ -43,6 +43,8 @@ def approved(method: str = "card") -> PaymentState:
 
 
 class Repo:
+    """Appends through the real fold, as the repository does."""
+
     def __init__(self, state: PaymentState) -> None:
         self.state = state
         self.appended: list[NewEvents] = []
@@ -54,7 +56,11 @@ class Repo:
         events = decide(self.state)
         if events:
             self.appended.append(events)
-            self.state = dataclasses.replace(self.state, status=Status.REVERSED)
+            for kind, data in events:
+                record = EventRecord(
+                    f"e{self.state.version + 1}", kind, self.state.version + 1, NOW, data
+                )
+                self.state = domain.evolve(self.state, record)
         return self.state
 
 
@@ -66,27 +72,38 @@ class Steps:
         self.wallet_refusal = wallet_refusal
         self.bank_error = bank
         self.refund_status = "reserved"
+        self.reserved: list[tuple[str, str]] = []  # (operation id, amount)
+        self.bank_refunds: list[tuple[str, str]] = []  # (amount, idempotency key)
 
-    def reserve_refund(self, **_: Any) -> dict[str, Any]:
+    def reserve_refund(self, *, operation_id: str, amount: str, **_: Any) -> dict[str, Any]:
         self.log.append("wallet.reserve")
         if self.wallet_refusal:
             problem = {"type": f"https://paylab.dev/problems/{self.wallet_refusal}", "detail": "x"}
             raise PartnerRejected("wallet", 409, problem)
-        return {"id": "r-1", "status": self.refund_status, "reference": None}
+        self.reserved.append((operation_id, amount))
+        refund_id = f"r-{len(self.reserved)}"
+        return {"id": refund_id, "status": self.refund_status, "reference": None, "amount": amount}
 
     def complete_refund(self, refund_id: str, **kw: Any) -> dict[str, Any]:
         self.log.append("wallet.complete")
-        return {"id": refund_id, "status": "refunded", "reference": kw["reference"]}
+        amount = self.reserved[int(refund_id[2:]) - 1][1]
+        return {
+            "id": refund_id,
+            "status": "refunded",
+            "reference": kw["reference"],
+            "amount": amount,
+        }
 
     def cancel_refund(self, refund_id: str, **_: Any) -> dict[str, Any]:
         self.log.append("wallet.cancel")
         return {"id": refund_id, "status": "cancelled"}
 
-    def refund(self, auth_id: str) -> dict[str, Any]:
+    def refund(self, auth_id: str, amount: str, idempotency_key: str) -> dict[str, Any]:
         self.log.append("bank.refund")
         if self.bank_error:
             raise self.bank_error
-        return {"id": "rf-1"}
+        self.bank_refunds.append((amount, idempotency_key))
+        return {"id": f"rf-{len(self.bank_refunds)}"}
 
 
 def services(state: PaymentState, steps: Steps) -> tuple[Services, Repo]:
@@ -100,7 +117,10 @@ def test_card_reserve_then_bank_then_complete_then_event() -> None:
     after = refunds.refund_payment(svc, "m-1", "p-1")
     assert steps.log == ["wallet.reserve", "bank.refund", "wallet.complete"]
     assert after.status is Status.REVERSED
+    assert after.refunded_amount == Decimal("20000.00")
     assert repo.appended[0][0][1]["refund_id"] == "rf-1"
+    assert steps.reserved == [("p-1:refund", "20000.00")]
+    assert steps.bank_refunds == [("20000.00", "p-1:refund")]
 
 
 @pytest.mark.parametrize("method", ["wallet", "pse"])
@@ -160,3 +180,60 @@ def test_pending_and_other_merchants_payments_are_refused_before_any_step() -> N
         refunds.refund_payment(svc, "m-2", "p-1")
     assert unknown.value.status == 404
     assert steps.log == []
+
+
+def test_a_partial_refund_without_an_idempotency_key_is_refused_before_any_step() -> None:
+    steps = Steps()
+    svc, repo = services(approved(), steps)
+    with pytest.raises(Problem) as refused:
+        refunds.refund_payment(svc, "m-1", "p-1", Decimal("5000.00"))
+    assert (refused.value.status, refused.value.slug) == (400, "idempotency-key-required")
+    assert steps.log == [] and repo.appended == []
+
+
+def test_partial_refunds_then_the_rest_reverse_the_payment() -> None:
+    steps = Steps()
+    svc, _ = services(approved(), steps)
+    first = refunds.refund_payment(svc, "m-1", "p-1", Decimal("5000.00"), "k1")
+    assert (first.status, first.refunded_amount) == (Status.APPROVED, Decimal("5000.00"))
+    second = refunds.refund_payment(svc, "m-1", "p-1", Decimal("2500.50"), "k2")
+    assert (second.status, second.refunded_amount) == (Status.APPROVED, Decimal("7500.50"))
+    rest = refunds.refund_payment(svc, "m-1", "p-1")
+    assert (rest.status, rest.refunded_amount) == (Status.REVERSED, Decimal("20000.00"))
+    assert steps.reserved == [
+        ("p-1:refund:k1", "5000.00"),
+        ("p-1:refund:k2", "2500.50"),
+        ("p-1:refund", "12499.50"),
+    ]
+    assert [key for _, key in steps.bank_refunds] == [
+        "p-1:refund:k1",
+        "p-1:refund:k2",
+        "p-1:refund",
+    ]
+    assert rest.refund_ids == ("rf-1", "rf-2", "rf-3")
+
+
+def test_a_repeated_partial_refund_records_nothing_new() -> None:
+    steps = Steps()
+    svc, repo = services(approved("wallet"), steps)
+    refunds.refund_payment(svc, "m-1", "p-1", Decimal("5000.00"), "k1")
+
+    def replayed(*, operation_id: str, amount: str, **_: Any) -> dict[str, Any]:
+        return {"id": "r-1", "status": "refunded", "reference": None, "amount": amount}
+
+    steps.reserve_refund = replayed  # type: ignore[method-assign]  # the wallet's replay
+    again = refunds.refund_payment(svc, "m-1", "p-1", Decimal("5000.00"), "k1")
+    assert again.refunded_amount == Decimal("5000.00") and len(repo.appended) == 1
+
+
+def test_a_reversed_payment_answers_a_full_refund_and_asks_the_wallet_for_a_partial() -> None:
+    steps = Steps()
+    svc, repo = services(approved(), steps)
+    refunds.refund_payment(svc, "m-1", "p-1")
+    assert refunds.refund_payment(svc, "m-1", "p-1").status is Status.REVERSED
+    assert steps.log == ["wallet.reserve", "bank.refund", "wallet.complete"]
+    steps.wallet_refusal = "refund-exceeds-payment"  # nothing is left to refund
+    with pytest.raises(Problem) as refused:
+        refunds.refund_payment(svc, "m-1", "p-1", Decimal("1.00"), "k9")
+    assert (refused.value.status, refused.value.slug) == (409, "refund-exceeds-payment")
+    assert len(repo.appended) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -126,6 +127,22 @@ def test_capture_void_refund_lifecycle(bank_client: TestClient) -> None:
     assert bank_client.get(acct).json()["balance_cop"] == start
     again = bank_client.post(f"/v1/authorizations/{a['id']}/refunds", json={})
     assert again.status_code == 409 and again.json()["type"].endswith("/invalid-state")
+
+
+def test_a_refund_repeated_with_its_idempotency_key_refunds_once(bank_client: TestClient) -> None:
+    acct = f"/_sim/cards/{APPROVED}"
+    a = authorize(bank_client, "100000.00").json()
+    bank_client.post(f"/v1/authorizations/{a['id']}/capture", json={})
+    after_capture = bank_client.get(acct).json()["balance_cop"]
+    url, key = f"/v1/authorizations/{a['id']}/refunds", {"Idempotency-Key": "p-1:refund:k1"}
+    first = bank_client.post(url, json={"amount": "30000.00"}, headers=key)
+    again = bank_client.post(url, json={"amount": "30000.00"}, headers=key)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert bank_client.get(f"/v1/authorizations/{a['id']}").json()["refunded_amount"] == "30000.00"
+    assert Decimal(bank_client.get(acct).json()["balance_cop"]) == Decimal(after_capture) + 30000
+    other = bank_client.post(url, json={"amount": "10000.00"}, headers=key)
+    assert other.status_code == 409  # the key already refunded another amount
 
 
 def test_void_releases_and_capture_over_amount_is_rejected(bank_client: TestClient) -> None:
