@@ -205,15 +205,20 @@ class Faults:
         self.added.clear()
 
 
-def bank_authorizations(reference: str) -> int:
-    """How many authorization requests for `reference` (a payment id) the bank journal holds."""
+def journaled_posts(sim: str, path: str, reference: str) -> int:
+    """How many POSTs to `path` about `reference` (a payment id) the simulator's journal holds."""
     r = httpx.get(
-        f"{SIMS['bank']}/_sim/journal",
-        params={"kind": "request", "method": "POST", "path": "/v1/authorizations", "limit": 500},
+        f"{SIMS[sim]}/_sim/journal",
+        params={"kind": "request", "method": "POST", "path": path, "limit": 500},
         timeout=5.0,
     )
     assert r.status_code == 200, r.text
     return sum(1 for e in r.json()["entries"] if reference in (e.get("request_body") or ""))
+
+
+def bank_authorizations(reference: str) -> int:
+    """How many authorization requests for `reference` (a payment id) the bank journal holds."""
+    return journaled_posts("bank", "/v1/authorizations", reference)
 
 
 def ensure_card_balance(number: str, at_least: str = "1000000.00") -> None:

@@ -122,6 +122,16 @@ def _no_page(world: PaymentWorld) -> None:
     assert got["next_action"] is None and got["pse"]["redirect_url"] is None, got
 
 
+@then("PSE was not asked to open a transfer for it")
+def _no_transfer(world: PaymentWorld) -> None:
+    assert sup.journaled_posts("pse", "/v1/transactions", world.payment_id) == 0
+
+
+@then("PSE opened one transfer for it")
+def _one_transfer(world: PaymentWorld) -> None:
+    assert sup.journaled_posts("pse", "/v1/transactions", world.payment_id) == 1
+
+
 @then("the payment shows its bank page")
 def _page(world: PaymentWorld) -> None:
     got = world.m.payment(world.payment_id)

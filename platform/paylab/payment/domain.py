@@ -245,11 +245,15 @@ def _reviewed(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> 
     decision = str(event.data["decision"])
     if decision not in REVIEW_DECISIONS:
         raise InvalidTransition(f"unknown review decision {decision!r}")
+    # A PSE payment's transfer is opened when an operator approves it (payment/review.py).
+    pse = event.data.get("pse") or {}
     return dataclasses.replace(
         state,
         status=Status.PENDING if decision == "approve" else Status.HELD,
         review_decision=decision,
         review_reason=event.data.get("reason"),
+        pse_transaction_id=pse.get("transaction_id", state.pse_transaction_id),
+        pse_redirect_url=pse.get("redirect_url", state.pse_redirect_url),
         **bump,
     )
 

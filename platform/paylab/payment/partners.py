@@ -140,6 +140,10 @@ class PseClient(PartnerClient):
             "POST", "/v1/transactions", json=body, headers={"Idempotency-Key": idempotency_key}
         )
 
+    def banks(self) -> dict[str, Any]:
+        """`{"banks": [{"code", "name", ...}]}`: the banks a payer can choose."""
+        return self.call("GET", "/v1/banks")
+
 
 class BankClient(PartnerClient):
     """The card acquirer: tokens, authorizations, captures and refunds."""

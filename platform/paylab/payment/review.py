@@ -12,6 +12,8 @@ commits second sees the other and answers the token: a decision is never left un
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from sqlalchemy import select
 
@@ -21,7 +23,7 @@ from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments
 from paylab.payment.repository import NewEvents
-from paylab.payment.service import any_payment, unavailable
+from paylab.payment.service import any_payment, open_pse, unavailable
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
@@ -104,8 +106,9 @@ def decide_review(
                 "payment-not-held",
                 f"Payment {payment_id} is {current.status.value}, not held for review.",
             )
-        return [(domain.REVIEWED, {"decision": decision, "reason": reason})]
+        return [(domain.REVIEWED, {"decision": decision, "reason": reason, **opened})]
 
+    opened = _open_held_pse(svc, known) if decision == "approve" else {}
     try:
         after = svc.repo.change(payment_id, decide, known=known)
     except ReviewConflict as conflict:
@@ -116,6 +119,29 @@ def decide_review(
     resume_recorded(svc, after)
     log.info("payment reviewed", payment_id=payment_id, decision=decision)
     return after
+
+
+def _open_held_pse(svc: Services, state: PaymentState) -> dict[str, Any]:
+    """Approving a PSE payment opens its transfer now (none was opened while it was held).
+
+    Opened before the decision is recorded: PSE down is a 503 and nothing is decided (the
+    operator approves again); the payment id as Idempotency-Key makes that repeat answer the
+    same transfer, as it does for two operators approving at once.
+    """
+    if state.method != "pse" or state.pse_transaction_id or state.review_decision is not None:
+        return {}
+    created = svc.repo.store.load(state.id)[0]
+    try:
+        return {"pse": open_pse(svc, dict(created.data))}
+    except Problem as refused:
+        if refused.status == 503:
+            raise
+        raise Problem(
+            409,
+            "pse-refused",
+            f"PSE refused the transfer of payment {state.id} ({refused.detail}); reject it "
+            "instead.",
+        ) from refused
 
 
 def resume_recorded(svc: Services, state: PaymentState) -> None:

@@ -194,7 +194,18 @@ def _decide_creation(
             (domain.FAILED, {"status": Status.REJECTED.value, "reason": reason}),
         ]
     if body.pse is not None:
-        data["pse"] = _open_pse(svc, payment_id, body)
+        data["pse"] = {
+            "bank_code": body.pse.bank_code,
+            "person_type": body.pse.person_type,
+            "doc_type": body.pse.doc_type,
+            "doc_number": body.pse.doc_number,
+        }
+        if decision == "review":
+            # No transfer before an operator approves (review.open_held_pse): PSE has no
+            # refunds, and a transfer opened now could expire during a long review.
+            _require_known_bank(svc, body.pse.bank_code)
+        else:
+            data["pse"] |= open_pse(svc, data)
     return [(domain.CREATED, data)]
 
 
@@ -214,31 +225,43 @@ def _attempt(payment_id: str, body: PaymentIn) -> dict[str, Any]:
     return attempt
 
 
-def _open_pse(svc: Services, payment_id: str, body: PaymentIn) -> dict[str, Any]:
-    assert body.pse is not None
+def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
+    """Open the PSE transfer of a payment (its PaymentCreated data): `transaction_id`, page.
+
+    The payment id is the Idempotency-Key, so opening it again answers the same transfer.
+    """
+    pse = created["pse"]
     request = {
-        "amount": body.amount,
+        "amount": created["amount"],
         "currency": "COP",
-        "reference": payment_id,
-        "description": body.description,
-        "bank_code": body.pse.bank_code,
-        "person_type": body.pse.person_type,
-        "doc_type": body.pse.doc_type,
-        "doc_number": body.pse.doc_number,
-        "payer_email": body.customer.email,
-        "return_url": str(body.return_url or svc.settings.default_return_url),
+        "reference": created["payment_id"],
+        "description": created["description"],
+        "bank_code": pse["bank_code"],
+        "person_type": pse["person_type"],
+        "doc_type": pse["doc_type"],
+        "doc_number": pse["doc_number"],
+        "payer_email": (created.get("customer") or {}).get("email"),
+        "return_url": str(created.get("return_url") or svc.settings.default_return_url),
         "confirmation_url": svc.settings.pse_confirmation_url,
     }
     txn = _partner(
         "pse",
-        lambda: svc.pse.create_transaction(request, idempotency_key=payment_id),
+        lambda: svc.pse.create_transaction(request, idempotency_key=created["payment_id"]),
         field_prefix="body.pse",
     )
-    return {
-        "bank_code": body.pse.bank_code,
-        "transaction_id": txn["id"],
-        "redirect_url": txn["redirect_url"],
-    }
+    return {"transaction_id": txn["id"], "redirect_url": txn["redirect_url"]}
+
+
+def _require_known_bank(svc: Services, bank_code: str) -> None:
+    """What opening the transfer would have checked at once: PSE knows the payer's bank."""
+    banks = _partner("pse", svc.pse.banks)
+    if bank_code not in {str(b.get("code")) for b in banks.get("banks", [])}:
+        raise Problem(
+            422,
+            "validation-error",
+            f"PSE does not know bank {bank_code}.",
+            errors=[{"field": "body.pse.bank_code", "message": "unknown bank code"}],
+        )
 
 
 def _partner(name: str, call: Any, *, field_prefix: str | None = None) -> dict[str, Any]:
