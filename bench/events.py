@@ -46,8 +46,9 @@ from paylab.core.aws import client
 from paylab.core.db import service_engine, session_factory, unit_of_work
 from paylab.core.events import Envelope
 from paylab.core.outbox import add_event
-from paylab.core.outbox_relay import OutboxRelay, serve
+from paylab.core.outbox_relay import OutboxRelay
 from paylab.core.publishers import BATCH, Publisher
+from paylab.core.relay_loop import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "auth"  # any schema its role owns: the relay part uses a private copy of its outbox

@@ -24,11 +24,10 @@ import re
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import psycopg
 import structlog
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +36,7 @@ from sqlalchemy import Engine, text
 from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.logging import configure_logging
 from paylab.core.publishers import BATCH, OutboxMessage, Publisher
+from paylab.core.relay_loop import listener_factory, serve_many
 
 log = structlog.get_logger(component="outbox-relay")
 
@@ -180,129 +180,6 @@ class OutboxRelay:
         except Exception as exc:  # AWS down or throttling: keep the rows for later
             log.warning("outbox.publish_failed", destination=destination, error=str(exc))
             return set()
-
-
-def serve(
-    relay: OutboxRelay,
-    dsn: str | Callable[[], psycopg.Connection[Any]],
-    stop: threading.Event,
-    idle_wait: float = 1.0,
-    linger: float = 0.0,
-    quiet_wait: float | None = None,
-) -> None:
-    """One relay: `serve_many` with a single schema (tests and tools)."""
-    connect = dsn if callable(dsn) else (lambda: psycopg.connect(dsn, autocommit=True))
-    serve_many([relay], connect, stop, idle_wait, linger, quiet_wait)
-
-
-def serve_many(
-    relays: Sequence[OutboxRelay],
-    connect: Callable[[], psycopg.Connection[Any]],
-    stop: threading.Event,
-    idle_wait: float = 1.0,
-    linger: float = 0.0,
-    quiet_wait: float | None = None,
-) -> None:
-    """Publish every relay's outbox until `stop`: a thread each, one LISTEN session for all.
-
-    A relay sleeps between bursts until its channel is notified, or `quiet_wait` passes
-    (`idle_wait` after a round that left rows behind, or by default), backs off while AWS
-    fails; with `linger`, a round that is not full is followed by a wait for the next
-    commit, then `linger` seconds for others to join it. `connect` returns a
-    new autocommit connection (the engine's, so a reconnection after a password rotation
-    uses the new password). A lost listening session (Postgres restarted, the session
-    terminated) is opened again with backoff, and every relay runs a round meanwhile: the
-    relay never stops publishing for good.
-    """
-    wakes = {relay.channel: threading.Event() for relay in relays}
-    workers = [
-        threading.Thread(
-            target=_publish,
-            args=(relay, wakes[relay.channel], stop, (idle_wait, quiet_wait or idle_wait), linger),
-            name=relay.schema,
-            daemon=True,
-        )
-        for relay in relays
-    ]
-    for worker in workers:
-        worker.start()
-    _listen(connect, wakes, stop)
-    for worker in workers:
-        worker.join(timeout=5)
-
-
-def _listen(
-    connect: Callable[[], psycopg.Connection[Any]],
-    wakes: dict[str, threading.Event],
-    stop: threading.Event,
-) -> None:
-    backoff = 0.0
-    while not stop.is_set():
-        try:
-            with connect() as listener:
-                # The one session that must outlive idleness (the roles' idle_session_timeout).
-                listener.execute("SET idle_session_timeout = 0")
-                for channel_name in wakes:
-                    listener.execute(f"LISTEN {channel_name}")
-                backoff = 0.0
-                for wake in wakes.values():
-                    wake.set()  # notifications may have been missed while disconnected
-                while not stop.is_set():
-                    for note in listener.notifies(timeout=0.5):
-                        if (woken := wakes.get(note.channel)) is not None:
-                            woken.set()
-        except Exception as exc:  # a lost session or a failed reconnect: never die, retry
-            backoff = min(30.0, max(0.5, backoff * 2))
-            log.warning("outbox.listener_lost", error=str(exc), retry_in=backoff)
-            stop.wait(backoff)
-
-
-def _publish(
-    relay: OutboxRelay,
-    wake: threading.Event,
-    stop: threading.Event,
-    waits: tuple[float, float],
-    linger: float,
-) -> None:
-    idle_wait, quiet_wait = waits
-    backoff = 0.0
-    while not stop.is_set():
-        try:
-            moved = relay.run_once()
-            backoff = 0.0
-        except Exception as exc:  # database restarts, AWS outages: never die, slow down
-            backoff = min(30.0, max(0.5, backoff * 2))
-            log.warning(
-                "outbox.round_failed", schema=relay.schema, error=str(exc), retry_in=backoff
-            )
-            stop.wait(backoff)
-            continue
-        if moved >= relay.batch_size or (moved and linger <= 0):
-            continue  # a backlog (or no lingering): drain before sleeping
-        # Rows committed during the round have notified: they wake us, then linger, so
-        # stragglers join the next batch instead of each costing a call of their own.
-        if wake.wait(idle_wait if relay.left_behind else quiet_wait):
-            wake.clear()
-            if linger > 0:
-                stop.wait(linger)
-                # The rows behind every notification so far are committed, so the next
-                # round takes them: drop those wake-ups, or they would each cost a linger.
-                wake.clear()
-
-
-def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
-    """New autocommit connections made by `engine` (its connect hooks, e.g. the password)."""
-
-    def connect() -> psycopg.Connection[Any]:
-        proxied = engine.raw_connection()
-        conn = proxied.driver_connection
-        proxied.detach()  # ours until closed; never goes back to the pool
-        if not isinstance(conn, psycopg.Connection):
-            raise TypeError(f"the engine's driver is not psycopg 3: {type(conn).__name__}")
-        conn.autocommit = True
-        return conn
-
-    return connect
 
 
 def start_relay(stop: threading.Event) -> threading.Thread:

@@ -19,6 +19,7 @@ the bank refuses for good, the reservation is cancelled and the merchant keeps i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -68,7 +69,9 @@ def refund_payment(
             "refund twice.",
         )
     else:
-        operation = f"{state.id}:refund:{key}"
+        # The key is any printable ASCII up to 255 characters; operation ids are shorter and
+        # plainer (the wallet's: 128, letters, digits and ._:-), so they carry its digest.
+        operation = f"{state.id}:refund:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
     if state.status is not Status.REVERSED:  # a repeated partial refund may have reversed it
         _require_approved(state)
     left = state.amount - state.refunded_amount

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from paylab.core.outbox_relay import _publish
+from paylab.core.relay_loop import _publish
 
 
 class RecordingWake(threading.Event):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -200,16 +202,9 @@ def test_partial_refunds_then_the_rest_reverse_the_payment() -> None:
     assert (second.status, second.refunded_amount) == (Status.APPROVED, Decimal("7500.50"))
     rest = refunds.refund_payment(svc, "m-1", "p-1")
     assert (rest.status, rest.refunded_amount) == (Status.REVERSED, Decimal("20000.00"))
-    assert steps.reserved == [
-        ("p-1:refund:k1", "5000.00"),
-        ("p-1:refund:k2", "2500.50"),
-        ("p-1:refund", "12499.50"),
-    ]
-    assert [key for _, key in steps.bank_refunds] == [
-        "p-1:refund:k1",
-        "p-1:refund:k2",
-        "p-1:refund",
-    ]
+    k1, k2 = (f"p-1:refund:{hashlib.sha256(k).hexdigest()[:32]}" for k in (b"k1", b"k2"))
+    assert steps.reserved == [(k1, "5000.00"), (k2, "2500.50"), ("p-1:refund", "12499.50")]
+    assert [key for _, key in steps.bank_refunds] == [k1, k2, "p-1:refund"]
     assert rest.refund_ids == ("rf-1", "rf-2", "rf-3")
 
 
@@ -237,3 +232,11 @@ def test_a_reversed_payment_answers_a_full_refund_and_asks_the_wallet_for_a_part
         refunds.refund_payment(svc, "m-1", "p-1", Decimal("1.00"), "k9")
     assert (refused.value.status, refused.value.slug) == (409, "refund-exceeds-payment")
     assert len(repo.appended) == 1
+
+
+def test_any_key_the_api_accepts_makes_an_operation_id_the_wallet_accepts() -> None:
+    steps = Steps()
+    svc, _ = services(approved(), steps)
+    refunds.refund_payment(svc, "m-1", "p-1", Decimal("1.00"), "#/?" + "~" * 252)
+    [(operation, _)] = steps.reserved
+    assert re.fullmatch(r"[A-Za-z0-9._:\-]{1,119}", operation), operation  # + ":complete"
