@@ -128,8 +128,9 @@ def _open_held_pse(svc: Services, state: PaymentState) -> dict[str, Any]:
     operator approves again); the payment id as Idempotency-Key makes that repeat answer the
     same transfer, as it does for two operators approving at once.
     """
-    if state.method != "pse" or state.pse_transaction_id or state.review_decision is not None:
-        return {}
+    undecided = state.status is Status.HELD and state.review_decision is None
+    if state.method != "pse" or state.pse_transaction_id or not undecided:
+        return {}  # nothing to open, or a decision the payment will refuse
     created = svc.repo.store.load(state.id)[0]
     try:
         return {"pse": open_pse(svc, dict(created.data))}

@@ -154,3 +154,10 @@ def test_an_unknown_bank_is_refused_when_the_payment_is_created() -> None:
         service._require_known_bank(svc, "1999")
     assert refused.value.status == 422
     assert refused.value.errors == [{"field": "body.pse.bank_code", "message": "unknown bank code"}]
+
+
+def test_a_decision_the_payment_refuses_opens_nothing() -> None:
+    repo, pse = Repo(), Pse()  # pending: the SAGA has not held it yet
+    with pytest.raises(review.ReviewConflict):
+        review.decide_review(services(repo, pse), "p-1", "approve", None)
+    assert pse.opened == []
