@@ -27,8 +27,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class LoginRequest(BaseModel):
     """A merchant's key pair."""
 
-    public_key: str = Field(min_length=1, max_length=128, examples=["pub_4f1c0d..."])
-    private_key: str = Field(min_length=1, max_length=256, examples=["prv_Qm9v..."])
+    # Keys are printable ASCII tokens; anything else (a NUL, a space) cannot be one.
+    public_key: str = Field(
+        min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$", examples=["pub_4f1c0d..."]
+    )
+    private_key: str = Field(
+        min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$", examples=["prv_Qm9v..."]
+    )
 
 
 class LoginResponse(BaseModel):

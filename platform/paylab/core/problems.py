@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -160,7 +161,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    async def on_data_error(_: Request, exc: Exception) -> Response:
+        # Postgres refuses NUL characters in text: input that slipped past a field's pattern
+        # (the transaction rolled back; nothing was written). Any other DataError is ours: 500.
+        if "NUL (0x00)" not in str(exc):
+            raise exc
+        return problem_response(
+            422, "validation-error", "Text fields must not contain NUL (\\u0000) characters."
+        )
+
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(StackOutputsUnavailable, on_stack_unavailable)

@@ -77,6 +77,8 @@ def test_unknown_wrong_and_revoked_keys_all_get_the_same_401(
         {"public_key": 1, "private_key": 2},
         {"public_key": "", "private_key": "x"},
         {"public_key": "p", "private_key": "x" * 300},
+        {"public_key": "pub_\x00", "private_key": "x"},  # once a 500: Postgres refuses NUL
+        {"public_key": "pub_1", "private_key": "prv 1"},
     ],
 )
 def test_malformed_bodies_get_a_422_problem(auth_client: TestClient, body: dict[str, Any]) -> None:
