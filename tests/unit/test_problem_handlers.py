@@ -21,8 +21,15 @@ def _app_raising(error: Exception) -> TestClient:
     return TestClient(create_app("t", [router], title="t"), raise_server_exceptions=False)
 
 
-def test_text_postgres_refuses_for_a_nul_is_a_422_problem() -> None:
-    nul = psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+@pytest.mark.parametrize(
+    "message",
+    [
+        "PostgreSQL text fields cannot contain NUL (0x00) bytes",
+        "unsupported Unicode escape sequence\nDETAIL:  \\u0000 cannot be converted to text.",
+    ],
+)
+def test_text_postgres_refuses_for_a_nul_is_a_422_problem(message: str) -> None:
+    nul = psycopg.DataError(message)
     response = _app_raising(DataError("SELECT ...", {"name": "a\x00"}, nul)).post("/things")
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

@@ -164,8 +164,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_data_error(_: Request, exc: Exception) -> Response:
         # Postgres refuses NUL characters in text: input that slipped past a field's pattern
         # (the transaction rolled back; nothing was written). Any other DataError is ours: 500.
-        if "NUL (0x00)" not in str(exc):
-            raise exc
+        if not any(nul in str(exc) for nul in ("NUL (0x00)", "\\u0000 cannot be converted")):
+            raise exc  # text fields say the first, JSON documents the second
         return problem_response(
             422, "validation-error", "Text fields must not contain NUL (\\u0000) characters."
         )
