@@ -15,6 +15,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from paylab.core.problems import Problem
 from paylab.payment.settings import PaymentSettings
 
 log = structlog.get_logger(__name__)
@@ -176,3 +177,34 @@ class BankClient(PartnerClient):
             json={"amount": amount},
             headers={"Idempotency-Key": idempotency_key},
         )
+
+
+def unavailable(what: str, exc: Exception) -> Problem:
+    """A 503 the caller may retry (partner or AWS trouble)."""
+    return Problem(503, f"{what}-unavailable", f"{exc}; retry later.")
+
+
+def partner_call(name: str, call: Any, *, field_prefix: str | None = None) -> dict[str, Any]:
+    """Run a partner call at creation: bad data → 422 with fields, trouble → 503."""
+    try:
+        result: dict[str, Any] = call()
+        return result
+    except PartnerUnavailable as exc:
+        raise unavailable(name, exc) from exc
+    except PartnerRejected as exc:
+        if field_prefix is None or exc.status != 422:
+            log.error("partner refused our request", partner=name, status=exc.status)
+            raise unavailable(name, exc) from exc
+        errors = [
+            {
+                "field": str(e.get("field", "body")).replace("body", field_prefix, 1),
+                "message": str(e.get("message", "invalid")),
+            }
+            for e in exc.errors
+        ]
+        raise Problem(
+            422,
+            "validation-error",
+            str(exc.body.get("detail", "Invalid payment data.")),
+            errors=errors or None,
+        ) from exc

@@ -31,9 +31,9 @@ from paylab.core.money import fmt
 from paylab.core.problems import Problem
 from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
-from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
 from paylab.payment.repository import NewEvents
-from paylab.payment.service import owned_payment, unavailable
+from paylab.payment.service import owned_payment
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)

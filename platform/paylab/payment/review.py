@@ -22,8 +22,10 @@ from paylab.core.problems import Problem
 from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments
+from paylab.payment.partners import unavailable
+from paylab.payment.pse_transfer import open_pse
 from paylab.payment.repository import NewEvents
-from paylab.payment.service import any_payment, open_pse, unavailable
+from paylab.payment.service import any_payment
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)

@@ -15,10 +15,10 @@ from paylab.core.problems import Problem
 from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments, pse_confirmations
-from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
 from paylab.payment.projection import load_row
 from paylab.payment.repository import NewEvents
-from paylab.payment.service import any_payment, unavailable
+from paylab.payment.service import any_payment
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)

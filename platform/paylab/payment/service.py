@@ -17,8 +17,9 @@ from paylab.payment.domain import PaymentState, Status
 from paylab.payment.event_store import VersionConflict
 from paylab.payment.idempotency import StoredResponse, claim_row, key_reused, request_hash
 from paylab.payment.models import idempotency_keys, payments
-from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.partners import partner_call, unavailable
 from paylab.payment.projection import from_row
+from paylab.payment.pse_transfer import open_pse, require_known_bank
 from paylab.payment.repository import NewEvents, new_events
 from paylab.payment.saga import SagaUnavailable
 from paylab.payment.schemas import PaymentIn
@@ -26,11 +27,6 @@ from paylab.payment.views import created_body
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
-
-
-def unavailable(what: str, exc: Exception) -> Problem:
-    """A 503 the caller may retry (partner or AWS trouble)."""
-    return Problem(503, f"{what}-unavailable", f"{exc}; retry later.")
 
 
 # ------------------------------------------------------------------------------------ create
@@ -151,7 +147,7 @@ def _decide_creation(
     """Tokenize, ask antifraud, open the PSE transfer: the events that create the payment."""
     card: dict[str, Any] | None = None
     if body.card is not None:
-        token = _partner(
+        token = partner_call(
             "bank",
             lambda: svc.bank.tokenize(
                 {**body.card.model_dump(), "holder_name": body.customer.name}
@@ -159,7 +155,7 @@ def _decide_creation(
             field_prefix="body",
         )
         card = {"token": token["token"], "brand": token["brand"], "last4": token["last4"]}
-    verdict = _partner("antifraud", lambda: svc.antifraud.evaluate(_attempt(payment_id, body)))
+    verdict = partner_call("antifraud", lambda: svc.antifraud.evaluate(_attempt(payment_id, body)))
     decision = str(verdict.get("decision"))
     if ref_payco is None:  # resuming a claim whose first attempt died before its events
         with svc.sessions() as session:
@@ -203,7 +199,7 @@ def _decide_creation(
         if decision == "review":
             # No transfer before an operator approves (review.open_held_pse): PSE has no
             # refunds, and a transfer opened now could expire during a long review.
-            _require_known_bank(svc, body.pse.bank_code)
+            require_known_bank(svc, body.pse.bank_code)
         else:
             data["pse"] |= open_pse(svc, data)
     return [(domain.CREATED, data)]
@@ -223,71 +219,6 @@ def _attempt(payment_id: str, body: PaymentIn) -> dict[str, Any]:
     if body.card is not None:
         attempt["card_number"] = body.card.number
     return attempt
-
-
-def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
-    """Open the PSE transfer of a payment (its PaymentCreated data): `transaction_id`, page.
-
-    The payment id is the Idempotency-Key, so opening it again answers the same transfer.
-    """
-    pse = created["pse"]
-    request = {
-        "amount": created["amount"],
-        "currency": "COP",
-        "reference": created["payment_id"],
-        "description": created["description"],
-        "bank_code": pse["bank_code"],
-        "person_type": pse["person_type"],
-        "doc_type": pse["doc_type"],
-        "doc_number": pse["doc_number"],
-        "payer_email": (created.get("customer") or {}).get("email"),
-        "return_url": str(created.get("return_url") or svc.settings.default_return_url),
-        "confirmation_url": svc.settings.pse_confirmation_url,
-    }
-    txn = _partner(
-        "pse",
-        lambda: svc.pse.create_transaction(request, idempotency_key=created["payment_id"]),
-        field_prefix="body.pse",
-    )
-    return {"transaction_id": txn["id"], "redirect_url": txn["redirect_url"]}
-
-
-def _require_known_bank(svc: Services, bank_code: str) -> None:
-    """What opening the transfer would have checked at once: PSE knows the payer's bank."""
-    banks = _partner("pse", svc.pse.banks)
-    if bank_code not in {str(b.get("code")) for b in banks.get("banks", [])}:
-        raise Problem(
-            422,
-            "validation-error",
-            f"PSE does not know bank {bank_code}.",
-            errors=[{"field": "body.pse.bank_code", "message": "unknown bank code"}],
-        )
-
-
-def _partner(name: str, call: Any, *, field_prefix: str | None = None) -> dict[str, Any]:
-    """Run a partner call at creation: bad data → 422 with fields, trouble → 503."""
-    try:
-        result: dict[str, Any] = call()
-        return result
-    except PartnerUnavailable as exc:
-        raise unavailable(name, exc) from exc
-    except PartnerRejected as exc:
-        if field_prefix is None or exc.status != 422:
-            log.error("partner refused our request", partner=name, status=exc.status)
-            raise unavailable(name, exc) from exc
-        errors = [
-            {
-                "field": str(e.get("field", "body")).replace("body", field_prefix, 1),
-                "message": str(e.get("message", "invalid")),
-            }
-            for e in exc.errors
-        ]
-        raise Problem(
-            422,
-            "validation-error",
-            str(exc.body.get("detail", "Invalid payment data.")),
-            errors=errors or None,
-        ) from exc
 
 
 # ------------------------------------------------------------------------------------ queries

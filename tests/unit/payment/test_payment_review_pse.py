@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from paylab.core.problems import Problem
-from paylab.payment import domain, review, service
+from paylab.payment import domain, pse_transfer, review
 from paylab.payment.domain import EventRecord, PaymentState, Status
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable
 from paylab.payment.wiring import Services
@@ -149,9 +149,9 @@ def test_a_transfer_pse_refuses_asks_the_operator_to_reject() -> None:
 
 def test_an_unknown_bank_is_refused_when_the_payment_is_created() -> None:
     svc = services(Repo(), Pse())
-    service._require_known_bank(svc, "1007")
+    pse_transfer.require_known_bank(svc, "1007")
     with pytest.raises(Problem) as refused:
-        service._require_known_bank(svc, "1999")
+        pse_transfer.require_known_bank(svc, "1999")
     assert refused.value.status == 422
     assert refused.value.errors == [{"field": "body.pse.bank_code", "message": "unknown bank code"}]
 
