@@ -55,7 +55,7 @@ LOCALSTACK_FILES = frozenset(
 # Test fixtures: throwaway values a test presents on purpose (wrong, too short, a
 # pending password for a role the test creates), never a credential of a running system.
 FIXTURES: dict[str, frozenset[str]] = {
-    "tests/integration/auth/test_auth_login.py": frozenset({"x"}),
+    "tests/integration/auth/test_auth_login.py": frozenset({"x", "prv 1"}),
     "tests/integration/gateway/test_gateway_limits.py": frozenset({"prv_x", "k"}),
     "tests/integration/gateway/test_gateway_proxy.py": frozenset({"wrong"}),
     "tests/integration/secrets/test_postgres_rotation.py": frozenset(
