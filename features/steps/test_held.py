@@ -17,6 +17,7 @@ import pytest
 import saga_support as saga
 from payment_scenario import PaymentWorld, payment_world
 from pytest_bdd import parsers, scenarios, then, when
+from waiting_support import wait_for
 
 from paylab.core.internal_auth import internal_credential
 from paylab.gateway.ops import OPS_KEY_HEADER
@@ -132,11 +133,15 @@ def _one_transfer(world: PaymentWorld) -> None:
     assert sup.journaled_posts("pse", "/v1/transactions", world.payment_id) == 1
 
 
-@then("the payment shows its bank page")
+@then("the payment shows its bank page once the SAGA waits for PSE")
 def _page(world: PaymentWorld) -> None:
-    got = world.m.payment(world.payment_id)
+    def page() -> dict[str, Any] | None:
+        got = world.m.payment(world.payment_id)
+        return got if got["pse"]["redirect_url"] else None
+
+    got = wait_for("the bank page", page, timeout=30)
     assert got["status"] == "pending", got
-    assert got["next_action"]["redirect_url"] == got["pse"]["redirect_url"] is not None, got
+    assert got["next_action"]["redirect_url"] == got["pse"]["redirect_url"], got
 
 
 @then(parsers.parse('its reason is "{reason}"'))

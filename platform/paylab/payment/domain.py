@@ -53,8 +53,10 @@ FAILED = "PaymentFailed"
 REFUNDED = "PaymentRefunded"
 HELD_FOR_REVIEW = "PaymentHeld"
 REVIEWED = "PaymentReviewed"
+#: A held PSE payment's transfer, opened once the SAGA waits for PSE after an approval.
+TRANSFER_OPENED = "PaymentTransferOpened"
 EVENT_TYPES = frozenset(
-    {CREATED, PROCESSED, COMPLETED, FAILED, REFUNDED, HELD_FOR_REVIEW, REVIEWED}
+    {CREATED, PROCESSED, COMPLETED, FAILED, REFUNDED, HELD_FOR_REVIEW, REVIEWED, TRANSFER_OPENED}
 )
 #: An operator's answer to antifraud's "review" (POST /v1/ops/payments/{id}/review).
 REVIEW_DECISIONS = frozenset({"approve", "reject"})
@@ -196,6 +198,8 @@ def evolve(state: PaymentState | None, event: EventRecord) -> PaymentState:
         return dataclasses.replace(state, status=Status.HELD, **bump)
     if event.type == REVIEWED:
         return _reviewed(state, event, bump)
+    if event.type == TRANSFER_OPENED:
+        return _transfer_opened(state, event, bump)
     if event.type in (COMPLETED, FAILED):
         # Approval leaves `held` through PaymentReviewed; only a failure ends a held payment.
         _require(
@@ -245,15 +249,27 @@ def _reviewed(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> 
     decision = str(event.data["decision"])
     if decision not in REVIEW_DECISIONS:
         raise InvalidTransition(f"unknown review decision {decision!r}")
-    # A PSE payment's transfer is opened when an operator approves it (payment/review.py).
-    pse = event.data.get("pse") or {}
     return dataclasses.replace(
         state,
         status=Status.PENDING if decision == "approve" else Status.HELD,
         review_decision=decision,
         review_reason=event.data.get("reason"),
-        pse_transaction_id=pse.get("transaction_id", state.pse_transaction_id),
-        pse_redirect_url=pse.get("redirect_url", state.pse_redirect_url),
+        **bump,
+    )
+
+
+def _transfer_opened(state: PaymentState, event: EventRecord, bump: dict[str, Any]) -> PaymentState:
+    """The PSE transfer of a payment an operator approved (none was opened while held)."""
+    _require(state, event, {Status.PENDING})
+    if state.method != "pse" or state.review_decision != "approve":
+        raise InvalidTransition(f"payment {state.id} is not an approved PSE payment")
+    if state.pse_transaction_id is not None:
+        raise InvalidTransition(f"payment {state.id} already has a PSE transfer")
+    pse = event.data["pse"]
+    return dataclasses.replace(
+        state,
+        pse_transaction_id=str(pse["transaction_id"]),
+        pse_redirect_url=str(pse["redirect_url"]),
         **bump,
     )
 

@@ -1,11 +1,21 @@
-"""The PSE transfer behind a PSE payment: opened at creation, or on approval after a review."""
+"""The PSE transfer behind a PSE payment: opened at creation, or after a review approved it.
+
+A payment antifraud held for review gets its transfer only when the SAGA, past the
+approval, waits for PSE (`saga_steps.await_confirmation`): opened at creation it could
+expire during a long review, a test bank that decides at once could charge a payer whose
+payment is then rejected, and opened at the approval itself it would race the review's
+timeout (an approval landing while the SAGA already compensates would show a live page).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from paylab.core.problems import Problem
+from paylab.payment import domain
+from paylab.payment.domain import PaymentState, Status
 from paylab.payment.partners import partner_call
+from paylab.payment.repository import NewEvents
 from paylab.payment.wiring import Services
 
 
@@ -46,3 +56,27 @@ def require_known_bank(svc: Services, bank_code: str) -> None:
             f"PSE does not know bank {bank_code}.",
             errors=[{"field": "body.pse.bank_code", "message": "unknown bank code"}],
         )
+
+
+def open_approved(svc: Services, state: PaymentState) -> PaymentState:
+    """Open the transfer of an approved held PSE payment once (PaymentTransferOpened).
+
+    The payment id is the Idempotency-Key, so a retried SAGA step gets the same transfer;
+    PSE down is a 503 (the step retries), PSE refusing it a 422 (the SAGA compensates).
+    """
+    if not _needs_transfer(state):
+        return state
+    created = svc.repo.store.load(state.id)[0]
+    opened = open_pse(svc, dict(created.data))
+
+    def record(current: PaymentState) -> NewEvents:
+        if not _needs_transfer(current):
+            return []  # a concurrent retry recorded the same transfer
+        return [(domain.TRANSFER_OPENED, {"pse": opened})]
+
+    return svc.repo.change(state.id, record, known=state)
+
+
+def _needs_transfer(state: PaymentState) -> bool:
+    approved = state.review_decision == "approve" and state.status is Status.PENDING
+    return state.method == "pse" and approved and state.pse_transaction_id is None

@@ -12,8 +12,6 @@ commits second sees the other and answers the token: a decision is never left un
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from sqlalchemy import select
 
@@ -23,7 +21,6 @@ from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments
 from paylab.payment.partners import unavailable
-from paylab.payment.pse_transfer import open_pse
 from paylab.payment.repository import NewEvents
 from paylab.payment.service import any_payment
 from paylab.payment.wiring import Services
@@ -108,9 +105,8 @@ def decide_review(
                 "payment-not-held",
                 f"Payment {payment_id} is {current.status.value}, not held for review.",
             )
-        return [(domain.REVIEWED, {"decision": decision, "reason": reason, **opened})]
+        return [(domain.REVIEWED, {"decision": decision, "reason": reason})]
 
-    opened = _open_held_pse(svc, known) if decision == "approve" else {}
     try:
         after = svc.repo.change(payment_id, decide, known=known)
     except ReviewConflict as conflict:
@@ -121,30 +117,6 @@ def decide_review(
     resume_recorded(svc, after)
     log.info("payment reviewed", payment_id=payment_id, decision=decision)
     return after
-
-
-def _open_held_pse(svc: Services, state: PaymentState) -> dict[str, Any]:
-    """Approving a PSE payment opens its transfer now (none was opened while it was held).
-
-    Opened before the decision is recorded: PSE down is a 503 and nothing is decided (the
-    operator approves again); the payment id as Idempotency-Key makes that repeat answer the
-    same transfer, as it does for two operators approving at once.
-    """
-    undecided = state.status is Status.HELD and state.review_decision is None
-    if state.method != "pse" or state.pse_transaction_id or not undecided:
-        return {}  # nothing to open, or a decision the payment will refuse
-    created = svc.repo.store.load(state.id)[0]
-    try:
-        return {"pse": open_pse(svc, dict(created.data))}
-    except Problem as refused:
-        if refused.status == 503:
-            raise
-        raise Problem(
-            409,
-            "pse-refused",
-            f"PSE refused the transfer of payment {state.id} ({refused.detail}); reject it "
-            "instead.",
-        ) from refused
 
 
 def resume_recorded(svc: Services, state: PaymentState) -> None:

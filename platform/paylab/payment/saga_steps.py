@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from paylab.core.db import unit_of_work
 from paylab.core.money import fmt
 from paylab.core.problems import Problem
-from paylab.payment import domain
+from paylab.payment import domain, pse_transfer
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments, pse_confirmations
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
@@ -131,7 +131,11 @@ def confirmation_of(svc: Services, payment_id: str) -> str | None:
 
 
 def await_confirmation(svc: Services, payment_id: str, task_token: str) -> None:
-    """Keep the SAGA's task token; answer it at once when the outcome is already known."""
+    """Keep the SAGA's task token; answer it at once when the outcome is already known.
+
+    A payment held for review gets its PSE transfer here, once the SAGA waits for it.
+    """
+    pse_transfer.open_approved(svc, any_payment(svc, payment_id))
     with unit_of_work(svc.sessions) as session:
         state = load_row(session, payment_id, lock=True)
         if state is None:

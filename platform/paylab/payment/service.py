@@ -197,7 +197,7 @@ def _decide_creation(
             "doc_number": body.pse.doc_number,
         }
         if decision == "review":
-            # No transfer before an operator approves (review.open_held_pse): PSE has no
+            # No transfer before an operator approves (pse_transfer.open_approved): PSE has no
             # refunds, and a transfer opened now could expire during a long review.
             require_known_bank(svc, body.pse.bank_code)
         else:

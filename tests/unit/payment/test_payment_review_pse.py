@@ -1,4 +1,4 @@
-"""A PSE payment held for review: no transfer at PSE until an operator approves it (fakes)."""
+"""A PSE payment held for review: no transfer at PSE until the SAGA waits for it (fakes)."""
 
 from __future__ import annotations
 
@@ -107,44 +107,86 @@ def services(repo: Repo, pse: Pse) -> Services:
 HELD = (domain.HELD_FOR_REVIEW, {"reason": "antifraud_review"})
 
 
-def test_approval_opens_the_transfer_and_records_its_page() -> None:
+APPROVED = (domain.REVIEWED, {"decision": "approve", "reason": "known customer"})
+
+
+def test_approval_records_the_decision_and_opens_no_transfer() -> None:
     repo, pse = Repo(HELD), Pse()
     held = repo.state
     assert (held.status, held.pse_bank_code, held.pse_transaction_id) == (Status.HELD, "1007", None)
     after = review.decide_review(services(repo, pse), "p-1", "approve", "known customer")
+    assert (after.status, after.review_decision) == (Status.PENDING, "approve")
+    assert pse.opened == [] and after.pse_transaction_id is None
+
+
+def test_the_saga_waiting_for_pse_opens_the_transfer_once() -> None:
+    repo, pse = Repo(HELD, APPROVED), Pse()
+    after = pse_transfer.open_approved(services(repo, pse), repo.state)
     [(body, key)] = pse.opened
-    assert key == "p-1"  # the payment id: approving again answers the same transfer
+    assert key == "p-1"  # the payment id: a retried step answers the same transfer
     assert (body["reference"], body["amount"], body["bank_code"]) == ("p-1", "6000000.00", "1007")
     assert body["payer_email"] == "ana@example.com" and body["doc_number"] == "1234"
     assert (after.status, after.pse_transaction_id) == (Status.PENDING, "pse-1")
     assert after.pse_redirect_url == "http://127.0.0.1:9001/pay/pse-1"
+    assert [e.type for e in repo.store.events][-1] == domain.TRANSFER_OPENED
+    again = pse_transfer.open_approved(services(repo, pse), repo.state)
+    assert len(pse.opened) == 1 and again.version == after.version
 
 
-def test_rejection_opens_nothing() -> None:
-    repo, pse = Repo(HELD), Pse()
-    after = review.decide_review(services(repo, pse), "p-1", "reject", "stolen identity")
-    assert pse.opened == [] and after.pse_transaction_id is None
+def test_a_step_racing_another_records_the_transfer_once() -> None:
+    repo, pse = Repo(HELD, APPROVED), Pse()
+    stale = repo.state
+    pse_transfer.open_approved(services(repo, pse), stale)
+    after = pse_transfer.open_approved(services(repo, pse), stale)  # read before the first
+    assert len(pse.opened) == 2  # PSE answers both with the same transfer (same key)
+    assert [e.type for e in repo.store.events].count(domain.TRANSFER_OPENED) == 1
+    assert after.pse_transaction_id == "pse-1"
 
 
-def test_pse_down_decides_nothing_so_the_operator_can_approve_again() -> None:
-    repo = Repo(HELD)
+def test_pse_down_records_nothing_so_the_step_can_retry() -> None:
+    repo = Repo(HELD, APPROVED)
     with pytest.raises(Problem) as down:
-        review.decide_review(
-            services(repo, Pse(PartnerUnavailable("pse down"))), "p-1", "approve", None
-        )
+        pse_transfer.open_approved(services(repo, Pse(PartnerUnavailable("pse down"))), repo.state)
     assert down.value.status == 503
-    assert repo.state.review_decision is None
-    after = review.decide_review(services(repo, Pse()), "p-1", "approve", None)
-    assert after.review_decision == "approve" and after.pse_transaction_id == "pse-1"
+    assert repo.state.pse_transaction_id is None
+    after = pse_transfer.open_approved(services(repo, Pse()), repo.state)
+    assert after.pse_transaction_id == "pse-1"
 
 
-def test_a_transfer_pse_refuses_asks_the_operator_to_reject() -> None:
-    repo = Repo(HELD)
-    refused = PartnerRejected("pse", 422, {"detail": "unknown bank", "errors": []})
-    with pytest.raises(Problem) as conflict:
-        review.decide_review(services(repo, Pse(refused)), "p-1", "approve", None)
-    assert (conflict.value.status, conflict.value.slug) == (409, "pse-refused")
-    assert repo.state.review_decision is None
+def test_a_transfer_pse_refuses_is_a_422_that_the_saga_compensates() -> None:
+    repo = Repo(HELD, APPROVED)
+    refused = PartnerRejected(
+        "pse", 422, {"detail": "unknown bank", "errors": [{"field": "body.bank_code"}]}
+    )
+    with pytest.raises(Problem) as bad:
+        pse_transfer.open_approved(services(repo, Pse(refused)), repo.state)
+    assert bad.value.status == 422
+    assert repo.state.pse_transaction_id is None
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        (HELD,),  # undecided
+        (HELD, (domain.REVIEWED, {"decision": "reject", "reason": "stolen identity"})),
+        (),  # never held: its transfer was opened with the payment
+    ],
+)
+def test_only_an_approved_held_payment_gets_a_transfer(
+    kinds: tuple[tuple[str, dict[str, Any]], ...],
+) -> None:
+    repo, pse = Repo(*kinds), Pse()
+    before = repo.state
+    assert pse_transfer.open_approved(services(repo, pse), before) == before
+    assert pse.opened == []
+
+
+def test_the_fold_refuses_a_transfer_the_payment_cannot_have() -> None:
+    opened = (domain.TRANSFER_OPENED, {"pse": {"transaction_id": "t", "redirect_url": "u"}})
+    with pytest.raises(domain.InvalidTransition):
+        Repo(HELD, opened).state  # noqa: B018 - folding is the point
+    with pytest.raises(domain.InvalidTransition):
+        Repo(HELD, APPROVED, opened, opened).state  # noqa: B018
 
 
 def test_an_unknown_bank_is_refused_when_the_payment_is_created() -> None:
@@ -160,4 +202,4 @@ def test_a_decision_the_payment_refuses_opens_nothing() -> None:
     repo, pse = Repo(), Pse()  # pending: the SAGA has not held it yet
     with pytest.raises(review.ReviewConflict):
         review.decide_review(services(repo, pse), "p-1", "approve", None)
-    assert pse.opened == []
+    assert pse.opened == [] and repo.state.review_decision is None
