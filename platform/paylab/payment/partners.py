@@ -41,6 +41,14 @@ class PartnerRejected(Exception):
         return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A partner's JSON answer, and whether it replays the first answer to the same request."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
 class _Transient(Exception):
     """A retryable answer (5xx, 429, unreadable body)."""
 
@@ -83,6 +91,17 @@ class PartnerClient:
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One logical call: retried on transient failures, mapped to domain errors."""
+        return self.call_answer(method, path, json=json, headers=headers).body
+
+    def call_answer(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        """`call`, with whether the partner replayed an earlier answer (Idempotent-Replayed)."""
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential(multiplier=self.retry.backoff_s, max=2.0),
@@ -105,7 +124,7 @@ class PartnerClient:
         path: str,
         body: dict[str, Any] | None,
         headers: dict[str, str] | None,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         response = self.http.request(method, path, json=body, headers=headers)
         if response.status_code >= 500 or response.status_code == 429:
             raise _Transient(f"{self.name} {method} {path}: HTTP {response.status_code}")
@@ -117,7 +136,7 @@ class PartnerClient:
             raise _Transient(f"{self.name} {method} {path}: unexpected body")
         if response.status_code >= 400:
             raise PartnerRejected(self.name, response.status_code, parsed)
-        return parsed
+        return Answer(parsed, response.headers.get("idempotent-replayed") == "true")
 
 
 class AntifraudClient(PartnerClient):

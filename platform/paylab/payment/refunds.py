@@ -14,7 +14,8 @@ Every step is idempotent per refund (the rest: once per payment; a partial refun
 Idempotency-Key), so a retry after a crash or a 503 carries on where the first attempt
 stopped: the reservation is found again by its operation id, the bank answers a repeated
 refund with the first one's id (same Idempotency-Key), completing twice changes nothing. If
-the bank refuses for good, the reservation is cancelled and the merchant keeps its money.
+the bank refuses a first attempt for good, the reservation is cancelled and the merchant keeps
+its money; if it refuses a retry, the refund is in doubt and stays reserved (decisions.md).
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ def refund_payment(
     if amount is None:
         if state.status is Status.REVERSED:
             return state
+        # Once per payment and per amount refunded before it: a rest refund the bank refused
+        # (cancelled) does not block the rest after a later partial refund.
         operation = f"{state.id}:refund"
+        if state.refunded_amount:
+            operation += f":after:{fmt(state.refunded_amount)}"
     elif key is None:
         raise Problem(
             400,
@@ -93,12 +98,7 @@ def refund_payment(
         )
     if refund["status"] == "reserved":
         reference = _processor_refund(svc, state, refund, operation)
-        refund = _wallet(
-            state,
-            lambda: svc.wallet.complete_refund(
-                str(refund["id"]), operation_id=f"{operation}:complete", reference=reference
-            ),
-        )
+        refund = _complete(svc, state, refund, operation, reference)
     data = {
         "refund_id": str(refund.get("reference") or refund["id"]),
         "amount": str(refund["amount"]),
@@ -136,16 +136,30 @@ def _processor_refund(
             raise BankRefused("the payment has no bank authorization")
         return _bank_refund(svc, state.authorization_id, str(refund["amount"]), operation)
     except BankRefused as exc:
-        reason = _CONTROL.sub(" ", f"bank refused: {exc}")[:200]
-        _wallet(
-            state,
-            lambda: svc.wallet.cancel_refund(
-                str(refund["id"]), operation_id=f"{operation}:cancel", reason=reason
-            ),
-        )
+        if refund.get("found_again"):
+            # An earlier attempt reserved this refund and then stopped: the bank may have
+            # refunded it already and forgotten the key. Cancelling would give the merchant
+            # back money the payer may have received; the reservation stays for operations.
+            log.error(
+                "refund in doubt", payment_id=state.id, refund_id=refund["id"], error=str(exc)
+            )
+            raise Problem(
+                409,
+                "refund-in-doubt",
+                f"An earlier attempt of this refund stopped half-way and the bank now refuses "
+                f"it ({exc}); whether the payer was refunded is not known. The merchant's "
+                f"{refund['amount']} {state.currency} stay reserved (wallet refund "
+                f"{refund['id']}) until operations reconcile it with the bank.",
+            ) from exc
+        _cancel(svc, state, refund, operation, f"bank refused: {exc}")
         raise Problem(
             409, "refund-refused", f"The bank refused the refund ({exc}); nothing was moved."
         ) from exc
+
+
+#: Bank answers that refuse the refund itself; any other 4xx (our credential, a limit) is
+#: trouble on our side or a passing one: a 503, and the reservation stays for a retry.
+_BANK_REFUSALS = frozenset({400, 404, 409, 422})
 
 
 def _bank_refund(svc: Services, authorization_id: str, amount: str, operation: str) -> str:
@@ -154,7 +168,50 @@ def _bank_refund(svc: Services, authorization_id: str, amount: str, operation: s
     except PartnerUnavailable as exc:
         raise unavailable("bank", exc) from exc
     except PartnerRejected as exc:
+        if exc.status not in _BANK_REFUSALS:
+            log.error("bank refused our request", status=exc.status)
+            raise unavailable("bank", exc) from exc
         raise BankRefused(str(exc.body.get("detail") or exc.status)) from exc
+
+
+def _complete(
+    svc: Services,
+    state: PaymentState,
+    refund: dict[str, Any],
+    operation: str,
+    reference: str | None,
+) -> dict[str, Any]:
+    """Move the reserved money on; a payer's wallet that cannot take it cancels the refund."""
+    try:
+        return svc.wallet.complete_refund(
+            str(refund["id"]), operation_id=f"{operation}:complete", reference=reference
+        )
+    except PartnerRejected as exc:
+        # Only a refund into the payer's wallet can be refused here (its balance limit), and
+        # no partner moved money for it: give the merchant its reservation back.
+        if state.method != "wallet" or exc.status != 422:
+            raise _wallet_problem(state, exc) from exc
+        detail = str(exc.body.get("detail", exc))
+        _cancel(svc, state, refund, operation, f"payer's wallet refused it: {detail}")
+        raise Problem(
+            409,
+            "refund-refused",
+            f"The payer's wallet cannot take the refund ({detail}); nothing was moved.",
+        ) from exc
+    except PartnerUnavailable as exc:
+        raise unavailable("wallet", exc) from exc
+
+
+def _cancel(
+    svc: Services, state: PaymentState, refund: dict[str, Any], operation: str, why: str
+) -> None:
+    reason = _CONTROL.sub(" ", why)[:200]
+    _wallet(
+        state,
+        lambda: svc.wallet.cancel_refund(
+            str(refund["id"]), operation_id=f"{operation}:cancel", reason=reason
+        ),
+    )
 
 
 def _wallet(state: PaymentState, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -164,17 +221,21 @@ def _wallet(state: PaymentState, call: Callable[[], dict[str, Any]]) -> dict[str
     except PartnerUnavailable as exc:
         raise unavailable("wallet", exc) from exc
     except PartnerRejected as exc:
-        slug = str(exc.body.get("type", "")).rsplit("/", 1)[-1] or "refund-refused"
-        detail = str(exc.body.get("detail", exc))
-        if slug == "insufficient-funds":
-            raise Problem(
-                409,
-                "insufficient-funds",
-                f"The merchant's available balance cannot pay back {fmt(state.amount)} "
-                f"{state.currency} ({detail}); nothing was refunded.",
-            ) from exc
-        if exc.status in (404, 409):
-            log.error("wallet refused a refund", payment_id=state.id, slug=slug, detail=detail)
-            raise Problem(409, slug, f"The wallet refused the refund: {detail}") from exc
-        log.error("wallet refused our request", payment_id=state.id, status=exc.status)
-        raise unavailable("wallet", exc) from exc
+        raise _wallet_problem(state, exc) from exc
+
+
+def _wallet_problem(state: PaymentState, exc: PartnerRejected) -> Problem:
+    slug = str(exc.body.get("type", "")).rsplit("/", 1)[-1] or "refund-refused"
+    detail = str(exc.body.get("detail", exc))
+    if slug == "insufficient-funds":
+        return Problem(
+            409,
+            "insufficient-funds",
+            f"The merchant's available balance cannot pay back the refund ({detail}); "
+            "nothing was refunded.",
+        )
+    if exc.status in (404, 409):
+        log.error("wallet refused a refund", payment_id=state.id, slug=slug, detail=detail)
+        return Problem(409, slug, f"The wallet refused the refund: {detail}")
+    log.error("wallet refused our request", payment_id=state.id, status=exc.status)
+    return unavailable("wallet", exc)

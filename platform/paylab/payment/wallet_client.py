@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paylab.core.internal_auth import HEADER, internal_credential
-from paylab.payment.partners import PartnerClient, PartnerRejected
+from paylab.payment.partners import Answer, PartnerClient, PartnerRejected
 
 
 class WalletClient(PartnerClient):
@@ -29,25 +29,33 @@ class WalletClient(PartnerClient):
         self._credential = credential
 
     def _internal(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._internal_answer(method, path, body).body
+
+    def _internal_answer(self, method: str, path: str, body: dict[str, Any]) -> Answer:
         try:
-            return self.call(method, path, json=body, headers={HEADER: self._credential()})
+            return self.call_answer(method, path, json=body, headers={HEADER: self._credential()})
         except PartnerRejected as exc:
             if exc.status != 401:
                 raise
         fresh = self._credential(refresh=True)
-        return self.call(method, path, json=body, headers={HEADER: fresh})
+        return self.call_answer(method, path, json=body, headers={HEADER: fresh})
 
     def reserve_refund(
         self, *, operation_id: str, payment_id: str, merchant_id: str, amount: str
     ) -> dict[str, Any]:
-        """The refund (reserved, or as it is now for a known operation id)."""
+        """The refund (reserved, or as it is now for a known operation id).
+
+        `found_again` is true when an earlier call reserved it (a retry): its processor step
+        may have happened already.
+        """
         body = {
             "operation_id": operation_id,
             "payment_id": payment_id,
             "merchant_id": merchant_id,
             "amount": amount,
         }
-        return self._internal("POST", "/internal/refunds", body)
+        answer = self._internal_answer("POST", "/internal/refunds", body)
+        return {**answer.body, "found_again": answer.replayed}
 
     def complete_refund(
         self, refund_id: str, *, operation_id: str, reference: str | None

@@ -74,6 +74,8 @@ class Steps:
         self.wallet_refusal = wallet_refusal
         self.bank_error = bank
         self.refund_status = "reserved"
+        self.found_again = False  # the wallet's answer to a retry: reserved by an earlier call
+        self.complete_refusal: PartnerRejected | None = None
         self.reserved: list[tuple[str, str]] = []  # (operation id, amount)
         self.bank_refunds: list[tuple[str, str]] = []  # (amount, idempotency key)
 
@@ -84,10 +86,18 @@ class Steps:
             raise PartnerRejected("wallet", 409, problem)
         self.reserved.append((operation_id, amount))
         refund_id = f"r-{len(self.reserved)}"
-        return {"id": refund_id, "status": self.refund_status, "reference": None, "amount": amount}
+        return {
+            "id": refund_id,
+            "status": self.refund_status,
+            "reference": None,
+            "amount": amount,
+            "found_again": self.found_again,
+        }
 
     def complete_refund(self, refund_id: str, **kw: Any) -> dict[str, Any]:
         self.log.append("wallet.complete")
+        if self.complete_refusal:
+            raise self.complete_refusal
         amount = self.reserved[int(refund_id[2:]) - 1][1]
         return {
             "id": refund_id,
@@ -153,6 +163,54 @@ def test_a_bank_refusal_cancels_the_reservation() -> None:
     assert repo.appended == []
 
 
+def test_a_bank_refusal_of_a_retried_refund_keeps_it_reserved_as_in_doubt() -> None:
+    # An earlier attempt reserved it and stopped; the bank may have refunded it then and
+    # forgotten the key: cancelling would hand the merchant money the payer may have got.
+    steps = Steps(bank=PartnerRejected("bank", 409, {"detail": "nothing left to refund"}))
+    steps.found_again = True
+    svc, repo = services(approved(), steps)
+    with pytest.raises(Problem) as doubt:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert (doubt.value.status, doubt.value.slug) == (409, "refund-in-doubt")
+    assert "r-1" in doubt.value.detail
+    assert steps.log == ["wallet.reserve", "bank.refund"] and repo.appended == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 429])
+def test_a_bank_answer_about_us_not_the_refund_keeps_the_reservation(status: int) -> None:
+    steps = Steps(bank=PartnerRejected("bank", status, {"detail": "not now"}))
+    svc, repo = services(approved(), steps)
+    with pytest.raises(Problem) as unavailable:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert unavailable.value.status == 503
+    assert steps.log == ["wallet.reserve", "bank.refund"] and repo.appended == []
+
+
+def test_a_payer_wallet_that_cannot_take_the_refund_cancels_it() -> None:
+    steps = Steps()
+    limit = {"type": "https://paylab.dev/problems/balance-limit", "detail": "over 5000000.00"}
+    steps.complete_refusal = PartnerRejected("wallet", 422, limit)
+    svc, repo = services(approved("wallet"), steps)
+    with pytest.raises(Problem) as refused:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert (refused.value.status, refused.value.slug) == (409, "refund-refused")
+    assert steps.log == ["wallet.reserve", "wallet.complete", "wallet.cancel"]
+    assert repo.appended == []
+
+
+def test_the_rest_after_a_refused_rest_and_a_partial_is_a_new_operation() -> None:
+    steps = Steps(bank=PartnerRejected("bank", 422, {"detail": "try later"}))
+    svc, _ = services(approved(), steps)
+    with pytest.raises(Problem):
+        refunds.refund_payment(svc, "m-1", "p-1")  # refused: its reservation is cancelled
+    steps.bank_error = None
+    refunds.refund_payment(svc, "m-1", "p-1", Decimal("5000.00"), "k1")
+    rest = refunds.refund_payment(svc, "m-1", "p-1")
+    assert rest.status is Status.REVERSED
+    cancelled_rest, _partial, rest_op = (op for op, _ in steps.reserved)
+    assert (cancelled_rest, rest_op) == ("p-1:refund", "p-1:refund:after:5000.00")
+
+
 def test_a_bank_outage_keeps_the_reservation_for_the_retry() -> None:
     steps = Steps(bank=PartnerUnavailable("bank down"))
     svc, repo = services(approved(), steps)
@@ -203,8 +261,9 @@ def test_partial_refunds_then_the_rest_reverse_the_payment() -> None:
     rest = refunds.refund_payment(svc, "m-1", "p-1")
     assert (rest.status, rest.refunded_amount) == (Status.REVERSED, Decimal("20000.00"))
     k1, k2 = (f"p-1:refund:{hashlib.sha256(k).hexdigest()[:32]}" for k in (b"k1", b"k2"))
-    assert steps.reserved == [(k1, "5000.00"), (k2, "2500.50"), ("p-1:refund", "12499.50")]
-    assert [key for _, key in steps.bank_refunds] == [k1, k2, "p-1:refund"]
+    rest_op = "p-1:refund:after:7500.50"  # the rest, once per amount already refunded
+    assert steps.reserved == [(k1, "5000.00"), (k2, "2500.50"), (rest_op, "12499.50")]
+    assert [key for _, key in steps.bank_refunds] == [k1, k2, rest_op]
     assert rest.refund_ids == ("rf-1", "rf-2", "rf-3")
 
 
