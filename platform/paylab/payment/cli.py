@@ -84,4 +84,49 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         typer.echo(review_out(state).model_dump_json(indent=2))
 
+    @payments.command("reconcile-refunds")
+    def reconcile_refunds_command(
+        older_than: Annotated[
+            int,
+            typer.Option(
+                "--older-than", min=0, help="Seconds a reservation must be old to be settled"
+            ),
+        ] = 600,
+        payment_id: Annotated[
+            str | None, typer.Option("--payment", help="Only this payment's refunds")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object per refund")] = False,
+    ) -> None:
+        """Finish or undo refunds that a failed request left reserved in the wallet.
+
+        Cancels what the bank never refunded, completes and records what it did; exits 1
+        when a refund stays in doubt or could not be settled (it is listed).
+        """
+        from datetime import timedelta
+
+        from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+        from paylab.payment.refund_reconcile import reconcile_refunds
+        from paylab.payment.wiring import build
+
+        svc = build(get_payment_settings())
+        try:
+            settled = reconcile_refunds(
+                svc, older_than=timedelta(seconds=older_than), payment_id=payment_id
+            )
+        except (PartnerUnavailable, PartnerRejected) as exc:
+            typer.echo(f"cannot list the wallet's reserved refunds: {exc}", err=True)
+            raise typer.Exit(1) from None
+        for item in settled:
+            if as_json:
+                typer.echo(json.dumps(item.as_dict()))
+            else:
+                typer.echo(
+                    f"{item.action:<10} payment {item.payment_id} refund {item.refund_id} "
+                    f"{item.amount}: {item.detail}"
+                )
+        if not as_json:
+            typer.echo(f"{len(settled)} reserved refund(s) older than {older_than} s looked at.")
+        if any(item.action in ("in-doubt", "failed") for item in settled):
+            raise typer.Exit(1)
+
     app.add_typer(payments, name="payments")

@@ -99,8 +99,18 @@ def refund_payment(
     if refund["status"] == "reserved":
         reference = _processor_refund(svc, state, refund, operation)
         refund = _complete(svc, state, refund, operation, reference)
+    return record_refund(svc, state.id, refund)
+
+
+def recorded_id(refund: dict[str, Any]) -> str:
+    """The id a completed wallet refund is recorded under: the bank's, else the wallet's."""
+    return str(refund.get("reference") or refund["id"])
+
+
+def record_refund(svc: Services, payment_id: str, refund: dict[str, Any]) -> PaymentState:
+    """Append PaymentRefunded for a refund the wallet completed, once."""
     data = {
-        "refund_id": str(refund.get("reference") or refund["id"]),
+        "refund_id": recorded_id(refund),
         "amount": str(refund["amount"]),
         "wallet_refund_id": str(refund["id"]),
     }
@@ -111,7 +121,7 @@ def refund_payment(
         _require_approved(current)
         return [(domain.REFUNDED, data)]
 
-    return svc.repo.change(state.id, decide)
+    return svc.repo.change(payment_id, decide)
 
 
 def _require_approved(state: PaymentState) -> None:
@@ -149,7 +159,7 @@ def _processor_refund(
                 f"An earlier attempt of this refund stopped half-way and the bank now refuses "
                 f"it ({exc}); whether the payer was refunded is not known. The merchant's "
                 f"{refund['amount']} {state.currency} stay reserved (wallet refund "
-                f"{refund['id']}) until operations reconcile it with the bank.",
+                f"{refund['id']}) until `paylab payments reconcile-refunds` settles it.",
             ) from exc
         _cancel(svc, state, refund, operation, f"bank refused: {exc}")
         raise Problem(

@@ -8,7 +8,9 @@ have just been rotated).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.payment.partners import Answer, PartnerClient, PartnerRejected
@@ -31,7 +33,7 @@ class WalletClient(PartnerClient):
     def _internal(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._internal_answer(method, path, body).body
 
-    def _internal_answer(self, method: str, path: str, body: dict[str, Any]) -> Answer:
+    def _internal_answer(self, method: str, path: str, body: dict[str, Any] | None) -> Answer:
         try:
             return self.call_answer(method, path, json=body, headers={HEADER: self._credential()})
         except PartnerRejected as exc:
@@ -68,3 +70,23 @@ class WalletClient(PartnerClient):
         """Give the merchant its reserved money back (idempotent)."""
         body = {"operation_id": operation_id, "reason": reason}
         return self._internal("POST", f"/internal/refunds/{refund_id}/cancel", body)
+
+    def list_refunds(
+        self,
+        *,
+        payment_id: str | None = None,
+        status: str | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Refunds, oldest first: a payment's, or those in `status` reserved before a time."""
+        params: dict[str, str] = {"limit": str(limit)}
+        if payment_id is not None:
+            params["payment_id"] = payment_id
+        if status is not None:
+            params["status"] = status
+        if created_before is not None:
+            params["created_before"] = created_before.isoformat()
+        path = f"/internal/refunds?{urlencode(params)}"
+        answer = self._internal_answer("GET", path, None)
+        return list(answer.body["refunds"])

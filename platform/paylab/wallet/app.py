@@ -12,6 +12,7 @@ from paylab.core.lazy import Lazy
 from paylab.core.problems import problem_response
 from paylab.wallet import jobs
 from paylab.wallet.operations import WalletError
+from paylab.wallet.refund_routes import refunds
 from paylab.wallet.routes import internal, public
 from paylab.wallet.service import WalletService
 from paylab.wallet.settings import WalletSettings, get_wallet_settings
@@ -22,7 +23,7 @@ TITLE = "Paylab wallet"
 def create(engine: Engine | None = None, settings: WalletSettings | None = None) -> FastAPI:
     """The wallet app; `engine` defaults to one connected as `paylab_wallet`."""
     settings = settings or get_wallet_settings()  # invalid settings fail here, at startup
-    app = create_app("wallet", [public, internal, jobs.router], title=TITLE)
+    app = create_app("wallet", [public, internal, refunds, jobs.router], title=TITLE)
 
     app.state.wallet = Lazy(
         lambda: WalletService(engine or service_engine("wallet", pool_size=10), settings)

@@ -10,6 +10,7 @@ then the refund row, then balance rows by account id.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -169,6 +170,29 @@ class RefundService:
             hold = session.get(Hold, refund.hold_id)
             assert hold is not None
             return schemas.Refund.model_validate(refund_body(refund, hold.method))
+
+    def search(
+        self,
+        *,
+        payment_id: str | None,
+        status: str | None,
+        created_before: datetime | None,
+        limit: int,
+    ) -> schemas.RefundList:
+        """Refunds matching every filter given, oldest first."""
+        query = select(Refund, Hold.method).join(Hold, Hold.id == Refund.hold_id)
+        if payment_id is not None:
+            query = query.where(Hold.payment_id == payment_id)
+        if status is not None:
+            query = query.where(Refund.status == status)
+        if created_before is not None:
+            query = query.where(Refund.created_at < created_before)
+        query = query.order_by(Refund.created_at, Refund.id).limit(limit)
+        with self._sessions() as session:
+            rows = session.execute(query).all()
+            return schemas.RefundList(
+                refunds=[schemas.Refund.model_validate(refund_body(r, m)) for r, m in rows]
+            )
 
     def _resolve(
         self,

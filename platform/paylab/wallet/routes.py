@@ -218,52 +218,6 @@ def release_payment(
 
 
 @internal.post(
-    "/refunds", status_code=201, response_model=schemas.Refund, responses=_problems(404, 409, 422)
-)
-def reserve_refund(
-    _: InternalCaller, body: schemas.RefundCreate, service: Service, correlation: Correlation
-) -> Response:
-    """Reserve a refund: the merchant's part leaves its available balance (409 when short)."""
-    return respond(service.refunds.reserve(body, correlation))
-
-
-@internal.get("/refunds/{refund_id}", response_model=schemas.Refund, responses=_problems(404, 422))
-def get_refund(_: InternalCaller, refund_id: UUID, service: Service) -> schemas.Refund:
-    """A refund's current state."""
-    return service.refunds.get(refund_id)
-
-
-@internal.post(
-    "/refunds/{refund_id}/complete",
-    response_model=schemas.Refund,
-    responses=_problems(404, 409, 422),
-)
-def complete_refund(
-    _: InternalCaller,
-    refund_id: UUID,
-    body: schemas.RefundComplete,
-    service: Service,
-    correlation: Correlation,
-) -> Response:
-    """The money goes back to the payer's wallet or the clearing account, exactly once."""
-    return respond(service.refunds.complete(refund_id, body, correlation))
-
-
-@internal.post(
-    "/refunds/{refund_id}/cancel", response_model=schemas.Refund, responses=_problems(404, 409, 422)
-)
-def cancel_refund(
-    _: InternalCaller,
-    refund_id: UUID,
-    body: schemas.RefundCancel,
-    service: Service,
-    correlation: Correlation,
-) -> Response:
-    """The merchant gets its reserved part back (the processor refused the refund)."""
-    return respond(service.refunds.cancel(refund_id, body, correlation))
-
-
-@internal.post(
     "/payouts", status_code=201, response_model=schemas.Payout, responses=_problems(404, 409, 422)
 )
 def payout(

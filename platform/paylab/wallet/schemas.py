@@ -187,6 +187,9 @@ class PaymentHoldRelease(BaseModel):
     hold: Hold | None
 
 
+RefundStatus = Literal["reserved", "refunded", "cancelled"]
+
+
 class Refund(BaseModel):
     id: UUID
     operation_id: str
@@ -200,11 +203,15 @@ class Refund(BaseModel):
     currency: Currency
     merchant_account_id: UUID
     target_account_id: UUID = Field(description="The payer's wallet or the clearing account.")
-    status: Literal["reserved", "refunded", "cancelled"]
+    status: RefundStatus
     reference: str | None
     cancel_reason: str | None
     created_at: datetime
     resolved_at: datetime | None
+
+
+class RefundList(BaseModel):
+    refunds: list[Refund]
 
 
 class Payout(BaseModel):

@@ -30,6 +30,7 @@ from paylab.wallet.app import create as create_wallet
 
 from ..resources import AwsClients, ignore_missing, unique_name
 from ..waiting import wait_until
+from .refund_support import Wallet, approver
 
 APPROVED_CARD = "4575623182290326"
 REJECTED_CARD = "4151611527583283"
@@ -197,3 +198,21 @@ def bank_calls(path: str, payment_id: str) -> int:
         f"{BANK}/_sim/journal", params={"kind": "request", "path": path, "limit": 5000}
     ).json()["entries"]
     return sum(1 for e in entries if payment_id in (e.get("request_body") or ""))
+
+
+@pytest.fixture
+def wallet(wallet_url: str, internal_headers: dict[str, str]) -> Iterator[Wallet]:
+    """The wallet's internal API (refund tests)."""
+    with httpx.Client(base_url=wallet_url, headers=internal_headers, timeout=10.0) as http:
+        yield Wallet(http)
+
+
+@pytest.fixture
+def approved(
+    client: TestClient,
+    headers: Callable[..., dict[str, str]],
+    internal_headers: dict[str, str],
+    wallet: Wallet,
+) -> Callable[..., str]:
+    """approved(body) -> the id of a payment the (played) SAGA approved and captured."""
+    return approver(client, headers, internal_headers, wallet)

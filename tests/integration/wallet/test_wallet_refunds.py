@@ -239,3 +239,28 @@ def test_concurrent_refunds_of_one_payment_refund_it_once(
     statuses = together(8, attempt)
     assert sorted(statuses) == [201] + [409] * 7
     ledger_ok()
+
+
+def test_refunds_are_listed_by_payment_and_by_state_oldest_first(
+    client: TestClient, merchant: Merchant
+) -> None:
+    hold = captured(client, merchant, "card", "20000.00")
+    first = reserve(client, merchant, hold["payment_id"], "5000.00").json()
+    second = reserve(client, merchant, hold["payment_id"], "3000.00").json()
+    assert complete(client, first["id"], "rf-1").status_code == 200
+
+    def listed(**params: str) -> list[tuple[str, str]]:
+        r = client.get("/internal/refunds", params=params)
+        assert r.status_code == 200, r.text
+        return [(x["id"], x["status"]) for x in r.json()["refunds"]]
+
+    payment = hold["payment_id"]
+    assert listed(payment_id=payment) == [(first["id"], "refunded"), (second["id"], "reserved")]
+    assert listed(payment_id=payment, status="reserved") == [(second["id"], "reserved")]
+    before = first["created_at"]  # `created_before` is exclusive: the first is not before itself
+    assert listed(payment_id=payment, created_before=before) == []
+    for bad in ({"status": "lost"}, {"limit": "0"}, {"created_before": "yesterday"}):
+        r = client.get("/internal/refunds", params=bad)
+        assert r.status_code == 422 and r.headers["content-type"].startswith(
+            "application/problem+json"
+        ), r.text

@@ -1,0 +1,150 @@
+"""Refunds left `reserved` by an attempt that stopped half-way: finish or undo them.
+
+A refund request reserves the merchant's part in the wallet, asks the bank (cards), then
+completes the reservation (payment/refunds.py). A request that died in between (a crash,
+a 503 nobody retried, a client that retried with another key) leaves the reservation open:
+the merchant's money is held for good. `./paylab payments reconcile-refunds` settles each
+payment whose reservations are older than a grace period, from what the bank says:
+
+- no partner holds the money (PSE, wallet payments), or the bank refunded nothing beyond the
+  completed refunds: nothing moved for them; the reservations are cancelled;
+- the bank refunded exactly the completed refunds plus all the reserved ones: they are
+  completed and recorded (PaymentRefunded);
+- anything else (the bank refunded some of them): left reserved and reported in doubt, for
+  an operator with the bank's statement.
+
+A payment with a refund younger than the grace period is left for the next run: a live
+request may be between its steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import structlog
+
+from paylab.core.money import fmt, to_decimal
+from paylab.core.problems import Problem
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.refunds import record_refund, recorded_id
+from paylab.payment.service import any_payment
+from paylab.payment.wiring import Services
+
+log = structlog.get_logger(__name__)
+Action = Literal["cancelled", "completed", "recorded", "in-doubt", "in-flight", "failed"]
+#: The most reserved refunds one run looks at (the oldest first).
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a run did with one wallet refund."""
+
+    payment_id: str
+    refund_id: str
+    amount: str
+    action: Action
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        """For `--json`."""
+        return asdict(self)
+
+
+def reconcile_refunds(
+    svc: Services,
+    *,
+    older_than: timedelta,
+    payment_id: str | None = None,
+    now: datetime | None = None,
+) -> list[Settled]:
+    """Settle every payment (or one) with a refund reserved more than `older_than` ago."""
+    cutoff = (now or datetime.now(UTC)) - older_than
+    stale = svc.wallet.list_refunds(
+        payment_id=payment_id, status="reserved", created_before=cutoff, limit=BATCH
+    )
+    settled: list[Settled] = []
+    for one in dict.fromkeys(str(r["payment_id"]) for r in stale):
+        try:
+            settled += reconcile_payment(svc, one, cutoff)
+        except (Problem, PartnerUnavailable, PartnerRejected) as exc:
+            log.error("refund reconciliation failed", payment_id=one, error=str(exc))
+            why = f"{exc}; the next run tries again"
+            settled += [_settled(r, "failed", why) for r in stale if r["payment_id"] == one]
+    return settled
+
+
+def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[Settled]:
+    """Settle one payment's reserved refunds (all of them, or none)."""
+    refunds = svc.wallet.list_refunds(payment_id=payment_id, limit=BATCH)
+    reserved = [r for r in refunds if r["status"] == "reserved"]
+    if any(_created(r) >= cutoff for r in reserved):
+        why = "a newer refund of this payment may be under way; the next run looks again"
+        return [_settled(r, "in-flight", why) for r in reserved]
+    state = any_payment(svc, payment_id)
+    settled = _record_missing(svc, payment_id, refunds, set(state.refund_ids))
+    if not reserved:
+        return settled
+    completed = _total(r for r in refunds if r["status"] == "refunded")
+    open_amount = _total(reserved)
+    if state.method != "card" or not state.authorization_id:
+        why = f"no partner holds this {state.method} payment's money: nothing moved for it"
+        return settled + [_cancel(svc, r, why) for r in reserved]
+    at_bank = to_decimal(svc.bank.get_authorization(state.authorization_id)["refunded_amount"])
+    if at_bank == completed:
+        why = f"the bank refunded {fmt(at_bank)}, only the completed refunds"
+        return settled + [_cancel(svc, r, why) for r in reserved]
+    if at_bank == completed + open_amount:
+        why = f"the bank refunded {fmt(at_bank)}, these included"
+        return settled + [_complete(svc, payment_id, r, why) for r in reserved]
+    why = (
+        f"the bank refunded {fmt(at_bank)}; completed {fmt(completed)}, reserved "
+        f"{fmt(open_amount)}: some but not all of these; check the bank's statement"
+    )
+    log.error("refund in doubt", payment_id=payment_id, detail=why)
+    return settled + [_settled(r, "in-doubt", why) for r in reserved]
+
+
+def _record_missing(
+    svc: Services, payment_id: str, refunds: list[dict[str, Any]], known: set[str]
+) -> list[Settled]:
+    """Completed refunds whose PaymentRefunded was never appended (a crash in between)."""
+    missing = [r for r in refunds if r["status"] == "refunded" and recorded_id(r) not in known]
+    for refund in missing:
+        record_refund(svc, payment_id, refund)
+    return [_settled(r, "recorded", "completed in the wallet; now recorded") for r in missing]
+
+
+def _cancel(svc: Services, refund: dict[str, Any], why: str) -> Settled:
+    reason = f"reconciled: {why}"[:200]
+    svc.wallet.cancel_refund(
+        str(refund["id"]), operation_id=f"{refund['operation_id']}:cancel", reason=reason
+    )
+    log.info("refund reconciled", refund_id=refund["id"], action="cancelled", detail=why)
+    return _settled(refund, "cancelled", why)
+
+
+def _complete(svc: Services, payment_id: str, refund: dict[str, Any], why: str) -> Settled:
+    done = svc.wallet.complete_refund(
+        str(refund["id"]), operation_id=f"{refund['operation_id']}:complete", reference=None
+    )
+    record_refund(svc, payment_id, done)
+    log.info("refund reconciled", refund_id=refund["id"], action="completed", detail=why)
+    return _settled(refund, "completed", why)
+
+
+def _created(refund: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(refund["created_at"]))
+
+
+def _total(refunds: Iterable[dict[str, Any]]) -> Decimal:
+    return sum((to_decimal(str(r["amount"])) for r in refunds), Decimal(0))
+
+
+def _settled(refund: dict[str, Any], action: Action, detail: str) -> Settled:
+    payment_id, refund_id, amount = (str(refund[k]) for k in ("payment_id", "id", "amount"))
+    return Settled(payment_id, refund_id, amount, action, detail)

@@ -1,0 +1,154 @@
+"""Reconciling refunds a failed request left reserved: what the bank says decides (fakes)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from refund_fakes import NOW, Repo, approved
+
+from paylab.payment.domain import PaymentState, Status
+from paylab.payment.partners import PartnerUnavailable
+from paylab.payment.refund_reconcile import reconcile_refunds
+from paylab.payment.wiring import Services
+
+OLD = NOW - timedelta(hours=1)
+GRACE = timedelta(minutes=10)
+
+
+class Wallet:
+    """The wallet's refunds of payment p-1, filtered as its internal API filters them."""
+
+    def __init__(self, *refunds: tuple[str, str, datetime]) -> None:
+        self.refunds = [
+            {
+                "id": f"r-{n}",
+                "operation_id": f"p-1:refund:{n}",
+                "payment_id": "p-1",
+                "amount": amount,
+                "status": status,
+                "created_at": at.isoformat(),
+                "reference": f"rf-{n}" if status == "refunded" else None,
+            }
+            for n, (amount, status, at) in enumerate(refunds, 1)
+        ]
+        self.calls: list[str] = []
+
+    def list_refunds(
+        self,
+        *,
+        payment_id: str | None = None,
+        status: str | None = None,
+        created_before: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self.refunds
+            if (payment_id is None or r["payment_id"] == payment_id)
+            and (status is None or r["status"] == status)
+            and (created_before is None or datetime.fromisoformat(r["created_at"]) < created_before)
+        ][:limit]
+
+    def _resolve(self, refund_id: str, status: str, operation_id: str) -> dict[str, Any]:
+        [refund] = [r for r in self.refunds if r["id"] == refund_id]
+        assert operation_id.startswith(refund["operation_id"] + ":")
+        self.calls.append(f"{status} {refund_id}")
+        refund["status"] = status
+        return dict(refund)
+
+    def cancel_refund(self, refund_id: str, *, operation_id: str, reason: str) -> dict[str, Any]:
+        assert reason.startswith("reconciled: ")
+        return self._resolve(refund_id, "cancelled", operation_id)
+
+    def complete_refund(
+        self, refund_id: str, *, operation_id: str, reference: str | None
+    ) -> dict[str, Any]:
+        return self._resolve(refund_id, "refunded", operation_id)
+
+
+class Bank:
+    def __init__(self, refunded: str, error: Exception | None = None) -> None:
+        self.refunded = refunded
+        self.error = error
+
+    def get_authorization(self, auth_id: str) -> dict[str, Any]:
+        if self.error:
+            raise self.error
+        return {"id": auth_id, "refunded_amount": self.refunded}
+
+
+def run(state: PaymentState, wallet: Wallet, bank: Bank) -> tuple[list[Any], Repo]:
+    repo = Repo(state)
+    svc = cast(Services, SimpleNamespace(repo=repo, wallet=wallet, bank=bank))
+    return reconcile_refunds(svc, older_than=GRACE, now=NOW), repo
+
+
+def recorded(state: PaymentState, *refund_ids: str, amount: str) -> PaymentState:
+    return dataclasses.replace(state, refunded_amount=Decimal(amount), refund_ids=refund_ids)
+
+
+def test_a_reservation_the_bank_never_refunded_is_cancelled() -> None:
+    wallet = Wallet(("5000.00", "refunded", OLD), ("3000.00", "reserved", OLD))
+    state = recorded(approved(), "rf-1", amount="5000.00")
+    settled, repo = run(state, wallet, Bank("5000.00"))
+    assert [(s.refund_id, s.action) for s in settled] == [("r-2", "cancelled")]
+    assert wallet.calls == ["cancelled r-2"] and repo.appended == []
+
+
+def test_reservations_the_bank_refunded_are_completed_and_recorded() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD), ("2000.00", "reserved", OLD))
+    settled, repo = run(approved(), wallet, Bank("5000.00"))
+    assert [s.action for s in settled] == ["completed", "completed"]
+    assert wallet.calls == ["refunded r-1", "refunded r-2"]
+    assert repo.state.refunded_amount == Decimal("5000.00")
+    assert repo.state.refund_ids == ("r-1", "r-2")  # no bank id is known: the wallet's
+    assert repo.state.status is Status.APPROVED
+
+
+def test_a_bank_that_refunded_some_of_them_leaves_all_in_doubt() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD), ("2000.00", "reserved", OLD))
+    settled, repo = run(approved(), wallet, Bank("3000.00"))
+    assert [s.action for s in settled] == ["in-doubt", "in-doubt"]
+    assert "check the bank's statement" in settled[0].detail
+    assert wallet.calls == [] and repo.appended == []
+
+
+def test_a_payment_with_a_young_reservation_waits_for_the_next_run() -> None:
+    young = NOW - timedelta(seconds=30)  # a live request may be between its steps
+    wallet = Wallet(("3000.00", "reserved", OLD), ("2000.00", "reserved", young))
+    settled, _ = run(approved(), wallet, Bank("0.00"))
+    assert [s.action for s in settled] == ["in-flight", "in-flight"]
+    assert wallet.calls == []
+
+
+def test_only_old_reservations_start_a_run() -> None:
+    wallet = Wallet(("2000.00", "reserved", NOW - timedelta(seconds=30)))
+    settled, _ = run(approved(), wallet, Bank("0.00"))
+    assert settled == [] and wallet.calls == []
+
+
+@pytest.mark.parametrize("method", ["wallet", "pse"])
+def test_without_a_partner_step_a_reservation_moved_nothing_and_is_cancelled(method: str) -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    settled, _ = run(approved(method), wallet, Bank("999.00"))
+    assert [s.action for s in settled] == ["cancelled"]
+    assert wallet.calls == ["cancelled r-1"]
+
+
+def test_a_completed_refund_never_recorded_is_recorded() -> None:
+    wallet = Wallet(("5000.00", "refunded", OLD), ("3000.00", "reserved", OLD))
+    settled, repo = run(approved(), wallet, Bank("5000.00"))
+    assert [(s.refund_id, s.action) for s in settled] == [("r-1", "recorded"), ("r-2", "cancelled")]
+    assert repo.state.refund_ids == ("rf-1",)
+
+
+def test_the_bank_down_settles_nothing_and_says_so() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    settled, _ = run(approved(), wallet, Bank("0.00", PartnerUnavailable("bank down")))
+    assert [s.action for s in settled] == ["failed"]
+    assert "next run" in settled[0].detail and wallet.calls == []
