@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from paylab.core.problems import Problem
 from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
-from paylab.payment.partners import partner_call
+from paylab.payment.partners import partner_call, unavailable
 from paylab.payment.repository import NewEvents
 from paylab.payment.wiring import Services
+
+log = structlog.get_logger(__name__)
 
 
 def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
@@ -48,8 +52,11 @@ def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
 
 def require_known_bank(svc: Services, bank_code: str) -> None:
     """What opening the transfer would have checked at once: PSE knows the payer's bank."""
-    banks = partner_call("pse", svc.pse.banks)
-    if bank_code not in {str(b.get("code")) for b in banks.get("banks", [])}:
+    listed = partner_call("pse", svc.pse.banks).get("banks")
+    if not isinstance(listed, list):
+        log.error("PSE's bank list is unreadable", answer=type(listed).__name__)
+        raise unavailable("pse", ValueError("PSE answered an unreadable bank list"))
+    if bank_code not in {str(b.get("code")) for b in listed if isinstance(b, dict)}:
         raise Problem(
             422,
             "validation-error",

@@ -203,3 +203,12 @@ def test_a_decision_the_payment_refuses_opens_nothing() -> None:
     with pytest.raises(review.ReviewConflict):
         review.decide_review(services(repo, pse), "p-1", "approve", None)
     assert pse.opened == [] and repo.state.review_decision is None
+
+
+@pytest.mark.parametrize("answer", [{"banks": None}, {}, {"banks": "1007"}])
+def test_an_unreadable_bank_list_is_a_503_not_a_500(answer: dict[str, Any]) -> None:
+    pse = Pse()
+    pse.banks = lambda: answer  # type: ignore[method-assign]
+    with pytest.raises(Problem) as down:
+        pse_transfer.require_known_bank(services(Repo(), pse), "1007")
+    assert (down.value.status, down.value.slug) == (503, "pse-unavailable")
