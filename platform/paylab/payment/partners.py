@@ -49,6 +49,14 @@ class Answer:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class QuickCall:
+    """A tighter budget for one call: its attempts and each attempt's timeout."""
+
+    attempts: int = 1
+    timeout_s: float = 4.0
+
+
 class _Transient(Exception):
     """A retryable answer (5xx, 429, unreadable body)."""
 
@@ -100,10 +108,16 @@ class PartnerClient:
         *,
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        budget: QuickCall | None = None,
     ) -> Answer:
-        """`call`, with whether the partner replayed an earlier answer (Idempotent-Replayed)."""
+        """`call`, with whether the partner replayed an earlier answer (Idempotent-Replayed).
+
+        `budget` overrides the retries and timeouts, for a caller that must answer sooner.
+        """
+        attempts = budget.attempts if budget else self.retry.attempts
+        timeout = httpx.Timeout(budget.timeout_s) if budget else None
         retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
+            stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self.retry.backoff_s, max=2.0),
             retry=retry_if_exception_type((httpx.TransportError, _Transient)),
             reraise=False,
@@ -111,7 +125,7 @@ class PartnerClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, path, json, headers)
+                    return self._once(method, path, json, headers, timeout)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             log.warning("partner unavailable", partner=self.name, path=path, error=str(cause))
@@ -124,8 +138,15 @@ class PartnerClient:
         path: str,
         body: dict[str, Any] | None,
         headers: dict[str, str] | None,
+        timeout: httpx.Timeout | None = None,
     ) -> Answer:
-        response = self.http.request(method, path, json=body, headers=headers)
+        response = self.http.request(
+            method,
+            path,
+            json=body,
+            headers=headers,
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+        )
         if response.status_code >= 500 or response.status_code == 429:
             raise _Transient(f"{self.name} {method} {path}: HTTP {response.status_code}")
         try:
@@ -154,11 +175,14 @@ class PseClient(PartnerClient):
 
     name = "pse"
 
-    def create_transaction(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    def create_transaction(
+        self, body: dict[str, Any], idempotency_key: str, budget: QuickCall | None = None
+    ) -> dict[str, Any]:
         """Start a transfer; the answer carries `id` and `redirect_url`."""
-        return self.call(
-            "POST", "/v1/transactions", json=body, headers={"Idempotency-Key": idempotency_key}
-        )
+        headers = {"Idempotency-Key": idempotency_key}
+        return self.call_answer(
+            "POST", "/v1/transactions", json=body, headers=headers, budget=budget
+        ).body
 
     def banks(self) -> dict[str, Any]:
         """`{"banks": [{"code", "name", ...}]}`: the banks a payer can choose."""

@@ -16,14 +16,18 @@ import structlog
 from paylab.core.problems import Problem
 from paylab.payment import domain
 from paylab.payment.domain import PaymentState, Status
-from paylab.payment.partners import partner_call, unavailable
+from paylab.payment.partners import QuickCall, partner_call, unavailable
 from paylab.payment.repository import NewEvents
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
+#: Well inside the AwaitPseConfirmation Lambda's 10 s call timeout (lambdas/_services.py).
+STEP_BUDGET = QuickCall(attempts=1, timeout_s=4.0)
 
 
-def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
+def open_pse(
+    svc: Services, created: dict[str, Any], budget: QuickCall | None = None
+) -> dict[str, Any]:
     """Open the PSE transfer of a payment (its PaymentCreated data): `transaction_id`, page.
 
     The payment id is the Idempotency-Key, so opening it again answers the same transfer.
@@ -44,7 +48,9 @@ def open_pse(svc: Services, created: dict[str, Any]) -> dict[str, Any]:
     }
     txn = partner_call(
         "pse",
-        lambda: svc.pse.create_transaction(request, idempotency_key=created["payment_id"]),
+        lambda: svc.pse.create_transaction(
+            request, idempotency_key=created["payment_id"], budget=budget
+        ),
         field_prefix="body.pse",
     )
     return {"transaction_id": txn["id"], "redirect_url": txn["redirect_url"]}
@@ -74,7 +80,9 @@ def open_approved(svc: Services, state: PaymentState) -> PaymentState:
     if not _needs_transfer(state):
         return state
     created = svc.repo.store.load(state.id)[0]
-    opened = open_pse(svc, dict(created.data))
+    # One short try: the SAGA step's Lambda gives up on us after 10 s and retries with a new
+    # task token; an older request still at PSE could then store its dead token last.
+    opened = open_pse(svc, dict(created.data), budget=STEP_BUDGET)
 
     def record(current: PaymentState) -> NewEvents:
         if not _needs_transfer(current):

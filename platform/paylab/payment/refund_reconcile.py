@@ -13,8 +13,12 @@ payment whose reservations are older than a grace period, from what the bank say
 - anything else (the bank refunded some of them): left reserved and reported in doubt, for
   an operator with the bank's statement.
 
-A payment with a refund younger than the grace period is left for the next run: a live
-request may be between its steps.
+A live request may be between its steps, so the grace period counts from a refund's last
+attempt (a retry that found its reservation again touches `attempted_at` in the wallet): a
+payment with a refund attempted within it is left for the next run; the payment's refunds
+are listed again after the bank is read, and any change (a live request got in between)
+leaves it for the next run too; and a cancel only goes through if, under the refund's row
+lock, it still was not attempted since (else the wallet answers `refund-in-flight`).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def reconcile_refunds(
     """Settle every payment (or one) with a refund reserved more than `older_than` ago."""
     cutoff = (now or datetime.now(UTC)) - older_than
     stale = svc.wallet.list_refunds(
-        payment_id=payment_id, status="reserved", created_before=cutoff, limit=BATCH
+        payment_id=payment_id, status="reserved", attempted_before=cutoff, limit=BATCH
     )
     settled: list[Settled] = []
     for one in dict.fromkeys(str(r["payment_id"]) for r in stale):
@@ -82,9 +86,8 @@ def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[
     """Settle one payment's reserved refunds (all of them, or none)."""
     refunds = svc.wallet.list_refunds(payment_id=payment_id, limit=BATCH)
     reserved = [r for r in refunds if r["status"] == "reserved"]
-    if any(_created(r) >= cutoff for r in reserved):
-        why = "a newer refund of this payment may be under way; the next run looks again"
-        return [_settled(r, "in-flight", why) for r in reserved]
+    if any(_attempted(r) >= cutoff for r in reserved):
+        return [_settled(r, "in-flight", _LIVE) for r in reserved]
     state = any_payment(svc, payment_id)
     settled = _record_missing(svc, payment_id, refunds, set(state.refund_ids))
     if not reserved:
@@ -93,11 +96,13 @@ def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[
     open_amount = _total(reserved)
     if state.method != "card" or not state.authorization_id:
         why = f"no partner holds this {state.method} payment's money: nothing moved for it"
-        return settled + [_cancel(svc, r, why) for r in reserved]
-    at_bank = to_decimal(svc.bank.get_authorization(state.authorization_id)["refunded_amount"])
+        return settled + [_cancel(svc, r, why, cutoff) for r in reserved]
+    at_bank = _refunded_at_bank(svc, state.authorization_id)
+    if _snapshot(svc.wallet.list_refunds(payment_id=payment_id, limit=BATCH)) != _snapshot(refunds):
+        return settled + [_settled(r, "in-flight", _LIVE) for r in reserved]
     if at_bank == completed:
         why = f"the bank refunded {fmt(at_bank)}, only the completed refunds"
-        return settled + [_cancel(svc, r, why) for r in reserved]
+        return settled + [_cancel(svc, r, why, cutoff) for r in reserved]
     if at_bank == completed + open_amount:
         why = f"the bank refunded {fmt(at_bank)}, these included"
         return settled + [_complete(svc, payment_id, r, why) for r in reserved]
@@ -107,6 +112,25 @@ def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[
     )
     log.error("refund in doubt", payment_id=payment_id, detail=why)
     return settled + [_settled(r, "in-doubt", why) for r in reserved]
+
+
+_LIVE = "a refund of this payment was attempted lately and may be under way; next run"
+
+
+def _refunded_at_bank(svc: Services, authorization_id: str) -> Decimal:
+    answer = svc.bank.get_authorization(authorization_id)
+    try:
+        return to_decimal(str(answer["refunded_amount"]))
+    except (KeyError, ValueError, ArithmeticError) as exc:
+        raise Problem(
+            503,
+            "bank-unreadable",
+            f"The bank's authorization has no readable refunded amount: {exc}",
+        ) from exc
+
+
+def _snapshot(refunds: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [(str(r["id"]), str(r["status"]), str(r["attempted_at"])) for r in refunds]
 
 
 def _record_missing(
@@ -119,11 +143,19 @@ def _record_missing(
     return [_settled(r, "recorded", "completed in the wallet; now recorded") for r in missing]
 
 
-def _cancel(svc: Services, refund: dict[str, Any], why: str) -> Settled:
+def _cancel(svc: Services, refund: dict[str, Any], why: str, cutoff: datetime) -> Settled:
     reason = f"reconciled: {why}"[:200]
-    svc.wallet.cancel_refund(
-        str(refund["id"]), operation_id=f"{refund['operation_id']}:cancel", reason=reason
-    )
+    try:
+        svc.wallet.cancel_refund(
+            str(refund["id"]),
+            operation_id=f"{refund['operation_id']}:cancel",
+            reason=reason,
+            if_not_attempted_since=cutoff,
+        )
+    except PartnerRejected as exc:
+        if exc.body.get("type", "").endswith("/refund-in-flight"):
+            return _settled(refund, "in-flight", _LIVE)
+        raise
     log.info("refund reconciled", refund_id=refund["id"], action="cancelled", detail=why)
     return _settled(refund, "cancelled", why)
 
@@ -137,8 +169,8 @@ def _complete(svc: Services, payment_id: str, refund: dict[str, Any], why: str) 
     return _settled(refund, "completed", why)
 
 
-def _created(refund: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(str(refund["created_at"]))
+def _attempted(refund: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(refund["attempted_at"]))
 
 
 def _total(refunds: Iterable[dict[str, Any]]) -> Decimal:

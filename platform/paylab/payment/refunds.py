@@ -42,7 +42,15 @@ _CONTROL = re.compile(r"[\x00-\x1f]+")
 
 
 class BankRefused(Exception):
-    """The bank refused the refund for good (retrying the same request will not help)."""
+    """The bank refused the refund (retrying the same request will not help).
+
+    `certain` is false for a 409: a conflict with the authorization's state or with another
+    request under the same key, which may itself have refunded.
+    """
+
+    def __init__(self, detail: str, *, certain: bool = True) -> None:
+        super().__init__(detail)
+        self.certain = certain
 
 
 def refund_payment(
@@ -146,19 +154,20 @@ def _processor_refund(
             raise BankRefused("the payment has no bank authorization")
         return _bank_refund(svc, state.authorization_id, str(refund["amount"]), operation)
     except BankRefused as exc:
-        if refund.get("found_again"):
-            # An earlier attempt reserved this refund and then stopped: the bank may have
-            # refunded it already and forgotten the key. Cancelling would give the merchant
-            # back money the payer may have received; the reservation stays for operations.
+        if refund.get("found_again") or not exc.certain:
+            # An earlier attempt reserved this refund and stopped (the bank may have refunded
+            # it and forgotten the key), or the bank's conflict may be another request under
+            # the same key that did refund: cancelling could hand the merchant back money the
+            # payer received. The reservation stays until reconciliation settles it.
             log.error(
                 "refund in doubt", payment_id=state.id, refund_id=refund["id"], error=str(exc)
             )
             raise Problem(
                 409,
                 "refund-in-doubt",
-                f"An earlier attempt of this refund stopped half-way and the bank now refuses "
-                f"it ({exc}); whether the payer was refunded is not known. The merchant's "
-                f"{refund['amount']} {state.currency} stay reserved (wallet refund "
+                f"The bank refused this refund ({exc}), and an earlier or concurrent attempt "
+                f"of it may have been refunded: whether the payer was is not known. The "
+                f"merchant's {refund['amount']} {state.currency} stay reserved (wallet refund "
                 f"{refund['id']}) until `paylab payments reconcile-refunds` settles it.",
             ) from exc
         _cancel(svc, state, refund, operation, f"bank refused: {exc}")
@@ -167,8 +176,9 @@ def _processor_refund(
         ) from exc
 
 
-#: Bank answers that refuse the refund itself; any other 4xx (our credential, a limit) is
-#: trouble on our side or a passing one: a 503, and the reservation stays for a retry.
+#: Bank answers that refuse the refund itself (409: not for certain, see BankRefused); any
+#: other 4xx (our credential, a limit) is trouble on our side or a passing one: a 503, and
+#: the reservation stays for a retry.
 _BANK_REFUSALS = frozenset({400, 404, 409, 422})
 
 
@@ -181,7 +191,8 @@ def _bank_refund(svc: Services, authorization_id: str, amount: str, operation: s
         if exc.status not in _BANK_REFUSALS:
             log.error("bank refused our request", status=exc.status)
             raise unavailable("bank", exc) from exc
-        raise BankRefused(str(exc.body.get("detail") or exc.status)) from exc
+        detail = str(exc.body.get("detail") or exc.status)
+        raise BankRefused(detail, certain=exc.status != 409) from exc
 
 
 def _complete(

@@ -66,9 +66,19 @@ class WalletClient(PartnerClient):
         body = {"operation_id": operation_id, "reference": reference}
         return self._internal("POST", f"/internal/refunds/{refund_id}/complete", body)
 
-    def cancel_refund(self, refund_id: str, *, operation_id: str, reason: str) -> dict[str, Any]:
-        """Give the merchant its reserved money back (idempotent)."""
-        body = {"operation_id": operation_id, "reason": reason}
+    def cancel_refund(
+        self,
+        refund_id: str,
+        *,
+        operation_id: str,
+        reason: str,
+        if_not_attempted_since: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Give the merchant its reserved money back (idempotent); with `if_not_attempted_since`
+        only if no retry found the refund since then (409 `refund-in-flight`)."""
+        body: dict[str, Any] = {"operation_id": operation_id, "reason": reason}
+        if if_not_attempted_since is not None:
+            body["if_not_attempted_since"] = if_not_attempted_since.isoformat()
         return self._internal("POST", f"/internal/refunds/{refund_id}/cancel", body)
 
     def list_refunds(
@@ -76,17 +86,17 @@ class WalletClient(PartnerClient):
         *,
         payment_id: str | None = None,
         status: str | None = None,
-        created_before: datetime | None = None,
+        attempted_before: datetime | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Refunds, oldest first: a payment's, or those in `status` reserved before a time."""
+        """Refunds, oldest first: a payment's, or those in `status` last attempted before a time."""
         params: dict[str, str] = {"limit": str(limit)}
         if payment_id is not None:
             params["payment_id"] = payment_id
         if status is not None:
             params["status"] = status
-        if created_before is not None:
-            params["created_before"] = created_before.isoformat()
+        if attempted_before is not None:
+            params["attempted_before"] = attempted_before.isoformat()
         path = f"/internal/refunds?{urlencode(params)}"
         answer = self._internal_answer("GET", path, None)
         return list(answer.body["refunds"])

@@ -127,6 +127,8 @@ class Refund(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
     resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    #: The last reserve call for it (the first, or a retry that found it again).
+    attempted_at: Mapped[datetime] = mapped_column(Timestamp, server_default=func.now())
 
 
 class HoldTombstone(Base):

@@ -31,14 +31,15 @@ def list_refunds(
     status: Annotated[
         schemas.RefundStatus | None, Query(description="Only refunds in this state")
     ] = None,
-    created_before: Annotated[
-        IsoDatetime | None, Query(description="Only refunds reserved before this instant")
+    attempted_before: Annotated[
+        IsoDatetime | None,
+        Query(description="Only refunds whose last reserve call was before this instant"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> schemas.RefundList:
     """Refunds, oldest first: a payment's, or those still `reserved` (reconciliation)."""
     return service.refunds.search(
-        payment_id=payment_id, status=status, created_before=created_before, limit=limit
+        payment_id=payment_id, status=status, attempted_before=attempted_before, limit=limit
     )
 
 

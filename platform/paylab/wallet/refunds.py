@@ -47,6 +47,7 @@ def refund_body(refund: Refund, method: str) -> dict[str, Any]:
         cancel_reason=refund.cancel_reason,
         created_at=refund.created_at,
         resolved_at=refund.resolved_at,
+        attempted_at=refund.attempted_at,
     ).model_dump(mode="json")
 
 
@@ -78,6 +79,9 @@ class RefundService:
             if existing is not None:
                 if (existing.payment_id, existing.amount) != (req.payment_id, amount):
                     raise _key_reused(req.operation_id)
+                if existing.status == "reserved":  # a retry: reconciliation must wait for it
+                    existing.attempted_at = func.now()
+                    session.flush()  # reloaded from the row when the answer reads it
                 return Outcome(200, refund_body(existing, hold.method), replayed=True)
             if hold.status != "captured":
                 raise WalletError(
@@ -159,7 +163,14 @@ class RefundService:
         self, refund_id: uuid.UUID, req: schemas.RefundCancel, correlation_id: str
     ) -> Outcome:
         """The merchant gets its reserved part back; nothing was refunded."""
-        return self._resolve(refund_id, "cancelled", req.operation_id, correlation_id, req.reason)
+        return self._resolve(
+            refund_id,
+            "cancelled",
+            req.operation_id,
+            correlation_id,
+            req.reason,
+            idle_since=req.if_not_attempted_since,
+        )
 
     def get(self, refund_id: uuid.UUID) -> schemas.Refund:
         """A refund's current state."""
@@ -176,7 +187,7 @@ class RefundService:
         *,
         payment_id: str | None,
         status: str | None,
-        created_before: datetime | None,
+        attempted_before: datetime | None,
         limit: int,
     ) -> schemas.RefundList:
         """Refunds matching every filter given, oldest first."""
@@ -185,8 +196,8 @@ class RefundService:
             query = query.where(Hold.payment_id == payment_id)
         if status is not None:
             query = query.where(Refund.status == status)
-        if created_before is not None:
-            query = query.where(Refund.created_at < created_before)
+        if attempted_before is not None:
+            query = query.where(Refund.attempted_at < attempted_before)
         query = query.order_by(Refund.created_at, Refund.id).limit(limit)
         with self._sessions() as session:
             rows = session.execute(query).all()
@@ -201,6 +212,7 @@ class RefundService:
         operation_id: str,
         correlation_id: str,
         note: str | None,
+        idle_since: datetime | None = None,
     ) -> Outcome:
         with unit_of_work(self._sessions) as session:
             refund = session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
@@ -216,6 +228,13 @@ class RefundService:
                     f"refund-already-{refund.status}",
                     f"Refund {refund.id} of payment {refund.payment_id} was already "
                     f"{refund.status}; it cannot be {wanted} as well, so nothing changed.",
+                )
+            if idle_since is not None and refund.attempted_at >= idle_since:
+                raise WalletError(
+                    409,
+                    "refund-in-flight",
+                    f"Refund {refund.id} was attempted again at {refund.attempted_at.isoformat()}; "
+                    "a live request may be at the bank, so it was not cancelled.",
                 )
             currency = ledger.Currency(refund.currency)
             part = refund_rules.Share(Decimal(refund.amount), Decimal(refund.fee_returned))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from paylab.core.isotime import IsoDatetime
 from paylab.core.money import Money
 from paylab.wallet.ledger import Bucket, Currency, Method, PostingKind
 
@@ -103,6 +104,11 @@ class RefundComplete(Request):
 class RefundCancel(Request):
     operation_id: OperationId
     reason: Text
+    if_not_attempted_since: IsoDatetime | None = Field(
+        default=None,
+        description="Cancel only if no reserve call found the refund since then (409 "
+        "`refund-in-flight` otherwise): reconciliation never undoes a live attempt.",
+    )
 
 
 class WalletBalance(BaseModel):
@@ -208,6 +214,7 @@ class Refund(BaseModel):
     cancel_reason: str | None
     created_at: datetime
     resolved_at: datetime | None
+    attempted_at: datetime = Field(description="The last reserve call for it.")
 
 
 class RefundList(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -257,10 +258,35 @@ def test_refunds_are_listed_by_payment_and_by_state_oldest_first(
     payment = hold["payment_id"]
     assert listed(payment_id=payment) == [(first["id"], "refunded"), (second["id"], "reserved")]
     assert listed(payment_id=payment, status="reserved") == [(second["id"], "reserved")]
-    before = first["created_at"]  # `created_before` is exclusive: the first is not before itself
-    assert listed(payment_id=payment, created_before=before) == []
-    for bad in ({"status": "lost"}, {"limit": "0"}, {"created_before": "yesterday"}):
+    before = first["attempted_at"]  # exclusive: the first was not attempted before itself
+    assert listed(payment_id=payment, attempted_before=before) == []
+    for bad in ({"status": "lost"}, {"limit": "0"}, {"attempted_before": "yesterday"}):
         r = client.get("/internal/refunds", params=bad)
         assert r.status_code == 422 and r.headers["content-type"].startswith(
             "application/problem+json"
         ), r.text
+
+
+def test_a_retry_marks_the_refund_attempted_and_a_conditional_cancel_then_waits(
+    client: TestClient, merchant: Merchant
+) -> None:
+    hold = captured(client, merchant, "card", "20000.00")
+    op = uid("refund")
+    first = reserve(client, merchant, hold["payment_id"], "5000.00", op).json()
+    assert first["attempted_at"] == first["created_at"]
+    retried = reserve(client, merchant, hold["payment_id"], "5000.00", op).json()
+    at = datetime.fromisoformat
+    assert at(retried["attempted_at"]) > at(first["attempted_at"])  # it may be at the bank now
+
+    def cancel_if_idle_since(since: str) -> Any:
+        body = {"operation_id": uid("undo"), "reason": "x", "if_not_attempted_since": since}
+        return client.post(f"/internal/refunds/{first['id']}/cancel", json=body)
+
+    busy = cancel_if_idle_since(first["attempted_at"])
+    assert busy.status_code == 409 and busy.json()["type"].endswith("/refund-in-flight"), busy.text
+    assert client.get(f"/internal/refunds/{first['id']}").json()["status"] == "reserved"
+    later = at(retried["attempted_at"]) + timedelta(microseconds=1)
+    idle = cancel_if_idle_since(later.isoformat())
+    assert idle.status_code == 200 and idle.json()["status"] == "cancelled", idle.text
+    again = reserve(client, merchant, hold["payment_id"], "5000.00", op).json()
+    assert at(again["attempted_at"]) == at(retried["attempted_at"])  # resolved: not touched

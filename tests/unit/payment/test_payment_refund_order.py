@@ -129,7 +129,17 @@ def test_a_bank_refusal_of_a_retried_refund_keeps_it_reserved_as_in_doubt() -> N
     assert steps.log == ["wallet.reserve", "bank.refund"] and repo.appended == []
 
 
-@pytest.mark.parametrize("status", [401, 403, 429])
+def test_a_bank_conflict_on_a_first_attempt_is_in_doubt_not_cancelled() -> None:
+    # A 409 may be another request under the same key (a double submit) that did refund.
+    steps = Steps(bank=PartnerRejected("bank", 409, {"detail": "request in progress"}))
+    svc, repo = services(approved(), steps)
+    with pytest.raises(Problem) as doubt:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert (doubt.value.status, doubt.value.slug) == (409, "refund-in-doubt")
+    assert steps.log == ["wallet.reserve", "bank.refund"] and repo.appended == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
 def test_a_bank_answer_about_us_not_the_refund_keeps_the_reservation(status: int) -> None:
     steps = Steps(bank=PartnerRejected("bank", status, {"detail": "not now"}))
     svc, repo = services(approved(), steps)

@@ -12,7 +12,7 @@ import pytest
 from paylab.core.problems import Problem
 from paylab.payment import domain, pse_transfer, review
 from paylab.payment.domain import EventRecord, PaymentState, Status
-from paylab.payment.partners import PartnerRejected, PartnerUnavailable
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable, QuickCall
 from paylab.payment.wiring import Services
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -79,8 +79,12 @@ class Pse:
     def __init__(self, error: Exception | None = None) -> None:
         self.error = error
         self.opened: list[tuple[dict[str, Any], str]] = []
+        self.budgets: list[QuickCall | None] = []
 
-    def create_transaction(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+    def create_transaction(
+        self, body: dict[str, Any], idempotency_key: str, budget: QuickCall | None = None
+    ) -> dict[str, Any]:
+        self.budgets.append(budget)
         if self.error is not None:
             raise self.error
         self.opened.append((body, idempotency_key))
@@ -124,6 +128,9 @@ def test_the_saga_waiting_for_pse_opens_the_transfer_once() -> None:
     after = pse_transfer.open_approved(services(repo, pse), repo.state)
     [(body, key)] = pse.opened
     assert key == "p-1"  # the payment id: a retried step answers the same transfer
+    # One short try, well inside the step Lambda's 10 s: a slow PSE fails the step (which
+    # retries) instead of outliving it.
+    assert pse.budgets == [pse_transfer.STEP_BUDGET] and pse_transfer.STEP_BUDGET.attempts == 1
     assert (body["reference"], body["amount"], body["bank_code"]) == ("p-1", "6000000.00", "1007")
     assert body["payer_email"] == "ana@example.com" and body["doc_number"] == "1234"
     assert (after.status, after.pse_transaction_id) == (Status.PENDING, "pse-1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -12,7 +13,7 @@ import pytest
 from refund_fakes import NOW, Repo, approved
 
 from paylab.payment.domain import PaymentState, Status
-from paylab.payment.partners import PartnerUnavailable
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable
 from paylab.payment.refund_reconcile import reconcile_refunds
 from paylab.payment.wiring import Services
 
@@ -32,26 +33,36 @@ class Wallet:
                 "amount": amount,
                 "status": status,
                 "created_at": at.isoformat(),
+                "attempted_at": at.isoformat(),
                 "reference": f"rf-{n}" if status == "refunded" else None,
             }
             for n, (amount, status, at) in enumerate(refunds, 1)
         ]
         self.calls: list[str] = []
+        self.listings = 0
+        self.change_on_listing = 0
+        self.change: Callable[[], None] = lambda: None
 
     def list_refunds(
         self,
         *,
         payment_id: str | None = None,
         status: str | None = None,
-        created_before: datetime | None = None,
+        attempted_before: datetime | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
+        self.listings += 1
+        if self.listings == self.change_on_listing:
+            self.change()  # a live request gets in between two listings
         return [
             dict(r)
             for r in self.refunds
             if (payment_id is None or r["payment_id"] == payment_id)
             and (status is None or r["status"] == status)
-            and (created_before is None or datetime.fromisoformat(r["created_at"]) < created_before)
+            and (
+                attempted_before is None
+                or datetime.fromisoformat(r["attempted_at"]) < attempted_before
+            )
         ][:limit]
 
     def _resolve(self, refund_id: str, status: str, operation_id: str) -> dict[str, Any]:
@@ -61,8 +72,19 @@ class Wallet:
         refund["status"] = status
         return dict(refund)
 
-    def cancel_refund(self, refund_id: str, *, operation_id: str, reason: str) -> dict[str, Any]:
-        assert reason.startswith("reconciled: ")
+    def cancel_refund(
+        self,
+        refund_id: str,
+        *,
+        operation_id: str,
+        reason: str,
+        if_not_attempted_since: datetime | None = None,
+    ) -> dict[str, Any]:
+        assert reason.startswith("reconciled: ") and if_not_attempted_since is not None
+        [refund] = [r for r in self.refunds if r["id"] == refund_id]
+        if datetime.fromisoformat(refund["attempted_at"]) >= if_not_attempted_since:
+            problem = {"type": "https://paylab.dev/problems/refund-in-flight", "detail": "live"}
+            raise PartnerRejected("wallet", 409, problem)
         return self._resolve(refund_id, "cancelled", operation_id)
 
     def complete_refund(
@@ -72,14 +94,17 @@ class Wallet:
 
 
 class Bank:
-    def __init__(self, refunded: str, error: Exception | None = None) -> None:
+    def __init__(self, refunded: str | None, error: Exception | None = None) -> None:
         self.refunded = refunded
         self.error = error
 
     def get_authorization(self, auth_id: str) -> dict[str, Any]:
         if self.error:
             raise self.error
-        return {"id": auth_id, "refunded_amount": self.refunded}
+        answer: dict[str, Any] = {"id": auth_id}
+        if self.refunded is not None:
+            answer["refunded_amount"] = self.refunded
+        return answer
 
 
 def run(state: PaymentState, wallet: Wallet, bank: Bank) -> tuple[list[Any], Repo]:
@@ -152,3 +177,53 @@ def test_the_bank_down_settles_nothing_and_says_so() -> None:
     settled, _ = run(approved(), wallet, Bank("0.00", PartnerUnavailable("bank down")))
     assert [s.action for s in settled] == ["failed"]
     assert "next run" in settled[0].detail and wallet.calls == []
+
+
+def test_a_refund_touched_between_two_listings_is_left_for_the_next_run() -> None:
+    # A live retry of r-1 found its reservation again after the first listing: the bank's
+    # amount read in between may already count it.
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    wallet.change_on_listing = 3  # stale list, payment's list, then the check after the bank
+    wallet.change = lambda: wallet.refunds[0].update(attempted_at=NOW.isoformat())
+    settled, _ = run(approved(), wallet, Bank("0.00"))
+    assert [s.action for s in settled] == ["in-flight"] and wallet.calls == []
+
+
+def test_a_new_refund_between_two_listings_is_left_for_the_next_run() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    wallet.change_on_listing = 3
+
+    def live_refund() -> None:  # a new key's refund, reserved and refunded at the bank
+        new = dict(wallet.refunds[0], id="r-9", operation_id="p-1:refund:9", amount="3000.00")
+        wallet.refunds.append(new | {"status": "refunded", "attempted_at": NOW.isoformat()})
+
+    wallet.change = live_refund
+    settled, repo = run(approved(), wallet, Bank("3000.00"))  # the bank counts r-9, not r-1
+    assert [s.action for s in settled] == ["in-flight"]
+    assert wallet.calls == [] and repo.appended == []
+
+
+def test_a_cancel_the_wallet_finds_attempted_since_is_left_for_the_next_run() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+
+    def touched(**_: Any) -> dict[str, Any]:
+        wallet.refunds[0]["attempted_at"] = NOW.isoformat()  # under the wallet's lock
+        return Wallet.cancel_refund(
+            wallet,
+            "r-1",
+            operation_id="p-1:refund:1:cancel",
+            reason="reconciled: x",
+            if_not_attempted_since=NOW - GRACE,
+        )
+
+    wallet.cancel_refund = lambda refund_id, **kw: touched(**kw)  # type: ignore[method-assign]
+    settled, _ = run(approved(), wallet, Bank("0.00"))
+    assert [s.action for s in settled] == ["in-flight"]
+    assert wallet.refunds[0]["status"] == "reserved"
+
+
+def test_a_bank_answer_without_a_refunded_amount_settles_nothing() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    settled, _ = run(approved(), wallet, Bank(None))
+    assert [s.action for s in settled] == ["failed"]
+    assert "no readable refunded amount" in settled[0].detail and wallet.calls == []

@@ -1,4 +1,4 @@
-"""The payment service's wallet client: a reservation found again says so (MockTransport)."""
+"""The payment service's partner clients: replays, retries and budgets (MockTransport)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 
+from paylab.payment.partners import PartnerUnavailable, PseClient, QuickCall, RetryPolicy
 from paylab.payment.wallet_client import WalletClient
 
 
@@ -35,3 +36,22 @@ def test_reserve_refund_tells_a_first_reservation_from_one_found_again(
     [request] = seen
     assert request.url.path == "/internal/refunds"
     assert json.loads(request.content)["operation_id"] == "p-1:refund"
+
+
+def test_a_quick_call_tries_once_with_its_own_timeout() -> None:
+    seen: list[httpx.Request] = []
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(503, json={"detail": "busy"})
+
+    http = httpx.Client(base_url="http://pse.test", transport=httpx.MockTransport(unavailable))
+    pse = PseClient(http, RetryPolicy(attempts=3, backoff_s=0.001))
+    with pytest.raises(PartnerUnavailable):
+        pse.create_transaction({}, "p-1", budget=QuickCall(attempts=1, timeout_s=2.5))
+    [request] = seen
+    assert request.extensions["timeout"]["read"] == 2.5
+    seen.clear()
+    with pytest.raises(PartnerUnavailable):
+        pse.create_transaction({}, "p-1")  # the client's own policy: three attempts
+    assert len(seen) == 3
