@@ -41,6 +41,10 @@ log = structlog.get_logger(__name__)
 _CONTROL = re.compile(r"[\x00-\x1f]+")
 
 
+#: Attempts at refunding the rest of one payment state (each cancelled one allows the next).
+MAX_REST_ATTEMPTS = 5
+
+
 class BankRefused(Exception):
     """The bank refused the refund (retrying the same request will not help).
 
@@ -88,15 +92,26 @@ def refund_payment(
     if state.status is not Status.REVERSED:  # a repeated partial refund may have reversed it
         _require_approved(state)
     left = state.amount - state.refunded_amount
-    refund = _wallet(
-        state,
-        lambda: svc.wallet.reserve_refund(
-            operation_id=operation,
-            payment_id=state.id,
-            merchant_id=state.merchant_id,
-            amount=fmt(left if amount is None else amount),
-        ),
-    )
+
+    def reserve(operation_id: str) -> dict[str, Any]:
+        return _wallet(
+            state,
+            lambda: svc.wallet.reserve_refund(
+                operation_id=operation_id,
+                payment_id=state.id,
+                merchant_id=state.merchant_id,
+                amount=fmt(left if amount is None else amount),
+            ),
+        )
+
+    base, refund = operation, reserve(operation)
+    for _ in range(MAX_REST_ATTEMPTS - 1):
+        if amount is not None or refund["status"] != "cancelled":
+            break
+        # The rest's earlier attempt was cancelled (refused, or reconciled after a crash):
+        # the next attempt's id follows from it, so retries of this one find it again.
+        operation = f"{base}:after-cancel:{refund['id']}"
+        refund = reserve(operation)
     if refund["status"] == "cancelled":
         raise Problem(
             409,

@@ -262,3 +262,53 @@ def test_any_key_the_api_accepts_makes_an_operation_id_the_wallet_accepts() -> N
     refunds.refund_payment(svc, "m-1", "p-1", Decimal("1.00"), "#/?" + "~" * 252)
     [(operation, _)] = steps.reserved
     assert re.fullmatch(r"[A-Za-z0-9._:\-]{1,119}", operation), operation  # + ":complete"
+
+
+class RememberingWallet(Steps):
+    """Steps whose wallet finds a reservation again by its operation id, as the real one."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.by_operation: dict[str, dict[str, Any]] = {}
+
+    def reserve_refund(self, *, operation_id: str, amount: str, **kw: Any) -> dict[str, Any]:
+        if operation_id in self.by_operation:
+            self.log.append("wallet.reserve")
+            return self.by_operation[operation_id] | {"found_again": True}
+        refund = super().reserve_refund(operation_id=operation_id, amount=amount, **kw)
+        self.by_operation[operation_id] = refund
+        return refund
+
+    def cancel_refund(self, refund_id: str, **kw: Any) -> dict[str, Any]:
+        for refund in self.by_operation.values():
+            if refund["id"] == refund_id:
+                refund["status"] = "cancelled"
+        return super().cancel_refund(refund_id, **kw)
+
+
+def test_the_rest_after_a_cancelled_attempt_is_attempted_again_under_a_derived_id() -> None:
+    steps = RememberingWallet(bank=PartnerRejected("bank", 422, {"detail": "try later"}))
+    svc, _ = services(approved(), steps)
+    with pytest.raises(Problem) as refused:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert refused.value.slug == "refund-refused"
+    steps.bank_error = None
+    after = refunds.refund_payment(svc, "m-1", "p-1")
+    assert after.status is Status.REVERSED
+    assert [op for op, _ in steps.reserved] == ["p-1:refund", "p-1:refund:after-cancel:r-1"]
+    again = refunds.refund_payment(svc, "m-1", "p-1")  # reversed: nothing more is asked
+    assert again.status is Status.REVERSED and len(steps.reserved) == 2
+
+
+def test_the_rest_stops_after_its_attempts_are_used_up() -> None:
+    steps = RememberingWallet(bank=PartnerRejected("bank", 422, {"detail": "voided"}))
+    svc, _ = services(approved(), steps)
+    for _ in range(refunds.MAX_REST_ATTEMPTS):
+        with pytest.raises(Problem) as refused:
+            refunds.refund_payment(svc, "m-1", "p-1")
+        assert refused.value.slug == "refund-refused"
+    assert len(steps.reserved) == refunds.MAX_REST_ATTEMPTS
+    with pytest.raises(Problem) as spent:
+        refunds.refund_payment(svc, "m-1", "p-1")
+    assert "an earlier attempt was refused" in spent.value.detail
+    assert len(steps.reserved) == refunds.MAX_REST_ATTEMPTS  # no new reservation
