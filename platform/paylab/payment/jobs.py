@@ -1,4 +1,4 @@
-"""Internal endpoints of the scheduled jobs: the weekly report's payment pages, data cleanup.
+"""Internal endpoints of the scheduled jobs: weekly report pages, data cleanup, refund reconciling.
 
 `GET /internal/jobs/payments` pages one merchant's payments created in `[start, end)` by
 (created_at, id), so the weekly-report Lambda streams any number of them a page at a time.
@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +23,10 @@ from paylab.core.isotime import IsoDatetime
 from paylab.core.money import fmt
 from paylab.core.problems import Problem, problem_responses
 from paylab.core.retention import cleanup_router
+from paylab.payment import refund_reconcile
 from paylab.payment.models import payments
+from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
+from paylab.payment.wiring import Svc
 
 MAX_PAGE = 1000
 
@@ -142,3 +146,40 @@ def payments_page(
 ) -> ReportPage:
     """One merchant's payments created in [start, end), a page at a time (weekly report)."""
     return report_page(sessions, merchant_id, start, end, after, limit)
+
+
+class ReconcileIn(BaseModel):
+    """How long a refund must have gone unattempted before it is settled; one payment's only."""
+
+    older_than_s: int = Field(default=600, ge=0, le=30 * 86_400)
+    payment_id: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$"
+    )
+
+
+class ReconcileOut(BaseModel):
+    """What the run did with each reserved refund it looked at, and how many of each."""
+
+    settled: list[dict[str, str]]
+    counts: dict[str, int]
+
+
+@router.post(
+    "/internal/jobs/reconcile-refunds",
+    response_model=ReconcileOut,
+    responses=problem_responses(503),
+)
+def reconcile_refunds_job(
+    _: InternalCaller, svc: Svc, body: Annotated[ReconcileIn | None, Body()] = None
+) -> ReconcileOut:
+    """Settle refunds a failed request left reserved (the refund-reconcile job's run)."""
+    asked = body or ReconcileIn()
+    older_than = timedelta(seconds=asked.older_than_s)
+    try:
+        settled = refund_reconcile.reconcile_refunds(
+            svc, older_than=older_than, payment_id=asked.payment_id
+        )
+    except (PartnerUnavailable, PartnerRejected) as exc:
+        raise unavailable("wallet", exc) from exc
+    counts = Counter[str](item.action for item in settled)
+    return ReconcileOut(settled=[item.as_dict() for item in settled], counts=dict(counts))

@@ -35,7 +35,6 @@ from paylab.core.money import fmt, to_decimal
 from paylab.core.problems import Problem
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable
 from paylab.payment.refunds import record_refund, recorded_id
-from paylab.payment.service import any_payment
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
@@ -88,7 +87,11 @@ def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[
     reserved = [r for r in refunds if r["status"] == "reserved"]
     if any(_attempted(r) >= cutoff for r in reserved):
         return [_settled(r, "in-flight", _LIVE) for r in reserved]
-    state = any_payment(svc, payment_id)
+    state = svc.repo.get(payment_id)
+    if state is None:  # the wallet has a refund the payment service never asked for
+        why = "the payment service has no such payment; an operator must look at it"
+        log.error("refund in doubt", payment_id=payment_id, detail=why)
+        return [_settled(r, "in-doubt", why) for r in reserved]
     settled = _record_missing(svc, payment_id, refunds, set(state.refund_ids))
     if not reserved:
         return settled

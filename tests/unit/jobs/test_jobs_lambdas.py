@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from paylab.lambdas import daily_summary, data_cleanup
+from paylab.lambdas import daily_summary, data_cleanup, refund_reconcile
 
 
 def scheduled(time: str) -> dict[str, Any]:
@@ -100,3 +101,39 @@ def test_a_failing_service_does_not_spare_the_others(monkeypatch: pytest.MonkeyP
     with pytest.raises(RuntimeError, match="wallet"):
         data_cleanup.handler(scheduled("2026-12-05T08:00:00Z"), None)
     assert cleaned == ["payment", "merchant", "notification"]
+
+
+def reconcile_answer(*actions: str) -> dict[str, Any]:
+    settled = [{"refund_id": f"r{n}", "action": a} for n, a in enumerate(actions)]
+    return {"settled": settled, "counts": dict(Counter(actions))}
+
+
+def test_refund_reconcile_asks_payment_with_the_grace_period(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[str, str, str, Any]] = []
+
+    def call(service: str, method: str, path: str, body: Any = None) -> Any:
+        calls.append((service, method, path, body))
+        return reconcile_answer("cancelled", "completed", "in-doubt")
+
+    monkeypatch.setattr(refund_reconcile, "call", call)
+    monkeypatch.setenv("PAYLAB_REFUND_RECONCILE_AFTER_S", "900")
+    result = refund_reconcile.handler(scheduled("2026-12-05T06:15:00Z"), None)
+    assert calls == [("payment", "POST", "/internal/jobs/reconcile-refunds", {"older_than_s": 900})]
+    assert result["counts"] == {"cancelled": 1, "completed": 1, "in-doubt": 1}
+    assert result["fired_at"] == "2026-12-05T06:15:00+00:00"
+    assert '"refunds unsettled"' in capsys.readouterr().out  # the in-doubt one is logged
+
+
+def test_refund_reconcile_fails_the_run_when_a_refund_could_not_be_settled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(refund_reconcile, "call", lambda *a, **k: reconcile_answer("failed"))
+    with pytest.raises(refund_reconcile.UnsettledRefunds, match='"failed": 1'):
+        refund_reconcile.handler(scheduled("2026-12-05T06:15:00Z"), None)
+
+
+def test_refund_reconcile_refuses_an_event_that_is_not_scheduled() -> None:
+    with pytest.raises(ValueError, match="not a scheduled event"):
+        refund_reconcile.handler({"detail": {}}, None)

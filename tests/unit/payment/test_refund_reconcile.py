@@ -227,3 +227,13 @@ def test_a_bank_answer_without_a_refunded_amount_settles_nothing() -> None:
     settled, _ = run(approved(), wallet, Bank(None))
     assert [s.action for s in settled] == ["failed"]
     assert "no readable refunded amount" in settled[0].detail and wallet.calls == []
+
+
+def test_a_refund_of_a_payment_the_service_never_had_is_in_doubt() -> None:
+    wallet = Wallet(("3000.00", "reserved", OLD))
+    repo = Repo(approved())
+    repo.get = lambda payment_id: None  # type: ignore[method-assign]
+    svc = cast(Services, SimpleNamespace(repo=repo, wallet=wallet, bank=Bank("0.00")))
+    settled = reconcile_refunds(svc, older_than=GRACE, now=NOW)
+    assert [s.action for s in settled] == ["in-doubt"]
+    assert "no such payment" in settled[0].detail and wallet.calls == []

@@ -1,0 +1,40 @@
+"""Refund reconciliation (rule `refund-reconcile`): settle refunds a failed request left reserved.
+
+Every 15 minutes on AWS; the rule is off on the local stack (a lab's tests leave refunds
+half-way on purpose), where `./paylab jobs run refund-reconcile` runs it, as does
+`./paylab payments reconcile-refunds` in-process. The payment service does the work
+(`POST /internal/jobs/reconcile-refunds`, payment/refund_reconcile.py); the run fails when a
+refund could not be settled for a passing reason (the next run tries again, and the failure
+shows), not for refunds left in doubt, which wait for an operator and are logged each run.
+
+Environment: PAYLAB_PAYMENT_URL, PAYLAB_INTERNAL_SECRET_ARN,
+PAYLAB_REFUND_RECONCILE_AFTER_S (default 600: how long a refund must have gone unattempted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from paylab.lambdas._schedule import fired_at
+from paylab.lambdas._services import call
+
+
+class UnsettledRefunds(Exception):
+    """Some refunds could not be settled this run (the wallet or the bank did not answer)."""
+
+
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    """One reconciliation run; the refunds it settled, by what it did with them."""
+    at = fired_at(event)  # also refuses an event that is not a scheduled one
+    after = int(os.environ.get("PAYLAB_REFUND_RECONCILE_AFTER_S", "600"))
+    answer = call("payment", "POST", "/internal/jobs/reconcile-refunds", {"older_than_s": after})
+    counts = {str(k): int(v) for k, v in answer["counts"].items()}
+    result = {"job": "refund-reconcile", "fired_at": at.isoformat(), "counts": counts}
+    doubtful = [s for s in answer["settled"] if s["action"] in ("in-doubt", "failed")]
+    if doubtful:
+        print(json.dumps({"level": "error", "event": "refunds unsettled", "refunds": doubtful}))
+    if counts.get("failed"):
+        raise UnsettledRefunds(json.dumps(result))
+    return result
