@@ -84,6 +84,22 @@ def _unpublished(engine: Engine, table: str) -> int:
         )
 
 
+def _drain_concurrently(
+    engine: Engine, table: str, relays: list[OutboxRelay], *, timeout: float
+) -> None:
+    """Each relay in its own thread, running rounds until the table has nothing to publish."""
+
+    def drain(relay: OutboxRelay) -> None:
+        while _unpublished(engine, table):
+            relay.run_once()
+
+    threads = [threading.Thread(target=drain, args=(r,)) for r in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+
+
 def test_concurrent_relays_publish_each_event_once_in_order_per_aggregate(
     aws: AwsClients,
     engine: Engine,
@@ -98,15 +114,7 @@ def test_concurrent_relays_publish_each_event_once_in_order_per_aggregate(
         OutboxRelay(engine, SCHEMA, publisher, table=outbox_table, batch_size=7) for _ in range(3)
     ]
 
-    def drain(relay: OutboxRelay) -> None:
-        while _unpublished(engine, outbox_table):
-            relay.run_once()
-
-    threads = [threading.Thread(target=drain, args=(r,)) for r in relays]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    _drain_concurrently(engine, outbox_table, relays, timeout=30)
 
     assert _unpublished(engine, outbox_table) == 0
     received = receive(aws.sqs, queue.url, len(events), timeout=20)
@@ -135,15 +143,7 @@ def test_parallel_lanes_keep_each_aggregate_in_order_across_concurrent_relays(
         for _ in range(2)
     ]
 
-    def drain(relay: OutboxRelay) -> None:
-        while _unpublished(engine, outbox_table):
-            relay.run_once()
-
-    threads = [threading.Thread(target=drain, args=(r,)) for r in relays]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    _drain_concurrently(engine, outbox_table, relays, timeout=30)
 
     assert _unpublished(engine, outbox_table) == 0
     received = receive(aws.sqs, queue.url, len(events), timeout=30)

@@ -18,7 +18,7 @@ from paylab.core.db import service_engine
 from paylab.core.outbox_relay import OutboxRelay
 from paylab.core.publishers import OutboxMessage, Publisher
 
-from .test_outbox_relay import SCHEMA, _events, _unpublished, _write
+from .test_outbox_relay import SCHEMA, _drain_concurrently, _events, _unpublished, _write
 
 # Sessions holding the advisory lock of one of `:aggregates` of a table's relay.
 _HOLDERS = """
@@ -90,15 +90,7 @@ def test_relays_taking_small_rounds_at_once_keep_every_aggregate_in_order(
             for _ in range(3)
         ]
 
-        def drain(relay: OutboxRelay, table: str = table) -> None:
-            while _unpublished(engine, table):
-                relay.run_once()
-
-        threads = [threading.Thread(target=drain, args=(relay,)) for relay in relays]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        _drain_concurrently(engine, table, relays, timeout=60)
         assert _unpublished(engine, table) == 0
         assert len(recorder.seen) == 200
         out_of_order += [(a, s) for a, s in recorder.arrived.items() if s != sorted(s)]
