@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 from fastapi import FastAPI
 
+from paylab.core.app import SERVER_KEEP_ALIVE_S
+
 
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves SIGTERM/SIGINT to `serve_all`.
@@ -34,6 +36,7 @@ def config(app: FastAPI, host: str, port: int, log_level: str) -> uvicorn.Config
         access_log=False,
         server_header=False,
         date_header=False,
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,
     )
 
 

@@ -182,6 +182,24 @@ def delivery_of(merchant: sup.Merchant, payment_id: str) -> dict[str, Any] | Non
     return found[0] if found else None
 
 
+def attempts_of(payment_id: str) -> list[tuple[int, int | None, str | None]]:
+    """(attempt, status code, error) of each POST of the payment's webhook, in order."""
+    engine = service_engine("merchant", pool_size=1)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT a.attempt, a.status_code, a.error FROM merchant.webhook_attempts a"
+                    " JOIN merchant.webhook_deliveries d ON d.id = a.delivery_id"
+                    " WHERE d.payment_id = :p ORDER BY a.attempt"
+                ),
+                {"p": payment_id},
+            ).all()
+        return [(int(r[0]), r[1], r[2]) for r in rows]
+    finally:
+        engine.dispose()
+
+
 def delivery_in(merchant: sup.Merchant, payment_id: str, status: str) -> dict[str, Any] | None:
     """The delivery once it has `status`, else None (a wait_for probe)."""
     assert status in DELIVERIES

@@ -14,6 +14,11 @@ from paylab.core.problems import install_problem_handlers
 
 REQUEST_ID = "x-request-id"
 CORRELATION_ID = "x-correlation-id"
+# How long our servers (services and simulators) keep an idle connection open. Longer than
+# any of our clients keeps one (httpx: 5 s) and than AWS load balancers' 60 s idle timeout:
+# the client always closes first, so a request never races the server closing its connection.
+# uvicorn's default, 5 s, equals httpx's expiry, and a request after 5 s idle could be lost.
+SERVER_KEEP_ALIVE_S = 65
 
 
 class RequestIdMiddleware:

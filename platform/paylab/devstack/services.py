@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from paylab.core.app import SERVER_KEEP_ALIVE_S
 from paylab.devstack.probes import http_ok
 from paylab.devstack.process import ProcessManager, ProcessSpec, wait_until
 
@@ -49,6 +50,8 @@ class HostServices:
                     "--port",
                     str(port),
                     "--no-access-log",
+                    "--timeout-keep-alive",
+                    str(SERVER_KEEP_ALIVE_S),
                 ],
                 cwd=self.root,
                 port=port,

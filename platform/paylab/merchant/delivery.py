@@ -61,6 +61,22 @@ class Result:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def webhook_client() -> httpx.Client:
+    """The HTTP client webhooks go out with: one new connection per attempt.
+
+    Never a kept-alive one: a merchant's server closes idle connections on its own schedule
+    (uvicorn after 5 s, gunicorn after 2 s), and a POST sent as it closes fails without
+    reaching the endpoint, an attempt lost to the race rather than to the merchant. Retries
+    are seconds apart, so a pool would save little. Redirects are never followed (a 302 to an
+    internal address would bypass the URL guard), and proxies are not read from the environment.
+    """
+    return httpx.Client(
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
 class Deliverer:
     """Claims due deliveries, sends them, records each attempt (one transaction per step)."""
 

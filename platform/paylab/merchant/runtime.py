@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 import redis
 import structlog
 from sqlalchemy import Engine
@@ -15,7 +14,7 @@ from paylab.core.lazy import Lazy
 from paylab.core.ratelimit import RateLimiter
 from paylab.core.settings import get_settings
 from paylab.merchant.clients import build_clients
-from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.delivery import Deliverer, DeliveryLoop, webhook_client
 from paylab.merchant.dispersion import Dispersions
 from paylab.merchant.dispersion_clients import RedisLock, WalletPayouts, build_bank
 from paylab.merchant.dispersion_store import SqlStore
@@ -76,8 +75,7 @@ def build_runtime(
     service = MerchantService(
         sessions, settings, auth, wallet, signup_limiter=signup_limiter(settings)
     )
-    # Webhooks never follow redirects (a 302 to an internal address would bypass the guard).
-    http = httpx.Client(follow_redirects=False, trust_env=False)
+    http = webhook_client()
     store = SqlStore(sessions, settings)
     lock = RedisLock(
         _redis(),
