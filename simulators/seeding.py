@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+_IDS = "ids"  # the stream identifiers come from
+
 
 class SeededRandom:
     """Named random streams derived from one seed.
@@ -11,11 +13,18 @@ class SeededRandom:
     Each concern (fault rolls, jitter, ids) draws from its own stream so that adding a fault
     rule does not shift the ids the simulator hands out, and the same seed with the same
     requests gives the same outcomes.
+
+    Identifiers are the exception across a reseed: like a real partner's, an id is not handed
+    out again by the same process after a reset or a reseed (the platform still holds the old
+    ones: a new authorization under an old payment's id would take that payment's refund).
+    Each reseed moves the id stream to a new epoch; a fresh process with the same seed hands
+    out the same ids again.
     """
 
     def __init__(self, seed: int = 0) -> None:
         self._seed = seed
         self._streams: dict[str, random.Random] = {}
+        self._epoch = 0
 
     @property
     def seed(self) -> int:
@@ -26,17 +35,21 @@ class SeededRandom:
         """The stream for one concern; the same object across reseeds."""
         rng = self._streams.get(name)
         if rng is None:
-            rng = random.Random(f"{self._seed}:{name}")  # noqa: S311 - simulation, not crypto
+            rng = random.Random(self._stream_seed(name))  # noqa: S311 - simulation, not crypto
             self._streams[name] = rng
         return rng
+
+    def _stream_seed(self, name: str) -> str:
+        return f"{self._seed}:{name}:{self._epoch}" if name == _IDS else f"{self._seed}:{name}"
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart every stream from `seed` (or the current seed)."""
         if seed is not None:
             self._seed = seed
+        self._epoch += 1
         for name, rng in self._streams.items():
-            rng.seed(f"{self._seed}:{name}")
+            rng.seed(self._stream_seed(name))
 
     def new_id(self, prefix: str) -> str:
-        """A reproducible identifier such as `auth_5f1c0a9e2b7d`."""
-        return f"{prefix}_{self.stream('ids').getrandbits(48):012x}"
+        """An identifier such as `auth_5f1c0a9e2b7d`: reproducible, never repeated by a reseed."""
+        return f"{prefix}_{self.stream(_IDS).getrandbits(48):012x}"

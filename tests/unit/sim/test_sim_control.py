@@ -170,10 +170,30 @@ def test_seed_reset_and_ids(make_sim: Callable[..., TestClient]) -> None:
     assert reset == {"status": "reset", "seed": 5}
     assert c.get("/_sim/faults").json()["faults"] == []
     assert journal(c) == []
+    # The same seed again, but never an id handed out before: the platform still holds them.
     again = [c.post("/v1/authorizations", json=AUTH).json()["id"] for _ in range(3)]
-    assert again == first
-    assert c.post("/_sim/seed", json={"seed": 6}).json() == {"seed": 6}
-    assert c.post("/v1/authorizations", json=AUTH).json()["id"] != first[0]
+    assert not set(again) & set(first), (first, again)
+    assert c.post("/_sim/seed", json={"seed": 5}).json() == {"seed": 5}
+    later = [c.post("/v1/authorizations", json=AUTH).json()["id"] for _ in range(3)]
+    assert not set(later) & set(first + again), (first, again, later)
+    assert c.post("/_sim/seed", json={"seed": -1}).status_code == 422
+    # A freshly started simulator with the same seed hands out the same ids.
+    fresh = make_sim("bank", seed=5)
+    assert [fresh.post("/v1/authorizations", json=AUTH).json()["id"] for _ in range(3)] == first
+
+
+def test_a_reseeded_bank_never_gives_an_old_authorization_s_id_to_a_new_one(
+    make_sim: Callable[..., TestClient],
+) -> None:
+    """Refunding an old payment must find its own authorization, not a newer one's."""
+    c = make_sim("bank", seed=9)
+    old = c.post("/v1/authorizations", json=AUTH).json()["id"]
+    assert c.post(f"/v1/authorizations/{old}/capture", json={}).status_code == 200
+    assert c.post("/_sim/seed", json={"seed": 9}).json() == {"seed": 9}
+    new = c.post("/v1/authorizations", json={**AUTH, "amount": "1000.00"}).json()["id"]
+    assert new != old
+    r = c.post(f"/v1/authorizations/{old}/refunds", json={"amount": "30000.00"})
+    assert r.status_code == 201, r.text
     assert c.post("/_sim/seed", json={"seed": -1}).status_code == 422
 
 
