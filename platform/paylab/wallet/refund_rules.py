@@ -59,8 +59,10 @@ def share(
 ) -> Share:
     """The split of a new refund of `amount`, given what earlier refunds already returned.
 
-    The fee comes back pro rata (rounded half-up to the cent); the refund that completes
-    the payment returns whatever fee is left, so the fee returned never drifts by a cent.
+    The fee comes back pro rata: after any refund, the fee returned in all is the fee's share
+    of everything refunded so far, rounded half-up to the cent (each refund returns the
+    difference), so many small refunds cannot drift from it by a cent each; the refund that
+    completes the payment returns whatever fee is left.
     """
     amount = money(amount)
     if amount <= 0:
@@ -74,7 +76,8 @@ def share(
     if amount == remaining:
         part = fee_left
     else:
-        part = (fee * amount / captured).quantize(CENT, rounding=ROUND_HALF_UP)
+        due = (fee * (refunded + amount) / captured).quantize(CENT, rounding=ROUND_HALF_UP)
+        part = due - fee_returned
     return Share(amount, min(max(part, ZERO), fee_left, amount))
 
 

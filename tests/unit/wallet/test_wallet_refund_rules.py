@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
 import pytest
@@ -33,6 +34,20 @@ def test_the_fee_comes_back_pro_rata_and_the_last_refund_returns_the_rest() -> N
     last = share("13000.00", refunded="7000.00", fee_returned="524.30")
     assert last.fee_returned == D("973.70")  # exactly what is left, not 973.70 by rounding luck
     assert first.fee_returned + last.fee_returned == D("1498.00")
+
+
+def test_many_small_refunds_return_the_fee_share_of_their_total() -> None:
+    """100 refunds of 50.00 (0.25% of the payment): each one's own share is 3.745, and
+    rounding each would return 100 x 3.75 = 375.00 for a share of 374.50."""
+    refunded, fee_returned = D("0.00"), D("0.00")
+    for _ in range(100):
+        part = share("50.00", refunded=str(refunded), fee_returned=str(fee_returned))
+        refunded, fee_returned = refunded + part.amount, fee_returned + part.fee_returned
+        exact = D("1498.00") * refunded / D("20000.00")
+        assert fee_returned == exact.quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    assert (refunded, fee_returned) == (D("5000.00"), D("374.50"))
+    rest = share("15000.00", refunded=str(refunded), fee_returned=str(fee_returned))
+    assert fee_returned + rest.fee_returned == D("1498.00")
 
 
 def test_more_than_is_left_is_refused() -> None:
