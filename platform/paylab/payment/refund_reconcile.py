@@ -23,7 +23,7 @@ lock, it still was not attempted since (else the wallet answers `refund-in-fligh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,7 +39,8 @@ from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
 Action = Literal["cancelled", "completed", "recorded", "in-doubt", "in-flight", "failed"]
-#: The most reserved refunds one run looks at (the oldest first).
+#: Reserved refunds read per page (a run reads every page, the oldest first), and the most
+#: refunds one payment's settlement reads.
 BATCH = 500
 
 
@@ -64,21 +65,52 @@ def reconcile_refunds(
     older_than: timedelta,
     payment_id: str | None = None,
     now: datetime | None = None,
+    page: int = BATCH,
 ) -> list[Settled]:
-    """Settle every payment (or one) with a refund reserved more than `older_than` ago."""
+    """Settle every payment (or one) with a refund reserved more than `older_than` ago.
+
+    Every stale reservation is looked at, page by page: the ones left in doubt (or failed)
+    on an early page never hide later ones.
+    """
     cutoff = (now or datetime.now(UTC)) - older_than
-    stale = svc.wallet.list_refunds(
-        payment_id=payment_id, status="reserved", attempted_before=cutoff, limit=BATCH
-    )
     settled: list[Settled] = []
-    for one in dict.fromkeys(str(r["payment_id"]) for r in stale):
-        try:
-            settled += reconcile_payment(svc, one, cutoff)
-        except (Problem, PartnerUnavailable, PartnerRejected) as exc:
-            log.error("refund reconciliation failed", payment_id=one, error=str(exc))
-            why = f"{exc}; the next run tries again"
-            settled += [_settled(r, "failed", why) for r in stale if r["payment_id"] == one]
+    seen: set[str] = set()
+    for stale in _stale_pages(svc, cutoff, payment_id, page):
+        for one in dict.fromkeys(str(r["payment_id"]) for r in stale):
+            if one in seen:  # its refunds span two pages: settled with the first
+                continue
+            seen.add(one)
+            try:
+                settled += reconcile_payment(svc, one, cutoff)
+            except (Problem, PartnerUnavailable, PartnerRejected) as exc:
+                log.error("refund reconciliation failed", payment_id=one, error=str(exc))
+                why = f"{exc}; the next run tries again"
+                settled += [_settled(r, "failed", why) for r in stale if r["payment_id"] == one]
     return settled
+
+
+def _stale_pages(
+    svc: Services, cutoff: datetime, payment_id: str | None, page: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The reservations last attempted before `cutoff`, a page at a time, the oldest first.
+
+    Each page is read after the previous one was settled; the wallet pages by a key
+    (creation time, id), so settling earlier refunds does not shift what comes next.
+    """
+    after: str | None = None
+    while True:
+        stale = svc.wallet.list_refunds(
+            payment_id=payment_id,
+            status="reserved",
+            attempted_before=cutoff,
+            limit=page,
+            after=after,
+        )
+        if stale:
+            yield stale
+        if len(stale) < page:
+            return
+        after = str(stale[-1]["id"])
 
 
 def reconcile_payment(svc: Services, payment_id: str, cutoff: datetime) -> list[Settled]:

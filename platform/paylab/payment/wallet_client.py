@@ -88,9 +88,15 @@ class WalletClient(PartnerClient):
         status: str | None = None,
         attempted_before: datetime | None = None,
         limit: int = 100,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Refunds, oldest first: a payment's, or those in `status` last attempted before a time."""
+        """Refunds, oldest first: a payment's, or those in `status` last attempted before a time.
+
+        `after`: the last refund of the previous page.
+        """
         params: dict[str, str] = {"limit": str(limit)}
+        if after is not None:
+            params["after"] = after
         if payment_id is not None:
             params["payment_id"] = payment_id
         if status is not None:

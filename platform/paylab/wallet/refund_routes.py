@@ -36,10 +36,18 @@ def list_refunds(
         Query(description="Only refunds whose last reserve call was before this instant"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[
+        UUID | None,
+        Query(description="The next page: only refunds listed after this one (422 if unknown)"),
+    ] = None,
 ) -> schemas.RefundList:
     """Refunds, oldest first: a payment's, or those still `reserved` (reconciliation)."""
     return service.refunds.search(
-        payment_id=payment_id, status=status, attempted_before=attempted_before, limit=limit
+        payment_id=payment_id,
+        status=status,
+        attempted_before=attempted_before,
+        limit=limit,
+        after=after,
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +22,7 @@ from paylab.core.db import unit_of_work
 from paylab.core.money import fmt, to_decimal
 from paylab.wallet import ledger, refund_rules, schemas, store
 from paylab.wallet.models import Hold, Refund
-from paylab.wallet.operations import Outcome, WalletError, not_found
+from paylab.wallet.operations import Outcome, WalletError, invalid, not_found
 from paylab.wallet.posting import post
 from paylab.wallet.settings import WalletSettings
 
@@ -189,8 +189,9 @@ class RefundService:
         status: str | None,
         attempted_before: datetime | None,
         limit: int,
+        after: uuid.UUID | None = None,
     ) -> schemas.RefundList:
-        """Refunds matching every filter given, oldest first."""
+        """Refunds matching every filter given, oldest first; after `after` in that order."""
         query = select(Refund, Hold.method).join(Hold, Hold.id == Refund.hold_id)
         if payment_id is not None:
             query = query.where(Hold.payment_id == payment_id)
@@ -198,8 +199,15 @@ class RefundService:
             query = query.where(Refund.status == status)
         if attempted_before is not None:
             query = query.where(Refund.attempted_at < attempted_before)
-        query = query.order_by(Refund.created_at, Refund.id).limit(limit)
         with self._sessions() as session:
+            if after is not None:
+                anchor = session.get(Refund, after)
+                if anchor is None:
+                    raise invalid("query.after", "no such refund")
+                # Keyset paging: stable while earlier pages' refunds change state.
+                key = tuple_(Refund.created_at, Refund.id)
+                query = query.where(key > tuple_(literal(anchor.created_at), literal(anchor.id)))
+            query = query.order_by(Refund.created_at, Refund.id).limit(limit)
             rows = session.execute(query).all()
             return schemas.RefundList(
                 refunds=[schemas.Refund.model_validate(refund_body(r, m)) for r, m in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -265,6 +266,32 @@ def test_refunds_are_listed_by_payment_and_by_state_oldest_first(
         assert r.status_code == 422 and r.headers["content-type"].startswith(
             "application/problem+json"
         ), r.text
+
+
+def test_refunds_are_paged_by_a_key_that_settling_earlier_ones_does_not_shift(
+    client: TestClient, merchant: Merchant
+) -> None:
+    hold = captured(client, merchant, "card", "20000.00")
+    payment = hold["payment_id"]
+    ids = [reserve(client, merchant, payment, "1000.00").json()["id"] for _ in range(3)]
+
+    def page(after: str | None) -> list[str]:
+        params = {"payment_id": payment, "status": "reserved", "limit": "1"}
+        if after is not None:
+            params["after"] = after
+        r = client.get("/internal/refunds", params=params)
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["refunds"]]
+
+    assert page(None) == ids[:1]
+    # The first page's refund is settled before the next page is read (as reconciliation does).
+    assert complete(client, ids[0], "rf-1").status_code == 200
+    assert page(ids[0]) == ids[1:2]
+    assert page(ids[1]) == ids[2:]
+    assert page(ids[2]) == []
+    for bad in (str(uuid.uuid4()), "not-a-uuid"):
+        r = client.get("/internal/refunds", params={"after": bad})
+        assert r.status_code == 422, r.text
 
 
 def test_a_retry_marks_the_refund_attempted_and_a_conditional_cancel_then_waits(

@@ -22,21 +22,23 @@ GRACE = timedelta(minutes=10)
 
 
 class Wallet:
-    """The wallet's refunds of payment p-1, filtered as its internal API filters them."""
+    """The wallet's refunds (of payment p-1 unless given), filtered and paged like its API."""
 
-    def __init__(self, *refunds: tuple[str, str, datetime]) -> None:
+    def __init__(
+        self, *refunds: tuple[str, str, datetime] | tuple[str, str, datetime, str]
+    ) -> None:
         self.refunds = [
             {
                 "id": f"r-{n}",
-                "operation_id": f"p-1:refund:{n}",
-                "payment_id": "p-1",
+                "operation_id": f"{payment}:refund:{n}",
+                "payment_id": payment,
                 "amount": amount,
                 "status": status,
                 "created_at": at.isoformat(),
                 "attempted_at": at.isoformat(),
                 "reference": f"rf-{n}" if status == "refunded" else None,
             }
-            for n, (amount, status, at) in enumerate(refunds, 1)
+            for n, (amount, status, at, payment) in enumerate(((*r, "p-1")[:4] for r in refunds), 1)
         ]
         self.calls: list[str] = []
         self.listings = 0
@@ -50,13 +52,15 @@ class Wallet:
         status: str | None = None,
         attempted_before: datetime | None = None,
         limit: int = 100,
+        after: str | None = None,
     ) -> list[dict[str, Any]]:
         self.listings += 1
         if self.listings == self.change_on_listing:
             self.change()  # a live request gets in between two listings
+        start = 0 if after is None else [r["id"] for r in self.refunds].index(after) + 1
         return [
             dict(r)
-            for r in self.refunds
+            for r in self.refunds[start:]
             if (payment_id is None or r["payment_id"] == payment_id)
             and (status is None or r["status"] == status)
             and (
@@ -237,3 +241,25 @@ def test_a_refund_of_a_payment_the_service_never_had_is_in_doubt() -> None:
     settled = reconcile_refunds(svc, older_than=GRACE, now=NOW)
     assert [s.action for s in settled] == ["in-doubt"]
     assert "no such payment" in settled[0].detail and wallet.calls == []
+
+
+def test_reservations_left_in_doubt_on_one_page_do_not_hide_the_next_pages() -> None:
+    """Five payments the service never had (each stays in doubt), read two refunds a page."""
+    wallet = Wallet(
+        *(("1000.00", "reserved", OLD + timedelta(seconds=n), f"p-{n}") for n in (1, 2, 3, 4)),
+        ("500.00", "reserved", OLD + timedelta(seconds=5), "p-2"),  # p-2's second, on page 3
+        ("1000.00", "reserved", OLD + timedelta(seconds=6), "p-5"),
+        ("1000.00", "reserved", NOW, "p-6"),  # too young for this run
+    )
+    repo = Repo(approved())
+    repo.get = lambda payment_id: None  # type: ignore[method-assign]
+    svc = cast(Services, SimpleNamespace(repo=repo, wallet=wallet, bank=Bank("0.00")))
+    settled = reconcile_refunds(svc, older_than=GRACE, now=NOW, page=2)
+    assert [(s.payment_id, s.refund_id, s.action) for s in settled] == [
+        ("p-1", "r-1", "in-doubt"),
+        ("p-2", "r-2", "in-doubt"),
+        ("p-2", "r-5", "in-doubt"),  # with the rest of p-2, not again on page 3
+        ("p-3", "r-3", "in-doubt"),
+        ("p-4", "r-4", "in-doubt"),
+        ("p-5", "r-6", "in-doubt"),
+    ]
