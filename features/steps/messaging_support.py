@@ -118,11 +118,21 @@ def peek(url: str, needle: str) -> dict[str, Any] | None:
     """The message whose body mentions `needle` (or whose id it is), left in the queue.
 
     Received with a short visibility timeout and made visible again at once, so the queue's
-    consumers (the DLQ reprocessor, say) are not held up.
+    consumers (the DLQ reprocessor, say) are not held up. Every peek counts as a receive of
+    each message it reads: on a queue with a redrive policy, see `peek_all`.
+    """
+    return peek_all(url, [needle]).get(needle)
+
+
+def peek_all(url: str, needles: list[str]) -> dict[str, dict[str, Any]]:
+    """needle -> the message that mentions it, for those found in one pass over the queue.
+
+    One pass reads each message at most once, i.e. adds one to its receive count (a source
+    queue moves a message to its DLQ after maxReceiveCount receives).
     """
     sqs = aws_client("sqs")
     seen: list[dict[str, Any]] = []
-    found = None
+    found: dict[str, dict[str, Any]] = {}
     for _ in range(10):
         got = sqs.receive_message(
             QueueUrl=url,
@@ -134,14 +144,25 @@ def peek(url: str, needle: str) -> dict[str, Any] | None:
         if not got:
             break
         seen.extend(got)
-        found = next((m for m in got if _matches(m, needle)), None)
-        if found is not None:
+        for needle in needles:
+            match = next((m for m in got if _matches(m, needle)), None)
+            if match is not None and needle not in found:
+                found[needle] = match
+        if len(found) == len(needles):
             break
     for m in seen:
         sqs.change_message_visibility(
             QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
         )
     return found
+
+
+def visible_messages(url: str) -> int:
+    """The queue's ApproximateNumberOfMessages (reading it receives nothing)."""
+    attrs = aws_client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"])
 
 
 def attribute(message: dict[str, Any], name: str) -> str | None:

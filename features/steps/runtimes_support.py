@@ -3,13 +3,16 @@
 Our LocalStack runs each Lambda execution environment as a host process it spawned itself
 (localstack/src/paylab_localstack/lambda_executor): a child of the LocalStack process whose
 environment names the function (AWS_LAMBDA_FUNCTION_NAME) and LocalStack (PAYLAB_PARENT_PID).
-A runtime is inside a step while it holds a connection to the service the step calls: the
-Lambdas call the services with urllib, one connection per call and no keep-alive.
+A runtime is inside a step while its connection to the service the step calls has a request
+waiting for its answer: the Lambdas keep one connection per service alive between calls
+(lambdas/_services.py), so an idle runtime holds one too, and only the kernel's record of the
+last data sent and received on it (`ss -ti`: lastsnd, lastrcv) tells a call from a pause.
 """
 
 from __future__ import annotations
 
-import time
+import re
+import subprocess
 from pathlib import Path
 
 import psutil
@@ -61,23 +64,44 @@ def _calls(proc: psutil.Process, port: int) -> set[int]:
     }
 
 
+def _waiting_for_answers(port: int) -> dict[int, float]:
+    """Local port -> seconds since the request was sent, for each connection to 127.0.0.1:`port`
+    whose last request has had no answer yet (nothing received since the last send)."""
+    out = subprocess.run(
+        ["ss", "-tinH", "state", "established", f"( dport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=10,
+    ).stdout
+    waiting: dict[int, float] = {}
+    for head, info in zip(out.splitlines()[::2], out.splitlines()[1::2], strict=False):
+        local = head.split()[2]
+        times = dict(re.findall(r"\b(lastsnd|lastrcv|bytes_received):(\d+)", info))
+        if "lastsnd" not in times:
+            continue  # nothing sent on it yet
+        sent = int(times["lastsnd"])
+        # A new connection that never received data counts from its handshake: waiting.
+        received = int(times["lastrcv"]) if "bytes_received" in times else 2**31
+        if sent < received:
+            waiting[int(local.rsplit(":", 1)[1])] = sent / 1000
+    return waiting
+
+
 def busy_runtime(step: str, *, busy_for: float, timeout: float) -> psutil.Process:
-    """The runtime of `step` that has been inside one call for `busy_for` seconds.
+    """The runtime of `step` that has been waiting `busy_for` seconds for one call's answer.
 
     Other payments' calls of the same step finish in milliseconds; the scenario makes its own
-    call slow (a partner fault scoped to its payment), so the call that lasts is its own.
+    call slow (a partner fault scoped to its payment), so the call that lasts is its own. An
+    idle runtime's kept-alive connection got its last answer: it is never taken for a call.
     """
     function, port = STEPS[step]
     name = function_name(step)
-    since: dict[tuple[int, int], float] = {}
 
     def probe() -> psutil.Process | None:
-        now = time.monotonic()
-        open_calls = {(p.pid, lport): p for p in runtimes(name) for lport in _calls(p, port)}
-        for key in set(since) - set(open_calls):
-            del since[key]  # that call ended: a new one starts its own clock
-        for key, proc in open_calls.items():
-            if now - since.setdefault(key, now) >= busy_for:
+        waiting = _waiting_for_answers(port)
+        for proc in runtimes(name):
+            if any(waiting.get(lport, 0.0) >= busy_for for lport in _calls(proc, port)):
                 return proc
         return None
 

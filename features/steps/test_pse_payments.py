@@ -59,7 +59,9 @@ def _pse_silent(world: PaymentWorld, amount: str) -> None:
 @when("a late confirmation that PSE rejected the same transfer arrives")
 def _late_rejection(world: PaymentWorld) -> None:
     world.m.wait_final(world.payment_id)
-    drained = httpx.post(f"{sup.SIMS['pse']}/_sim/callbacks/drain", params={"timeout_ms": 10000})
+    drained = httpx.post(
+        f"{sup.SIMS['pse']}/_sim/callbacks/drain", params={"timeout_ms": 10000}, timeout=15.0
+    )
     assert drained.status_code == 200 and drained.json()["drained"] is True, drained.text
     secret = httpx.get(f"{sup.SIMS['pse']}/_sim/config", timeout=5.0).json()["callback_secret"]
     transaction_id = world.created["next_action"]["redirect_url"].rstrip("/").rsplit("/", 1)[1]

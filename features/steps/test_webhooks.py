@@ -113,8 +113,9 @@ def _growing_gaps(world: MerchantWorld, n: int) -> None:
     assert len(posts) == n == world.attempts, posts
     gaps = [b["at"] - a["at"] for a, b in pairwise(posts)]
     for i, gap in enumerate(gaps):
-        # Scheduled base * 2**i after the answer; the loop polls every 0.2 s.
-        assert world.backoff_base * 2**i - 0.05 <= gap <= world.backoff_base * 2**i + 1.5, gaps
+        # Scheduled base * 2**i after the answer; the loop polls every 0.2 s, and a busy
+        # machine adds the recording, the claim and a connection to each gap.
+        assert world.backoff_base * 2**i - 0.05 <= gap <= world.backoff_base * 2**i + 3.0, gaps
     assert gaps == sorted(gaps) and len(set(gaps)) == len(gaps), gaps
 
 

@@ -20,6 +20,7 @@ from paylab.core.relay_loop import listener_factory, serve
 from .waiting import wait_until
 
 SCHEMA = "auth"  # a schema whose role may create tables; the test uses a private outbox copy
+NO_POLL = 60.0  # seconds between timed rounds: longer than any of these tests
 
 
 class CountingPublisher(Publisher):
@@ -99,8 +100,10 @@ def _serving(
     publisher = CountingPublisher(hold_first)
     relay = WatchedRelay(engine, SCHEMA, publisher, table=table)
     stop = threading.Event()
+    # Only notifications wake the relay: a timed round between a commit and its notification
+    # would publish that row before the linger (the runtime's default waits 1 s, then 30 s).
     threading.Thread(
-        target=serve, args=(relay, listener_factory(engine), stop, 0.2, linger), daemon=True
+        target=serve, args=(relay, listener_factory(engine), stop, NO_POLL, linger), daemon=True
     ).start()
     return publisher, stop, relay
 
@@ -144,7 +147,10 @@ def test_commits_within_the_linger_share_one_call(
         # The relay is at its LISTEN wait (after its first, empty round) before the commits.
         assert relay.round_ended.wait(10), "the relay's first round did not end"
         first = _commit(engine, table, "agg-a")
-        time.sleep(0.3)  # the second commit arrives well after the first woke the relay
+        if linger:
+            time.sleep(0.3)  # the second commit comes 0.3 s later, within the linger
+        else:  # without one, the first row goes alone
+            wait_until(lambda: publisher.calls, timeout=10, description="the first row")
         second = _commit(engine, table, "agg-b")
         wait_until(
             lambda: sum(len(c) for c in publisher.calls) >= 2,
@@ -168,7 +174,10 @@ def test_rows_committed_during_a_round_wait_for_the_next_linger(
         wait_until(lambda: publisher.calls, timeout=10, description="the first round")
         straggler = _commit(engine, table, "agg-b")  # while the first round publishes
         in_flight.set()
-        time.sleep(0.3)  # the next commit comes soon after the round ended
+        if linger:
+            time.sleep(0.3)  # the next commit comes soon after the round, within the linger
+        else:  # without one, the straggler goes in a round of its own
+            wait_until(lambda: len(publisher.calls) >= 2, timeout=10, description="straggler")
         last = _commit(engine, table, "agg-c")
         wait_until(
             lambda: sum(len(c) for c in publisher.calls) >= 3,
