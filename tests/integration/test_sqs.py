@@ -146,7 +146,7 @@ def test_message_move_task_redrives_the_dlq_back_to_its_source(
     result = wait_until(finished, timeout=15, description="the message move task")
     assert result["Status"] == "COMPLETED", result
     assert result["ApproximateNumberOfMessagesMoved"] == 3
-    redriven = receive(aws.sqs, queue.url, 3, timeout=3)
+    redriven = receive(aws.sqs, queue.url, 3, timeout=10)
     assert [m["Body"] for m in redriven] == ["op-0", "op-1", "op-2"]
     assert {m["Attributes"]["MessageGroupId"] for m in redriven} == {"pay-a"}
     assert_empty(aws.sqs, dlq.url)

@@ -79,7 +79,7 @@ def test_an_approved_payment_reaches_the_merchant_signed(
     assert record_webhook(sessions, SETTINGS, event) is not None
     assert record_webhook(sessions, SETTINGS, event) is None  # a redelivered event: nothing new
     ref = event.data["ref_payco"]
-    [hook] = wait_until(lambda: arrived(receiver, ref), timeout=15, description="the webhook")
+    [hook] = wait_until(lambda: arrived(receiver, ref), timeout=30, description="the webhook")
     assert hook["signature_valid"], hook["signature_note"]
     fields = hook["fields"]
     assert fields["x_cust_id_cliente"] == merchant.keys["p_cust_id_cliente"]
@@ -118,7 +118,7 @@ def test_the_payment_confirmation_url_wins_and_rotation_applies(
     )
     event.type = "PaymentFailed"
     record_webhook(sessions, SETTINGS, event)
-    [hook] = wait_until(lambda: arrived(receiver, event.data["ref_payco"]), timeout=15)
+    [hook] = wait_until(lambda: arrived(receiver, event.data["ref_payco"]), timeout=30)
     assert hook["signature_valid"], hook["signature_note"]  # signed with the new p_key
     assert hook["fields"]["x_response"] == "Rechazada"
     assert hook["fields"]["x_response_reason_text"] == "insufficient_funds"

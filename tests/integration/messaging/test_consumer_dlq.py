@@ -139,8 +139,8 @@ def test_failing_handler_backs_off_dead_letters_with_its_error_then_redrive_hand
         provider_down.clear()
         result = Reprocessor(aws.sqs, config).redrive("it-ops", 10)
         assert result == {"queue": "it-ops", "redriven": 1, "parked": 0}
-        wait_until(lambda: handled, timeout=15, description="the redriven message")
-        wait_until(lambda: _depth(aws, source) == 0, timeout=15, description="an empty queue")
+        wait_until(lambda: handled, timeout=30, description="the redriven message")
+        wait_until(lambda: _depth(aws, source) == 0, timeout=30, description="an empty queue")
     assert handled == ["evt-1"]
     assert _depth(aws, dlq) == 0
 
@@ -159,18 +159,18 @@ def test_poison_is_parked_after_max_redrives_while_other_groups_keep_flowing(
 
     with _running(source, lambda e: handled.append(e.id), base=1):
         # Other groups flow at once; the poisoned group waits behind its first message.
-        wait_until(lambda: len(handled) >= 3, timeout=15, description="the healthy groups")
+        wait_until(lambda: len(handled) >= 3, timeout=30, description="the healthy groups")
         assert sorted(handled) == ["ok-0", "ok-1", "ok-2"]
         wait_until(lambda: _depth(aws, dlq) == 1, timeout=20, description="poison in the DLQ")
         # Once the poison left, the message behind it in its group is handled.
-        wait_until(lambda: "after-poison" in handled, timeout=15, description="its group")
+        wait_until(lambda: "after-poison" in handled, timeout=30, description="its group")
 
         assert reprocessor.redrive("it-ops", 10) == {"queue": "it-ops", "redriven": 1, "parked": 0}
         wait_until(lambda: _depth(aws, dlq) == 1, timeout=20, description="poison back in DLQ")
         (dead,) = _peek(aws, dlq)
         assert dead["MessageAttributes"][REDRIVES]["StringValue"] == "1"
         _send(aws, source, _envelope("late", "pay-9").to_json(), "pay-9", "late-1")
-        wait_until(lambda: "late" in handled, timeout=15, description="a later message")
+        wait_until(lambda: "late" in handled, timeout=30, description="a later message")
 
         assert reprocessor.redrive("it-ops", 10) == {"queue": "it-ops", "redriven": 0, "parked": 1}
     listed = reprocessor.handle({"action": "list", "queue": "it-ops"})["queues"][0]

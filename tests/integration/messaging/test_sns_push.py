@@ -78,11 +78,11 @@ def test_router_confirms_then_handles_signed_events_and_refuses_forgeries(
             Endpoint=f"{url}/internal/sns",
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
-        wait_until(lambda: not _pending(aws, arn), timeout=10, description="the confirmation")
+        wait_until(lambda: not _pending(aws, arn), timeout=30, description="the confirmation")
 
         event = _event("evt-1")
         aws.sns.publish(TopicArn=topic, Message=event.to_json())
-        wait_until(lambda: handled, timeout=10, description="the pushed event")
+        wait_until(lambda: handled, timeout=30, description="the pushed event")
         assert handled == [event]
 
         # A second subscriber (the sink) keeps genuine signed copies to replay and tamper.
@@ -91,10 +91,10 @@ def test_router_confirms_then_handles_signed_events_and_refuses_forgeries(
         )["SubscriptionArn"]
         confirmation = http_sink.next_request().json()
         httpx.get(confirmation["SubscribeURL"], timeout=5).raise_for_status()
-        wait_until(lambda: not _pending(aws, sink_arn), timeout=10, description="sink confirmed")
+        wait_until(lambda: not _pending(aws, sink_arn), timeout=30, description="sink confirmed")
 
         genuine = _signed_copy(aws, topic, http_sink, _event("evt-2").to_json())
-        wait_until(lambda: len(handled) == 2, timeout=10, description="evt-2")
+        wait_until(lambda: len(handled) == 2, timeout=30, description="evt-2")
 
         def post(body: dict[str, Any], path: str = "/internal/sns") -> httpx.Response:
             return httpx.post(f"{url}{path}", content=json.dumps(body), timeout=10)
@@ -161,7 +161,7 @@ def test_localstack_never_resends_a_missed_confirmation_so_up_confirms_it(
         confirmed = confirm_pending_subscriptions(get_settings(), cfn=_OneTopicStack(topic))
         assert confirmed == [arn] and not _pending(aws, arn)
         aws.sns.publish(TopicArn=topic, Message=_event("evt-2").to_json())
-        wait_until(lambda: handled, timeout=10, description="delivery once confirmed")
+        wait_until(lambda: handled, timeout=30, description="delivery once confirmed")
     assert [e.id for e in handled] == ["evt-2"]
     # Nothing left to confirm: the step is idempotent.
     assert confirm_pending_subscriptions(get_settings(), cfn=_OneTopicStack(topic)) == []
