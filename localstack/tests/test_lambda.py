@@ -134,7 +134,7 @@ def test_timeout_kills_the_process_and_next_invoke_recovers(make_function: Funct
 
     assert response["FunctionError"] == "Unhandled"
     assert "Task timed out after 2.00 seconds" in response["Payload"]["errorMessage"]
-    assert 2 <= elapsed < 5
+    assert 2 <= elapsed < 15  # the 2 s timeout ended it, not the handler's 30 s sleep
     # the output of the timed-out invocation only, not the earlier warm one's
     assert base64.b64decode(response["LogResult"]).decode().count(f"sleeper pid {warm_pid}") == 1
     assert wait_until(lambda: not psutil.pid_exists(warm_pid), timeout=5)
@@ -179,7 +179,7 @@ def test_a_runtime_killed_mid_invocation_fails_it_at_once(
     assert response["Payload"]["errorMessage"].endswith(
         "Error: Runtime exited with error: signal: killed"
     )
-    assert elapsed < 10  # the function's timeout is 30 s
+    assert elapsed < 20  # the kill ended it, not the function's 30 s timeout
     assert f"sleeper pid {runtime.pid}" in base64.b64decode(response["LogResult"]).decode()
     recovered = invoke(name, {"sleep": 0})
     assert "FunctionError" not in recovered

@@ -65,7 +65,7 @@ def test_step_functions_executions_do_not_keep_their_threads_stacks(
     arns = [sfn.start_execution(stateMachineArn=machine)["executionArn"] for _ in range(100)]
     assert wait_until(
         lambda: all(sfn.describe_execution(executionArn=a)["status"] == "SUCCEEDED" for a in arns),
-        timeout=30,
+        timeout=90,
     )
     # Unreaped, each execution leaves at least its worker's stack: 200 maps or more.
     reaped = threads.REAP_INTERVAL_S * 5
