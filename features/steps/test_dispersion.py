@@ -23,7 +23,7 @@ import saga_support as saga
 from messaging_support import receipts_to
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from paylab.core.aws import client as aws_client
+from paylab.core.aws import invoker
 from paylab.core.job_runs import eventbridge_scheduled_event
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
@@ -81,7 +81,7 @@ def midnight(business_date: date) -> dict[str, Any]:
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
     """Invoke the stack's dispersion Lambda synchronously; its answer."""
-    answer = aws_client("lambda", get_settings()).invoke(
+    answer = invoker(get_settings()).invoke(
         FunctionName=output("DispersionFunctionName"), Payload=json.dumps(event).encode()
     )
     payload = json.loads(answer["Payload"].read())

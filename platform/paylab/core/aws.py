@@ -21,6 +21,13 @@ _CONFIG = Config(
     max_pool_connections=32,
 )
 
+# Synchronous Lambda invokes (RequestResponse) wait as long as a function may run (Lambda's
+# limit is 15 minutes) and are never retried by the client: after a read timeout or a reset
+# the function may be running, and a retry would run it a second time.
+_INVOKE_CONFIG = _CONFIG.merge(
+    Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=15 * 60 + 30)
+)
+
 _lock = threading.Lock()
 _session: boto3.session.Session | None = None
 
@@ -46,3 +53,8 @@ def client(service: str, settings: Settings | None = None, **overrides: Any) -> 
     session: Any = _boto_session()  # typed per service by boto3-stubs; callers pick the type
     with _lock:
         return session.client(service, **kwargs)
+
+
+def invoker(settings: Settings | None = None) -> Any:
+    """A Lambda client for synchronous invokes: waits for the function, never invokes twice."""
+    return client("lambda", settings, config=_INVOKE_CONFIG)

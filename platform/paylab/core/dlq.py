@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paylab.core.aws import client
+from paylab.core.aws import invoker
 from paylab.core.stack_outputs import output
 
 # Queues the reprocessor manages (its PAYLAB_DLQ_QUEUES keys in the template).
@@ -26,7 +26,7 @@ def invoke_reprocessor(
     event: dict[str, Any] = {"action": action, "queue": queue}
     if max_messages is not None:
         event["max_messages"] = max_messages
-    response = (lambda_ or client("lambda")).invoke(
+    response = (lambda_ or invoker()).invoke(
         FunctionName=output(_FUNCTION_OUTPUT),
         InvocationType="RequestResponse",
         Payload=json.dumps(event).encode(),

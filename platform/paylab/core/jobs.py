@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from paylab.core.aws import client
+from paylab.core.aws import client, invoker
 from paylab.core.schedules import Rate, parse
 from paylab.core.settings import Settings, get_settings
 from paylab.core.stack_outputs import StackOutputsUnavailable, stack_outputs
@@ -101,8 +101,8 @@ class Job:
 
 
 def default_clients(settings: Settings) -> Clients:
-    """AWS clients by service name, from `settings`."""
-    return lambda service: client(service, settings)
+    """AWS clients by service name, from `settings` (Lambda's for synchronous invokes)."""
+    return lambda service: invoker(settings) if service == "lambda" else client(service, settings)
 
 
 def list_jobs(clients: Clients | None = None, settings: Settings | None = None) -> list[Job]:

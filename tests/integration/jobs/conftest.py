@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from paylab.core.aws import client
+from paylab.core.aws import invoker
 from paylab.core.db import service_engine
 from paylab.core.job_runs import eventbridge_scheduled_event
 from paylab.core.stack_outputs import output
@@ -31,7 +31,7 @@ def scheduled_event(time: str, rule: str) -> dict[str, Any]:
 
 def invoke(output_key: str, time: str, rule: str) -> dict[str, Any]:
     """Invoke a job Lambda (by its stack output) synchronously; its answer, or fail."""
-    response = client("lambda").invoke(
+    response = invoker().invoke(
         FunctionName=output(output_key),
         Payload=json.dumps(scheduled_event(time, rule)).encode(),
     )

@@ -1,0 +1,69 @@
+"""A synchronous Lambda invoke is sent once: a retry could run the function a second time.
+
+The endpoint here reads each request and drops the connection without an answer, what a
+client sees when a function outlives its read timeout or a proxy resets the connection.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from botocore.exceptions import BotoCoreError
+
+from paylab.core.aws import client, invoker
+from paylab.core.settings import Settings
+
+
+class DroppingEndpoint:
+    """Counts requests; answers none of them."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                if conn.recv(65536):
+                    self.requests += 1
+
+    def __enter__(self) -> DroppingEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[DroppingEndpoint]:
+    with DroppingEndpoint() as e:
+        yield e
+
+
+def _settings(url: str) -> Settings:
+    return Settings(aws_endpoint_url=url)
+
+
+def test_a_synchronous_invoke_is_never_sent_twice(endpoint: DroppingEndpoint) -> None:
+    with pytest.raises(BotoCoreError):
+        invoker(_settings(endpoint.url)).invoke(FunctionName="job", Payload=b"{}")
+    assert endpoint.requests == 1
+
+
+def test_other_calls_are_retried(endpoint: DroppingEndpoint) -> None:
+    """The contrast: the plain client retries what failed in transit (4 retries)."""
+    with pytest.raises(BotoCoreError):
+        client("sqs", _settings(endpoint.url)).list_queues()
+    assert endpoint.requests == 5
