@@ -164,6 +164,7 @@ def _save(ctx: SimContext, path: Path) -> None:
     doc = {
         "name": ctx.name,
         "seed": ctx.rng.seed,
+        "id_epoch": ctx.rng.epoch,
         "faults": [r.model_dump(mode="json") for r in ctx.faults.rules()],
         "state": ctx.state.snapshot(),
     }
@@ -177,6 +178,7 @@ def _load(ctx: SimContext, path: Path) -> None:
     doc = json.loads(path.read_text())
     if doc.get("name") != ctx.name:
         raise ValueError(f"{path} holds the state of {doc.get('name')!r}, not {ctx.name!r}")
-    ctx.rng.reseed(int(doc.get("seed", ctx.rng.seed)))
+    # Never an id the saving process (or one before it) handed out: restored state holds them.
+    ctx.rng.resume(int(doc.get("seed", ctx.rng.seed)), int(doc.get("id_epoch", 0)))
     ctx.faults.load([FaultRule.model_validate(raw) for raw in doc.get("faults", [])])
     ctx.state.restore(doc.get("state", {}))

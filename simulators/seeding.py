@@ -17,8 +17,9 @@ class SeededRandom:
     Identifiers are the exception across a reseed: like a real partner's, an id is not handed
     out again by the same process after a reset or a reseed (the platform still holds the old
     ones: a new authorization under an old payment's id would take that payment's refund).
-    Each reseed moves the id stream to a new epoch; a fresh process with the same seed hands
-    out the same ids again.
+    Each reseed moves the id stream to a new epoch; a fresh process with the same seed (and
+    no saved state) hands out the same ids again, and one that restores a saved state resumes
+    after the epochs the saving process used (`resume`).
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -41,6 +42,16 @@ class SeededRandom:
 
     def _stream_seed(self, name: str) -> str:
         return f"{self._seed}:{name}:{self._epoch}" if name == _IDS else f"{self._seed}:{name}"
+
+    @property
+    def epoch(self) -> int:
+        """How many times the id stream moved on (saved with a simulator's state)."""
+        return self._epoch
+
+    def resume(self, seed: int, epoch: int) -> None:
+        """Carry on from a saved process: its seed, and an id epoch after every one it used."""
+        self._epoch = max(self._epoch, epoch)
+        self.reseed(seed)
 
     def reseed(self, seed: int | None = None) -> None:
         """Restart every stream from `seed` (or the current seed)."""

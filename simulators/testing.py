@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from paylab.core.app import SERVER_KEEP_ALIVE_S
 from simulators.callbacks import SIGNATURE_HEADER, verify
 
 
@@ -77,7 +78,13 @@ class CallbackReceiver:
 def serve(app: ASGIApp, port: int, host: str = "127.0.0.1") -> Iterator[str]:
     """Run `app` under uvicorn in a thread; yields its base URL; stops it on exit."""
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_keep_alive=SERVER_KEEP_ALIVE_S,  # as the stack's (paylab.core.app)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

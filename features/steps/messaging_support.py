@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 
 from paylab.audit.settings import AuditSettings
 from paylab.core.aws import client as aws_client
+from paylab.core.db import service_engine
 from paylab.core.events import Envelope
 from paylab.core.internal_auth import internal_credential
 from paylab.core.settings import get_settings
@@ -157,12 +158,26 @@ def peek_all(url: str, needles: list[str]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def visible_messages(url: str) -> int:
-    """The queue's ApproximateNumberOfMessages (reading it receives nothing)."""
-    attrs = aws_client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"])
+def notifications_sent(payment_ids: list[str]) -> bool:
+    """True once the relay has sent every payment's PaymentNotificationRequested to its queues.
+
+    The relay sends to the SQS queues itself, then marks the outbox row published: reading
+    the row receives nothing from the queue (each receive counts towards the DLQ).
+    """
+    engine = service_engine("payment", pool_size=1)
+    try:
+        with engine.connect() as conn:
+            sent = conn.execute(
+                text(
+                    "SELECT count(*) FROM payment.outbox WHERE aggregate_id = ANY(:ids)"
+                    " AND event_type = 'PaymentNotificationRequested'"
+                    " AND published_at IS NOT NULL"
+                ),
+                {"ids": payment_ids},
+            ).scalar_one()
+        return int(sent) == len(payment_ids)
+    finally:
+        engine.dispose()
 
 
 def attribute(message: dict[str, Any], name: str) -> str | None:

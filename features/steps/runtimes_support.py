@@ -74,15 +74,21 @@ def _waiting_for_answers(port: int) -> dict[int, float]:
         check=True,
         timeout=10,
     ).stdout
+    # One line per connection, then its details on indented lines.
+    connections: list[tuple[str, str]] = []
+    for line in out.splitlines():
+        if line[:1].isspace() and connections:
+            connections[-1] = (connections[-1][0], connections[-1][1] + line)
+        elif line.strip():
+            connections.append((line, ""))
     waiting: dict[int, float] = {}
-    for head, info in zip(out.splitlines()[::2], out.splitlines()[1::2], strict=False):
+    for head, info in connections:
         local = head.split()[2]
         times = dict(re.findall(r"\b(lastsnd|lastrcv|bytes_received):(\d+)", info))
-        if "lastsnd" not in times:
-            continue  # nothing sent on it yet
-        sent = int(times["lastsnd"])
+        # ss leaves out a time that is 0 (within the kernel's tick): it happened just now.
+        sent = int(times.get("lastsnd", 0))
         # A new connection that never received data counts from its handshake: waiting.
-        received = int(times["lastrcv"]) if "bytes_received" in times else 2**31
+        received = int(times.get("lastrcv", 0)) if "bytes_received" in times else 2**31
         if sent < received:
             waiting[int(local.rsplit(":", 1)[1])] = sent / 1000
     return waiting

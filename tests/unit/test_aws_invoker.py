@@ -13,8 +13,10 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import BotoCoreError
 
-from paylab.core.aws import client, invoker
+from paylab.core.aws import LAMBDA_MAX_WAIT_S, client, invoker
+from paylab.core.dlq import REPROCESSOR_WAIT_S
 from paylab.core.settings import Settings
+from paylab.infra.template import load_template
 
 
 class DroppingEndpoint:
@@ -67,3 +69,14 @@ def test_other_calls_are_retried(endpoint: DroppingEndpoint) -> None:
     with pytest.raises(BotoCoreError):
         client("sqs", _settings(endpoint.url)).list_queues()
     assert endpoint.requests == 5
+
+
+def test_callers_wait_longer_than_the_functions_they_invoke_may_run() -> None:
+    resources = load_template()["Resources"]
+    timeouts = {
+        name: int(r["Properties"].get("Timeout", 3))
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert timeouts["DlqReprocessorFunction"] < REPROCESSOR_WAIT_S
+    assert max(timeouts.values()) < LAMBDA_MAX_WAIT_S

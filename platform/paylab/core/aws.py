@@ -21,12 +21,8 @@ _CONFIG = Config(
     max_pool_connections=32,
 )
 
-# Synchronous Lambda invokes (RequestResponse) wait as long as a function may run (Lambda's
-# limit is 15 minutes) and are never retried by the client: after a read timeout or a reset
-# the function may be running, and a retry would run it a second time.
-_INVOKE_CONFIG = _CONFIG.merge(
-    Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=15 * 60 + 30)
-)
+# Lambda's longest function timeout, plus a margin: how long a synchronous invoke may wait.
+LAMBDA_MAX_WAIT_S = 15 * 60 + 30
 
 _lock = threading.Lock()
 _session: boto3.session.Session | None = None
@@ -55,6 +51,14 @@ def client(service: str, settings: Settings | None = None, **overrides: Any) -> 
         return session.client(service, **kwargs)
 
 
-def invoker(settings: Settings | None = None) -> Any:
-    """A Lambda client for synchronous invokes: waits for the function, never invokes twice."""
-    return client("lambda", settings, config=_INVOKE_CONFIG)
+def invoker(settings: Settings | None = None, *, wait_s: float = LAMBDA_MAX_WAIT_S) -> Any:
+    """A Lambda client for synchronous invokes (RequestResponse) that never invokes twice.
+
+    It waits `wait_s` for the answer (pass the function's timeout plus a margin) and is not
+    retried by botocore: after a read timeout or a reset the function may be running, and a
+    retry would run it a second time.
+    """
+    config = _CONFIG.merge(
+        Config(retries={"total_max_attempts": 1, "mode": "standard"}, read_timeout=wait_s)
+    )
+    return client("lambda", settings, config=config)

@@ -11,6 +11,9 @@ from paylab.core.stack_outputs import output
 # Queues the reprocessor manages (its PAYLAB_DLQ_QUEUES keys in the template).
 QUEUES = ("notification-ops", "audit-ops", "merchant-webhooks")
 _FUNCTION_OUTPUT = "DlqReprocessorFunctionName"
+#: The reprocessor's function timeout (the template's 120 s) and a margin: a caller (the
+#: gateway's redrive route among them) answers 504 after this, never waits longer.
+REPROCESSOR_WAIT_S = 130
 
 
 class ReprocessorFailed(RuntimeError):
@@ -26,7 +29,7 @@ def invoke_reprocessor(
     event: dict[str, Any] = {"action": action, "queue": queue}
     if max_messages is not None:
         event["max_messages"] = max_messages
-    response = (lambda_ or invoker()).invoke(
+    response = (lambda_ or invoker(wait_s=REPROCESSOR_WAIT_S)).invoke(
         FunctionName=output(_FUNCTION_OUTPUT),
         InvocationType="RequestResponse",
         Payload=json.dumps(event).encode(),

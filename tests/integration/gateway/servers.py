@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from paylab.core.app import SERVER_KEEP_ALIVE_S
+
 from ..waiting import wait_until
 
 
@@ -26,7 +28,11 @@ class ServerThread:
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3
+            app,
+            log_level="warning",
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+            timeout_keep_alive=SERVER_KEEP_ALIVE_S,  # as the stack's services
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from paylab.core.aws import client
+from paylab.core.aws import invoker
 from paylab.core.db import make_engine, rotating_password
 from paylab.core.secrets import SecretReader
 
@@ -77,7 +77,7 @@ def test_between_set_and_finish_new_connections_use_the_pending_password(
 ) -> None:
     role, first = pg_role
     arn = make_secret({"username": role, "password": first})
-    lam = client("lambda")
+    lam = invoker()
     token = "00000000-0000-4000-8000-" + role[-10:].rjust(12, "0")
     sm.put_secret_value(
         SecretId=arn,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from secrets import token_hex
 from typing import Any
 
@@ -266,3 +267,15 @@ def test_reset_fault_resets_the_connection(free_port: int) -> None:
         assert httpx.post(f"{url}/v1/authorizations", json=AUTH, timeout=5).status_code == 201
         entries = httpx.get(f"{url}/_sim/journal", params={"order": "asc"}).json()["entries"]
         assert entries[0]["note"] == "connection reset" and entries[0]["status"] == 0
+
+
+def test_a_restarted_bank_with_its_state_file_never_reuses_an_authorization_id(
+    make_sim: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    state = tmp_path / "bank.json"
+    seen: list[str] = []
+    for _ in range(3):  # three runs of one simulator, each restoring the last one's state
+        c = make_sim("bank", seed=11, state_file=state)
+        seen += [c.post("/v1/authorizations", json=AUTH).json()["id"] for _ in range(2)]
+        c.__exit__(None, None, None)  # stops it: the state file is written
+    assert len(set(seen)) == len(seen), seen
