@@ -75,8 +75,16 @@ def reconcile_refunds(
     cutoff = (now or datetime.now(UTC)) - older_than
     settled: list[Settled] = []
     seen: set[str] = set()
+    failed: dict[str, str] = {}  # payment -> why, for its refunds on later pages too
+
+    def failures(one: str, stale: list[dict[str, Any]]) -> list[Settled]:
+        return [_settled(r, "failed", failed[one]) for r in stale if r["payment_id"] == one]
+
     for stale in _stale_pages(svc, cutoff, payment_id, page):
         for one in dict.fromkeys(str(r["payment_id"]) for r in stale):
+            if one in failed:
+                settled += failures(one, stale)
+                continue
             if one in seen:  # its refunds span two pages: settled with the first
                 continue
             seen.add(one)
@@ -84,8 +92,8 @@ def reconcile_refunds(
                 settled += reconcile_payment(svc, one, cutoff)
             except (Problem, PartnerUnavailable, PartnerRejected) as exc:
                 log.error("refund reconciliation failed", payment_id=one, error=str(exc))
-                why = f"{exc}; the next run tries again"
-                settled += [_settled(r, "failed", why) for r in stale if r["payment_id"] == one]
+                failed[one] = f"{exc}; the next run tries again"
+                settled += failures(one, stale)
     return settled
 
 

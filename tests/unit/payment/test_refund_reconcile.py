@@ -263,3 +263,18 @@ def test_reservations_left_in_doubt_on_one_page_do_not_hide_the_next_pages() -> 
         ("p-4", "r-4", "in-doubt"),
         ("p-5", "r-6", "in-doubt"),
     ]
+
+
+def test_a_payment_that_fails_on_one_page_reports_its_refunds_on_the_next_too() -> None:
+    wallet = Wallet(("1000.00", "reserved", OLD), ("500.00", "reserved", OLD))
+    svc = cast(
+        Services,
+        SimpleNamespace(
+            repo=Repo(approved()),
+            wallet=wallet,
+            bank=Bank(None, PartnerUnavailable("bank", "down")),
+        ),
+    )
+    settled = reconcile_refunds(svc, older_than=GRACE, now=NOW, page=1)
+    assert [(s.refund_id, s.action) for s in settled] == [("r-1", "failed"), ("r-2", "failed")]
+    assert wallet.calls == []
