@@ -8,14 +8,14 @@ tampered rows are put back afterwards, even on failure.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import Any
 
+import messaging_scenario as scenario
 import messaging_support as msg
 import payments_support as sup
 import pytest
+from messaging_scenario import World
 from pytest_bdd import given, parsers, scenarios, then, when
 from typer.testing import CliRunner
 
@@ -24,35 +24,6 @@ from paylab.core.events import Envelope
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
 scenarios("messaging/messaging.feature")
-
-APPROVED_CARD = "4575623182290326"
-# A consumer retries with 2, 4, 8 s visibility timeouts before dead-lettering (4 receives).
-DEAD_LETTER_WAIT = 90.0
-EMAIL_WAIT = 60.0
-
-
-@dataclass
-class World:
-    cleanup: ExitStack
-    merchant: sup.Merchant | None = None
-    email: str = field(default_factory=lambda: f"{sup.unique('payer')}@example.com")
-    phone: str = field(default_factory=msg.unique_mobile)
-    payment_ids: list[str] = field(default_factory=list)
-    sms_fault: str | None = None
-    poison: str = ""
-    restart_consumers: Callable[[], None] | None = None
-    restore_audit: ExitStack = field(default_factory=ExitStack)
-    broken_seq: int = 0
-
-    @property
-    def m(self) -> sup.Merchant:
-        assert self.merchant is not None, "no merchant: the Background logs one in"
-        return self.merchant
-
-    @property
-    def payment_id(self) -> str:
-        assert self.payment_ids, "no payment yet"
-        return self.payment_ids[-1]
 
 
 @pytest.fixture
@@ -68,62 +39,24 @@ def world() -> Iterator[World]:
 def merchant_logged_in(world: World) -> None:
     world.merchant = sup.register_merchant("qa-msg")
     world.cleanup.callback(world.m.http.close)
-    sup.ensure_card_balance(APPROVED_CARD)
-
-
-def _pay_approved(world: World, amount: str) -> str:
-    body = sup.card_payment(amount, APPROVED_CARD, reference=sup.unique("order"), email=world.email)
-    body["customer"]["phone"] = world.phone
-    r = world.m.pay(body)
-    assert r.status_code == 201, r.text
-    payment_id = str(r.json()["id"])
-    assert world.m.wait_final(payment_id)["status"] == "approved"
-    world.payment_ids.append(payment_id)
-    return payment_id
+    sup.ensure_card_balance(scenario.APPROVED_CARD)
 
 
 @when(parsers.parse("the payer pays {amount} COP by card and the payment is approved"))
 @given(parsers.parse("an approved card payment of {amount} COP"))
 def pay_approved(world: World, amount: str) -> None:
-    _pay_approved(world, amount)
+    scenario.pay_approved(world, amount)
 
 
 @when(parsers.parse("the payer makes {n:d} approved card payments of {amount} COP"))
 def pay_many(world: World, n: int, amount: str) -> None:
     for _ in range(n):
-        _pay_approved(world, amount)
-
-
-def _receipts(world: World, payment_id: str) -> list[dict[str, Any]]:
-    # A receipt names the payment's ePayco reference; the payer's address is the scenario's.
-    ref_payco = str(world.m.payment(payment_id)["ref_payco"])
-    return [m for m in msg.receipts_to(world.email) if ref_payco in _text(m)]
-
-
-def _text(message: dict[str, Any]) -> str:
-    body = message.get("Body", {})
-    return f"{message.get('Subject', '')} {body.get('text_part', '')} {body.get('html_part', '')}"
-
-
-def _exactly_one_receipt(world: World, payment_id: str) -> None:
-    sup.wait_for(
-        f"a receipt email for {payment_id}",
-        lambda: True if _receipts(world, payment_id) else None,
-        timeout=EMAIL_WAIT,
-    )
-    # Whatever else is still in flight for this payment must have been handled before
-    # counting: the queue drained means every delivery was processed (or dead-lettered).
-    sup.wait_for(
-        "notification-ops to drain",
-        lambda: msg.queue_drained("notification-ops") or None,
-        timeout=EMAIL_WAIT,
-    )
-    assert len(_receipts(world, payment_id)) == 1
+        scenario.pay_approved(world, amount)
 
 
 @then("exactly one receipt email was sent for the payment")
 def one_receipt(world: World) -> None:
-    _exactly_one_receipt(world, world.payment_id)
+    scenario.exactly_one_receipt(world, world.payment_id)
 
 
 # ----------------------------------------------------------------------------- SMS outage
@@ -139,7 +72,7 @@ def in_dlq(world: World) -> None:
     message = sup.wait_for(
         f"{world.payment_id}'s notification in the DLQ",
         lambda: msg.peek(dlq, world.payment_id),
-        timeout=DEAD_LETTER_WAIT,
+        timeout=scenario.DEAD_LETTER_WAIT,
     )
     error = msg.attribute(message, "paylab-last-error") or ""
     assert "sms" in error.lower() or "503" in error, error
@@ -166,12 +99,12 @@ def one_sms(world: World) -> None:
     sup.wait_for(
         f"an SMS to {world.phone}",
         lambda: True if msg.sms_delivered_to(world.phone) else None,
-        timeout=EMAIL_WAIT,
+        timeout=scenario.EMAIL_WAIT,
     )
     sup.wait_for(
         "notification-ops to drain",
         lambda: msg.queue_drained("notification-ops") or None,
-        timeout=EMAIL_WAIT,
+        timeout=scenario.EMAIL_WAIT,
     )
     assert len(msg.sms_delivered_to(world.phone)) == 1
 
@@ -199,7 +132,7 @@ def poison_in_dlq(world: World) -> None:
     message = sup.wait_for(
         "the poison message in the DLQ",
         lambda: msg.peek(dlq, world.poison),
-        timeout=DEAD_LETTER_WAIT,
+        timeout=scenario.DEAD_LETTER_WAIT,
     )
     assert msg.attribute(message, "paylab-last-error"), message
 
@@ -216,7 +149,7 @@ def redrive_until_parked(world: World) -> None:
         sup.wait_for(
             "the poison message back in the DLQ",
             lambda: msg.peek(dlq, world.poison) or msg.peek(parking, world.poison),
-            timeout=DEAD_LETTER_WAIT,
+            timeout=scenario.DEAD_LETTER_WAIT,
         )
         msg.redrive_through_gateway("notification-ops")
     assert msg.peek(parking, world.poison) is not None, "never parked"
@@ -262,12 +195,12 @@ def no_receipts_yet(world: World) -> None:
     sup.wait_for(
         "the relay to send the payments' notification events",
         lambda: msg.notifications_sent(world.payment_ids) or None,
-        timeout=EMAIL_WAIT,
+        timeout=scenario.EMAIL_WAIT,
     )
     found = msg.peek_all(url, world.payment_ids)
     assert sorted(found) == sorted(world.payment_ids), (sorted(found), world.payment_ids)
     for payment_id in world.payment_ids:
-        assert _receipts(world, payment_id) == []
+        assert scenario.receipts(world, payment_id) == []
 
 
 @when("the consumers start again")
@@ -281,12 +214,7 @@ def consumers_start(world: World) -> None:
 def each_one_receipt(world: World, n: int) -> None:
     assert len(world.payment_ids) == n
     for payment_id in world.payment_ids:
-        _exactly_one_receipt(world, payment_id)
-
-
-def _notify_rows(world: World, payment_id: str) -> list[dict[str, Any]]:
-    rows = msg.audit_rows(world.m.http, payment_id)
-    return [r for r in rows if r["type"] == "PaymentNotificationRequested"]
+        scenario.exactly_one_receipt(world, payment_id)
 
 
 @then(parsers.parse("each of the {n:d} payments' notification events has exactly one audit row"))
@@ -294,13 +222,15 @@ def each_one_audit_row(world: World, n: int) -> None:
     for payment_id in world.payment_ids:
         sup.wait_for(
             f"{payment_id}'s audit row",
-            lambda p=payment_id: _notify_rows(world, p) or None,
-            timeout=EMAIL_WAIT,
+            lambda p=payment_id: scenario.notify_rows(world, p) or None,
+            timeout=scenario.EMAIL_WAIT,
         )
         sup.wait_for(
-            "audit-ops to drain", lambda: msg.queue_drained("audit-ops") or None, timeout=EMAIL_WAIT
+            "audit-ops to drain",
+            lambda: msg.queue_drained("audit-ops") or None,
+            timeout=scenario.EMAIL_WAIT,
         )
-        assert len(_notify_rows(world, payment_id)) == 1
+        assert len(scenario.notify_rows(world, payment_id)) == 1
 
 
 # ------------------------------------------------------------------------------- duplicates
@@ -310,11 +240,11 @@ def each_one_audit_row(world: World, n: int) -> None:
     )
 )
 def deliver_again(world: World, n: int) -> None:
-    _exactly_one_receipt(world, world.payment_id)  # the first delivery is done
+    scenario.exactly_one_receipt(world, world.payment_id)  # the first delivery is done
     row = sup.wait_for(
         "the notification event's audit row",
-        lambda: (_notify_rows(world, world.payment_id) or [None])[0],
-        timeout=EMAIL_WAIT,
+        lambda: (scenario.notify_rows(world, world.payment_id) or [None])[0],
+        timeout=scenario.EMAIL_WAIT,
     )
     envelope = Envelope.model_validate(
         {
@@ -339,9 +269,11 @@ def deliver_again(world: World, n: int) -> None:
 @then("the notification event has exactly one audit row")
 def one_audit_row(world: World) -> None:
     sup.wait_for(
-        "audit-ops to drain", lambda: msg.queue_drained("audit-ops") or None, timeout=EMAIL_WAIT
+        "audit-ops to drain",
+        lambda: msg.queue_drained("audit-ops") or None,
+        timeout=scenario.EMAIL_WAIT,
     )
-    assert len(_notify_rows(world, world.payment_id)) == 1
+    assert len(scenario.notify_rows(world, world.payment_id)) == 1
 
 
 # ------------------------------------------------------------------------------------ audit
@@ -354,13 +286,13 @@ def chain_ok(world: World) -> None:
 
 @when("a database administrator changes the amount in one audit row")
 def tamper(world: World) -> None:
-    payment_id = _pay_approved(world, "11000.00")
+    payment_id = scenario.pay_approved(world, "11000.00")
     row = sup.wait_for(
         "an audit row with an amount",
         lambda: next(
             (r for r in msg.audit_rows(world.m.http, payment_id) if "amount" in r["data"]), None
         ),
-        timeout=EMAIL_WAIT,
+        timeout=scenario.EMAIL_WAIT,
     )
     world.broken_seq = int(row["seq"])
     world.restore_audit.enter_context(msg.tampered_amount(world.broken_seq))
