@@ -13,6 +13,12 @@ from paylab.wallet.operations import WalletError
 from paylab.wallet.settings import WalletSettings
 
 
+#: Postings that bring money in by someone's choice, and may be refused for the balance
+#: limit. The others settle money already in the books (a capture the bank approved, a
+#: release, a returned payout or cancelled refund): refusing them would strand it.
+LIMITED = frozenset({ledger.PostingKind.TOPUP, ledger.PostingKind.REFUND})
+
+
 @dataclass(frozen=True)
 class Posted:
     posting_id: uuid.UUID
@@ -43,7 +49,12 @@ def post(
             final=True,
         ) from None
     for account_id, balance in after.items():
-        if not balance.system and balance.available > settings.max_balance:
+        if (
+            posting.kind in LIMITED
+            and not balance.system
+            and balance.available > settings.max_balance
+            and balance.available > before[account_id].available
+        ):
             raise WalletError(
                 422,
                 "balance-limit",

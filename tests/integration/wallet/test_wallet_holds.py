@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from .conftest import Merchant, uid
+from paylab.wallet.app import create
+
+from .conftest import SETTINGS, Merchant, uid
 
 Outbox = Callable[[str], list[dict[str, Any]]]
 
@@ -281,3 +285,27 @@ def test_payout_debits_the_merchant_once_per_operation(
     assert too_much.json()["type"].endswith("/insufficient-funds")
     assert merchant.merchant_balance()["available"] == "6110.00"
     ledger_ok()
+
+
+def test_the_balance_limit_refuses_a_top_up_never_a_release(
+    engine: Engine, internal_headers: dict[str, str], new_merchant: Callable[..., Merchant]
+) -> None:
+    """A payer may hold money and top up to the limit again; releasing the hold must still
+    work (a refused release would leave the money held for good)."""
+    limited = SETTINGS.model_copy(update={"max_balance": Decimal("100000.00")})
+    with TestClient(create(engine=engine, settings=limited)) as client:
+        client.headers.update(internal_headers)
+        merchant = new_merchant()
+        merchant.client = client
+        payer = merchant.wallet(funded="100000.00")
+        hold = reserve(client, merchant.hold_request("wallet", "60000.00", payer)).json()
+        merchant.topup(payer, "60000.00")  # available 100000.00 again, 60000.00 held
+        over = client.post(
+            f"/v1/wallets/{payer}/topups",
+            json={"amount": "0.01", "currency": "COP"},
+            headers={**merchant.headers, "Idempotency-Key": uid("topup")},
+        )
+        assert over.status_code == 422 and over.json()["type"].endswith("/balance-limit")
+        released = release(client, hold["id"])
+        assert released.status_code == 200, released.text
+        assert merchant.balance(payer)["available"] == "160000.00"
