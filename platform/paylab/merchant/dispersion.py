@@ -110,6 +110,11 @@ class InsufficientFunds(Exception):
     """The wallet refused the debit: the balance fell below the amount since it was read."""
 
 
+class WalletRefused(Exception):
+    """The wallet refused the debit for another reason (a limit, a closed account): nothing
+    moved, and only an operator can change it; the other merchants are paid all the same."""
+
+
 class Wallet(Protocol):
     """The wallet operations dispersion needs (all idempotent per operation id)."""
 
@@ -228,6 +233,11 @@ class Dispersions:
             except InsufficientFunds as exc:
                 self.store.rejected(row, f"insufficient funds: {exc}"[:MAX_ERROR], None)
                 return _outcome(row, Result.REJECTED, "insufficient funds")
+            except WalletRefused as exc:
+                reason = f"wallet refused: {exc}"[:MAX_ERROR]
+                log.error("dispersion.wallet_refused", dispersion_id=str(row.id), reason=reason)
+                self.store.rejected(row, reason, None)
+                return _outcome(row, Result.REJECTED, reason)
             except Unavailable as exc:
                 self.store.failed(row, f"wallet: {exc}"[:MAX_ERROR])
                 raise

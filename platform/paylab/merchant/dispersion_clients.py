@@ -23,7 +23,14 @@ from paylab.merchant.clients import (
     request,
     with_retries,
 )
-from paylab.merchant.dispersion import BankAnswer, InsufficientFunds, Payee, Row, Unavailable
+from paylab.merchant.dispersion import (
+    BankAnswer,
+    InsufficientFunds,
+    Payee,
+    Row,
+    Unavailable,
+    WalletRefused,
+)
 from paylab.merchant.settings import MerchantSettings
 
 log = structlog.get_logger("paylab.merchant.dispersion")
@@ -73,7 +80,7 @@ class WalletPayouts:
         except UpstreamRefused as exc:
             if exc.slug == "insufficient-funds":
                 raise InsufficientFunds(str(exc)) from exc
-            raise
+            raise WalletRefused(str(exc)) from exc
         return uuid.UUID(str(answer["id"]))
 
     def give_back(self, operation_id: str, reason: str) -> uuid.UUID:
@@ -111,16 +118,23 @@ class BankPayouts:
         return self._send("POST", "/v1/payouts", json=body, headers={"Idempotency-Key": key})
 
     def status(self, payout_id: str) -> BankAnswer:
-        """The payout's state now."""
-        return self._send("GET", f"/v1/payouts/{payout_id}")
+        """The payout's state now.
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> BankAnswer:
+        Only the payout's own `rejected` state is a refusal: a 4xx to the question (a payout
+        the bank cannot find just now) says nothing about the money, and returning it to the
+        merchant could pay it twice.
+        """
+        return self._send("GET", f"/v1/payouts/{payout_id}", refusal=False)
+
+    def _send(self, method: str, path: str, *, refusal: bool = True, **kwargs: Any) -> BankAnswer:
         try:
-            return with_retries(lambda _: self._once(method, path, **kwargs), self.attempts)
+            return with_retries(
+                lambda _: self._once(method, path, refusal, **kwargs), self.attempts
+            )
         except Transient as exc:
             raise Unavailable(f"bank: {exc}") from exc
 
-    def _once(self, method: str, path: str, **kwargs: Any) -> BankAnswer:
+    def _once(self, method: str, path: str, refusal: bool, **kwargs: Any) -> BankAnswer:
         response = request(self.http, method, path, **kwargs)
         code = response.status_code
         if code >= 500 or code in (401, 409, 429):
@@ -131,6 +145,8 @@ class BankPayouts:
             raise Transient(f"{method} {path}: unreadable answer ({code})") from exc
         if code >= 400:
             detail = body.get("detail") or body.get("title") if isinstance(body, dict) else None
+            if not refusal:
+                raise Transient(f"{method} {path} answered {code}: {detail or 'no detail'}")
             return BankAnswer("rejected", None, f"HTTP {code}: {detail or 'refused'}"[:200])
         status = str(body.get("status", ""))
         if status not in ("paid", "pending", "rejected"):

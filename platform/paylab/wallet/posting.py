@@ -12,7 +12,6 @@ from paylab.wallet import events, ledger, store
 from paylab.wallet.operations import WalletError
 from paylab.wallet.settings import WalletSettings
 
-
 #: Postings that bring money in by someone's choice, and may be refused for the balance
 #: limit. The others settle money already in the books (a capture the bank approved, a
 #: release, a returned payout or cancelled refund): refusing them would strand it.

@@ -22,6 +22,7 @@ from paylab.merchant.dispersion import (
     Payee,
     Row,
     Unavailable,
+    WalletRefused,
 )
 
 
@@ -42,6 +43,7 @@ class World:
     returns: dict[str, uuid.UUID] = field(default_factory=dict)
     refused_ops: set[str] = field(default_factory=set)
     wallet_down: bool = False
+    wallet_refuses: set[str] = field(default_factory=set)  # merchants whose debit it refuses
     # bank
     bank_answers: dict[str, BankAnswer] = field(default_factory=dict)
     bank_paid: list[tuple[str, Decimal]] = field(default_factory=list)
@@ -78,6 +80,8 @@ class FakeWallet:
             raise Unavailable("wallet down")
         if operation_id in w.refused_ops:
             raise InsufficientFunds("replayed refusal")
+        if merchant_id in w.wallet_refuses:
+            raise WalletRefused("body.amount: must be at most 1000000000.00")
         if operation_id not in w.payouts:
             if w.balances.get(merchant_id, Decimal(0)) < amount:
                 w.refused_ops.add(operation_id)

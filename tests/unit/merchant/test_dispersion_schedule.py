@@ -134,6 +134,19 @@ def test_a_bank_4xx_is_a_definitive_refusal() -> None:
     assert answer.status == "rejected" and "bad account" in (answer.reason or "")
 
 
+@pytest.mark.parametrize("status", [404, 410, 422])
+def test_a_4xx_to_a_payout_status_question_is_unknown_not_a_refusal(status: int) -> None:
+    """Returning the money on a 404 the bank may not mean would pay the merchant twice."""
+    from paylab.merchant.dispersion import Unavailable
+
+    with pytest.raises(Unavailable):
+        bank(lambda _: httpx.Response(status, json={"detail": "no such payout"})).status("po_1")
+    answer = bank(lambda _: httpx.Response(200, json={"id": "po_1", "status": "rejected"})).status(
+        "po_1"
+    )
+    assert answer.status == "rejected"
+
+
 def test_notification_mails_the_merchant_what_dispersion_announces() -> None:
     from paylab.notification.messages import compose
 

@@ -181,3 +181,19 @@ def test_merchants_are_independent() -> None:
     )
     assert results(w) == [Result.REJECTED, Result.PAID]
     assert w.balances == {"mch_1": Decimal("60000.00"), "mch_2": Decimal("0.00")}
+
+
+def test_a_wallet_refusal_other_than_funds_rejects_that_merchant_and_pays_the_others() -> None:
+    w = World(
+        balances={"mch_1": Decimal("60000.00"), "mch_2": Decimal("70000.00")},
+        payees=[payee("mch_1"), payee("mch_2")],
+        wallet_refuses={"mch_1"},
+    )
+    out = build(w).run(DAY)
+    assert [(o.merchant_id, o.result) for o in out] == [
+        ("mch_1", Result.REJECTED),
+        ("mch_2", Result.PAID),
+    ]
+    assert "must be at most" in (out[0].detail or "")
+    assert w.balances == {"mch_1": Decimal("60000.00"), "mch_2": Decimal("0.00")}
+    assert w.rows[("mch_1", DAY)].status == "rejected"
