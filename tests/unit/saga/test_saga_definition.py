@@ -59,12 +59,32 @@ def test_failures_after_the_hold_release_it(states: dict[str, Any]) -> None:
             return False
         return all(reaches_release(t, seen | {name}) for t in _targets(states[name]))
 
-    for name in ("ProcessPayment", "AwaitPseConfirmation", "CaptureFunds"):
+    for name in ("ProcessPayment", "AwaitPseConfirmation"):
         for catch in states[name]["Catch"]:
             assert reaches_release(catch["Next"]), f"{name} catches {catch['ErrorEquals']}"
+    # After the processor approved, only the wallet's refusal of the capture compensates.
+    refused = next(c for c in states["CaptureFunds"]["Catch"] if c["ErrorEquals"] == ["Refused"])
+    assert reaches_release(refused["Next"])
     # A refused reserve made no hold: nothing to release.
     refused = next(c for c in states["ReserveFunds"]["Catch"] if c["ErrorEquals"] == ["Refused"])
     assert not reaches_release(refused["Next"])
+
+
+def test_an_approved_payment_waits_for_the_wallet_and_is_never_compensated_for_it(
+    states: dict[str, Any],
+) -> None:
+    """The card was charged (or PSE paid): releasing the hold would leave the payer charged
+    and the merchant unpaid. Whatever else fails in CaptureFunds waits, then captures again."""
+    catches = states["CaptureFunds"]["Catch"]
+    assert [c["ErrorEquals"] for c in catches] == [["Refused"], ["States.ALL"]]
+    later = states[catches[1]["Next"]]
+    assert later["Type"] == "Wait" and later["Seconds"] >= 30
+    assert later["Next"] == "CaptureFunds"
+    assert states["CheckOutcome"]["Choices"][0] == {
+        "Variable": "$.process.outcome",
+        "StringEquals": "approved",
+        "Next": "CaptureFunds",
+    }
 
 
 def test_transient_errors_are_retried_with_backoff(states: dict[str, Any]) -> None:
