@@ -6,6 +6,7 @@ confirmation, sends the task's success; the state's timeout abandons the payment
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from paylab.lambdas._services import call
@@ -17,6 +18,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         "payment",
         "POST",
         f"/internal/payments/{event['payment_id']}/await-confirmation",
-        {"task_token": event["task_token"]},
+        # When it was sent: the service stores the token only while this call is waited for.
+        {"task_token": event["task_token"], "sent_at": time.time()},
     )
     return {}

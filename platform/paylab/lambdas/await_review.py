@@ -8,6 +8,7 @@ state's timeout rejects the payment with `review-timeout`.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from paylab.lambdas._services import call
@@ -19,6 +20,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         "payment",
         "POST",
         f"/internal/payments/{event['payment_id']}/await-review",
-        {"task_token": event["task_token"]},
+        # When it was sent: the service stores the token only while this call is waited for.
+        {"task_token": event["task_token"], "sent_at": time.time()},
     )
     return {}

@@ -140,7 +140,7 @@ def await_confirmation(
     payment_id: PaymentId, body: AwaitConfirmationIn, _: InternalCaller, svc: Svc
 ) -> Empty:
     """Store the SAGA's task token for the PSE confirmation (answered at once if known)."""
-    saga_steps.await_confirmation(svc, payment_id, body.task_token)
+    saga_steps.await_confirmation(svc, payment_id, body.task_token, sent_at=body.sent_at)
     return Empty()
 
 

@@ -12,6 +12,8 @@ commits second sees the other and answers the token: a decision is never left un
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from sqlalchemy import select
 
@@ -23,6 +25,7 @@ from paylab.payment.models import payments
 from paylab.payment.partners import unavailable
 from paylab.payment.repository import NewEvents
 from paylab.payment.service import any_payment
+from paylab.payment.task_tokens import require_fresh
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
@@ -42,8 +45,15 @@ class ReviewConflict(Exception):
         self.detail = detail
 
 
-def await_review(svc: Services, payment_id: str, task_token: str) -> PaymentState:
-    """Hold the payment for review and keep the SAGA's token; answer it at once if decided."""
+def await_review(
+    svc: Services, payment_id: str, task_token: str, *, sent_at: float | None = None
+) -> PaymentState:
+    """Hold the payment for review and keep the SAGA's token; answer it at once if decided.
+
+    The token is stored only while the step's Lambda still waits for this request
+    (`task_tokens`): a retry's newer token is never overwritten by a late one.
+    """
+    received_at = time.time()
     state = any_payment(svc, payment_id)
     if state.antifraud_decision != "review":
         raise Problem(
@@ -67,6 +77,7 @@ def await_review(svc: Services, payment_id: str, task_token: str) -> PaymentStat
             .mappings()
             .one()
         )
+        require_fresh(sent_at, received_at)
         session.execute(
             payments.update()
             .where(payments.c.id == payment_id)

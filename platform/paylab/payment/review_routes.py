@@ -60,7 +60,7 @@ def conflict_response(conflict: review.ReviewConflict) -> Response:
 )
 def await_review(payment_id: PaymentId, body: AwaitReviewIn, _: InternalCaller, svc: Svc) -> Empty:
     """Hold the payment (cod 7) and keep the SAGA's task token until an operator decides."""
-    review.await_review(svc, payment_id, body.task_token)
+    review.await_review(svc, payment_id, body.task_token, sent_at=body.sent_at)
     return Empty()
 
 

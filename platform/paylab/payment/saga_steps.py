@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavail
 from paylab.payment.projection import load_row
 from paylab.payment.repository import NewEvents
 from paylab.payment.service import any_payment
+from paylab.payment.task_tokens import require_fresh
 from paylab.payment.wiring import Services
 
 log = structlog.get_logger(__name__)
@@ -130,11 +132,15 @@ def confirmation_of(svc: Services, payment_id: str) -> str | None:
     return str(status) if status else None
 
 
-def await_confirmation(svc: Services, payment_id: str, task_token: str) -> None:
+def await_confirmation(
+    svc: Services, payment_id: str, task_token: str, *, sent_at: float | None = None
+) -> None:
     """Keep the SAGA's task token; answer it at once when the outcome is already known.
 
-    A payment held for review gets its PSE transfer here, once the SAGA waits for it.
+    A payment held for review gets its PSE transfer here, once the SAGA waits for it. The
+    token is stored only while the step's Lambda still waits for this request (`task_tokens`).
     """
+    received_at = time.time()
     pse_transfer.open_approved(svc, any_payment(svc, payment_id))
     with unit_of_work(svc.sessions) as session:
         state = load_row(session, payment_id, lock=True)
@@ -144,6 +150,7 @@ def await_confirmation(svc: Services, payment_id: str, task_token: str) -> None:
             raise Problem(
                 409, "not-a-pse-payment", f"Payment {payment_id} is a {state.method} payment."
             )
+        require_fresh(sent_at, received_at)
         session.execute(
             payments.update().where(payments.c.id == payment_id).values(task_token=task_token)
         )

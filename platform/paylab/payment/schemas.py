@@ -201,6 +201,9 @@ class ProcessOut(BaseModel):
 class AwaitConfirmationIn(BaseModel):
     model_config = _Strict
     task_token: str = Field(min_length=1, max_length=8192)
+    sent_at: float | None = Field(
+        default=None, ge=0, le=1e11, description="Unix time the SAGA step's Lambda sent this"
+    )
 
 
 class OutcomeIn(BaseModel):
@@ -240,3 +243,6 @@ class ReviewOut(BaseModel):
 class AwaitReviewIn(BaseModel):
     model_config = _Strict
     task_token: str = Field(min_length=1, max_length=8192)
+    sent_at: float | None = Field(
+        default=None, ge=0, le=1e11, description="Unix time the SAGA step's Lambda sent this"
+    )

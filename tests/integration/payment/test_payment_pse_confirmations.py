@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -185,6 +186,31 @@ def test_duplicate_confirmations_make_one_outcome_and_wake_the_saga(
     late = client.post("/callbacks/pse", content=raw, headers=sig)
     assert late.status_code == 200
     assert confirmations(svc, payment["id"]) == [{"status": "approved"}]
+
+
+def test_a_late_request_never_replaces_the_live_task_token(
+    client: TestClient,
+    headers: Headers,
+    internal_headers: dict[str, str],
+    svc: Services,
+    aws: AwsClients,
+    waiter: Callable[[str], tuple[str, str]],
+) -> None:
+    """The step's Lambda gave a slow request up and retried with a new token: the slow one
+    arriving last must not store its dead token, or PSE's confirmation would reach nothing."""
+    payment = create(client, headers, "1007")
+    execution, live = waiter(payment["id"])
+    path = f"/internal/payments/{payment['id']}/await-confirmation"
+    body = {"task_token": live, "sent_at": time.time()}
+    assert client.post(path, json=body, headers=internal_headers).status_code == 200
+    given_up = {"task_token": "a-token-nobody-waits-for", "sent_at": time.time() - 8.0}
+    late = client.post(path, json=given_up, headers=internal_headers)
+    assert late.status_code == 503 and late.json()["type"].endswith("/saga-step-too-slow")
+    [row] = db_rows(svc, "SELECT task_token FROM payment.payments WHERE id = :id", id=payment["id"])
+    assert row["task_token"] == live
+    txn = payment["next_action"]["redirect_url"].rsplit("/", 1)[1]
+    assert httpx.post(f"{PSE}/bank/{txn}/decision", data={"decision": "approve"}).status_code == 303
+    assert finished(aws, execution)["status"] == "SUCCEEDED"
 
 
 def test_out_of_order_confirmations_keep_the_first_decision(
