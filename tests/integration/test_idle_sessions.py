@@ -80,11 +80,21 @@ def pooled(auth_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[int, _
 
 
 def test_a_quiet_recently_used_connection_is_not_pinged(
-    auth_engine: Engine, pooled: tuple[int, _Pings]
+    auth_engine: Engine, pooled: tuple[int, _Pings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, pings = pooled
+    now = db._now()
+    monkeypatch.setattr(db, "_now", lambda: now)  # however slow the machine, never idle
     assert [_pid(auth_engine) for _ in range(5)] == [first] * 5
     assert pings.count == 0
+
+
+def test_a_session_is_pinged_before_postgres_may_close_it_for_idleness() -> None:
+    """A statement sent as Postgres closes the session fails (a 500); a ping is retried."""
+    assert IDLE_SESSION_TIMEOUT.endswith("s")
+    server_closes_after = float(IDLE_SESSION_TIMEOUT.removesuffix("s"))
+    margin = server_closes_after - db.PING_AFTER_IDLE_S
+    assert margin >= 0.5, (server_closes_after, db.PING_AFTER_IDLE_S)
 
 
 def test_a_terminated_connection_is_pinged_and_replaced_at_once(

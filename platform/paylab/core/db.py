@@ -19,9 +19,13 @@ if TYPE_CHECKING:  # importing boto3 stays lazy for the callers that only need n
 
 # Services that own a Postgres schema (the gateway keeps its state in Redis).
 SERVICES_WITH_DB = ("auth", "payment", "wallet", "merchant", "notification", "audit")
-# A pooled connection idle for longer is pinged before use even when its socket is quiet
-# (a peer that vanished without closing, e.g. a failed-over writer).
-PING_AFTER_IDLE_S = 5.0
+# A pooled connection idle for longer is pinged before use even when its socket is quiet (a
+# peer that vanished without closing, e.g. a failed-over writer). Shorter than the service
+# roles' idle_session_timeout (2 s, devstack/database.py): a session Postgres is about to close
+# has no message on its socket yet, and a statement sent then failed with IdleSessionTimeout
+# (a 500 in CI). A ping that loses that race is retried by the pool on a new connection, and
+# one that wins restarts the server's idle clock.
+PING_AFTER_IDLE_S = 1.5
 _now = time.monotonic  # the pool's idle clock (tests move it)
 
 
