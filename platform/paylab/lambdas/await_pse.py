@@ -19,6 +19,6 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         "POST",
         f"/internal/payments/{event['payment_id']}/await-confirmation",
         # When it was sent: the service stores the token only while this call is waited for.
-        {"task_token": event["task_token"], "sent_at": time.time()},
+        {"task_token": event["task_token"], "sent_at_ms": int(time.time() * 1000)},
     )
     return {}

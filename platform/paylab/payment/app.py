@@ -20,6 +20,7 @@ from paylab.payment import (
     review_routes,
     saga_steps,
     service,
+    task_tokens,
 )
 from paylab.payment.schemas import (
     AwaitConfirmationIn,
@@ -140,7 +141,9 @@ def await_confirmation(
     payment_id: PaymentId, body: AwaitConfirmationIn, _: InternalCaller, svc: Svc
 ) -> Empty:
     """Store the SAGA's task token for the PSE confirmation (answered at once if known)."""
-    saga_steps.await_confirmation(svc, payment_id, body.task_token, sent_at=body.sent_at)
+    saga_steps.await_confirmation(
+        svc, payment_id, body.task_token, sent_at=task_tokens.seconds(body.sent_at_ms)
+    )
     return Empty()
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from paylab.core.internal_auth import InternalCaller
 from paylab.core.problems import PROBLEM_MEDIA_TYPE, problem_body, problem_responses
-from paylab.payment import review
+from paylab.payment import review, task_tokens
 from paylab.payment.domain import PaymentState
 from paylab.payment.schemas import AwaitReviewIn, Empty, ReviewIn, ReviewOut
 from paylab.payment.wiring import Svc
@@ -60,7 +60,9 @@ def conflict_response(conflict: review.ReviewConflict) -> Response:
 )
 def await_review(payment_id: PaymentId, body: AwaitReviewIn, _: InternalCaller, svc: Svc) -> Empty:
     """Hold the payment (cod 7) and keep the SAGA's task token until an operator decides."""
-    review.await_review(svc, payment_id, body.task_token, sent_at=body.sent_at)
+    review.await_review(
+        svc, payment_id, body.task_token, sent_at=task_tokens.seconds(body.sent_at_ms)
+    )
     return Empty()
 
 

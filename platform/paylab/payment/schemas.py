@@ -201,8 +201,11 @@ class ProcessOut(BaseModel):
 class AwaitConfirmationIn(BaseModel):
     model_config = _Strict
     task_token: str = Field(min_length=1, max_length=8192)
-    sent_at: float | None = Field(
-        default=None, ge=0, le=1e11, description="Unix time the SAGA step's Lambda sent this"
+    sent_at_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**14,
+        description="When the SAGA step's Lambda sent this, in Unix milliseconds",
     )
 
 
@@ -243,6 +246,9 @@ class ReviewOut(BaseModel):
 class AwaitReviewIn(BaseModel):
     model_config = _Strict
     task_token: str = Field(min_length=1, max_length=8192)
-    sent_at: float | None = Field(
-        default=None, ge=0, le=1e11, description="Unix time the SAGA step's Lambda sent this"
+    sent_at_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**14,
+        description="When the SAGA step's Lambda sent this, in Unix milliseconds",
     )

@@ -201,9 +201,10 @@ def test_a_late_request_never_replaces_the_live_task_token(
     payment = create(client, headers, "1007")
     execution, live = waiter(payment["id"])
     path = f"/internal/payments/{payment['id']}/await-confirmation"
-    body = {"task_token": live, "sent_at": time.time()}
+    body = {"task_token": live, "sent_at_ms": int(time.time() * 1000)}
     assert client.post(path, json=body, headers=internal_headers).status_code == 200
-    given_up = {"task_token": "a-token-nobody-waits-for", "sent_at": time.time() - 8.0}
+    eight_s_ago = int(time.time() * 1000) - 8000
+    given_up = {"task_token": "a-token-nobody-waits-for", "sent_at_ms": eight_s_ago}
     late = client.post(path, json=given_up, headers=internal_headers)
     assert late.status_code == 503 and late.json()["type"].endswith("/saga-step-too-slow")
     [row] = db_rows(svc, "SELECT task_token FROM payment.payments WHERE id = :id", id=payment["id"])
