@@ -71,6 +71,17 @@ Feature: Card payments through the SAGA
     And the SAGA retried "CaptureFunds" while the wallet was down
     And the books are clean
 
+  Scenario: The wallet stays down past CaptureFunds' retries: the approved payment waits, no release
+    Given the bank takes 3 seconds to answer this merchant's authorizations
+    When the merchant charges "15000.00" COP to card "4575623182290326"
+    And the wallet service is killed while the funds are held
+    And the wallet service is started again once the SAGA waits to capture later
+    Then the payment ends "approved" with cod_respuesta 1
+    And the merchant's available balance grew by "15000.00" less the platform fee
+    And the execution went through "ReserveFunds, ProcessPayment, CaptureFunds, Notify"
+    And the SAGA waited in "CaptureLater" and never ran "ReleaseFunds"
+    And the books are clean
+
   Scenario: The ProcessPayment Lambda's process dies mid-step, the SAGA retries and charges once
     Given a payer card of its own
     And the bank takes 5 seconds to answer this merchant's authorizations

@@ -79,6 +79,11 @@ def task_states(payment_id: str) -> list[str]:
     return seen
 
 
+def entered(payment_id: str, state: str) -> bool:
+    """True once the execution has entered `state` (of any kind)."""
+    return any(step.state == state for step in trace(payment_id).steps)
+
+
 def failed_attempts(payment_id: str) -> dict[str, int]:
     """Task state → how many of its attempts failed (each then retried or caught)."""
     failures: dict[str, int] = {}

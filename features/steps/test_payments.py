@@ -231,6 +231,24 @@ def _restart_wallet(world: PaymentWorld) -> None:
     svc.start_service("wallet", world.created["wallet_argv"], 8003)
 
 
+@when("the wallet service is started again once the SAGA waits to capture later")
+def _restart_wallet_later(world: PaymentWorld) -> None:
+    # CaptureFunds' retries (1 + 2 + 4 + 8 + 16 + 20 s) fail against the stopped wallet first.
+    sup.wait_for(
+        "the SAGA to wait in CaptureLater",
+        lambda: True if saga.entered(world.payment_id, "CaptureLater") else None,
+        timeout=150.0,
+    )
+    assert saga.execution_status(world.payment_id) == "RUNNING"
+    svc.start_service("wallet", world.created["wallet_argv"], 8003)
+
+
+@then(parsers.parse('the SAGA waited in "{wait}" and never ran "{compensation}"'))
+def _waited(world: PaymentWorld, wait: str, compensation: str) -> None:
+    assert saga.entered(world.payment_id, wait)
+    assert not saga.entered(world.payment_id, compensation)
+
+
 @then(parsers.parse('the SAGA retried "{state}" while the wallet was down'))
 def _retried(world: PaymentWorld, state: str) -> None:
     assert saga.failed_attempts(world.payment_id).get(state, 0) >= 1
