@@ -19,12 +19,10 @@ from typing import Any
 import httpx
 import payments_support as sup
 from messaging_support import peek
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from paylab.cli import app as cli
 from paylab.core.aws import client as aws_client
-from paylab.core.db import service_engine
 from paylab.core.stack_outputs import output
 from paylab.merchant.schemas import nit_check_digit
 
@@ -85,20 +83,13 @@ def problem_slug(response: httpx.Response) -> str:
 
 def registered_events(merchant_id: str) -> int:
     """How many MerchantRegistered the merchant service queued for `merchant_id` (its outbox)."""
-    engine = service_engine("merchant", pool_size=1)
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    text(
-                        "SELECT count(*) FROM merchant.outbox WHERE aggregate_id = :m"
-                        " AND payload->>'type' = 'MerchantRegistered'"
-                    ),
-                    {"m": merchant_id},
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
+    [(count,)] = sup.service_rows(
+        "merchant",
+        "SELECT count(*) FROM merchant.outbox WHERE aggregate_id = :m"
+        " AND payload->>'type' = 'MerchantRegistered'",
+        m=merchant_id,
+    )
+    return int(count)
 
 
 # ------------------------------------------------------------------------------- signatures
@@ -184,20 +175,14 @@ def delivery_of(merchant: sup.Merchant, payment_id: str) -> dict[str, Any] | Non
 
 def attempts_of(payment_id: str) -> list[tuple[int, int | None, str | None]]:
     """(attempt, status code, error) of each POST of the payment's webhook, in order."""
-    engine = service_engine("merchant", pool_size=1)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                text(
-                    "SELECT a.attempt, a.status_code, a.error FROM merchant.webhook_attempts a"
-                    " JOIN merchant.webhook_deliveries d ON d.id = a.delivery_id"
-                    " WHERE d.payment_id = :p ORDER BY a.attempt"
-                ),
-                {"p": payment_id},
-            ).all()
-        return [(int(r[0]), r[1], r[2]) for r in rows]
-    finally:
-        engine.dispose()
+    rows = sup.service_rows(
+        "merchant",
+        "SELECT a.attempt, a.status_code, a.error FROM merchant.webhook_attempts a"
+        " JOIN merchant.webhook_deliveries d ON d.id = a.delivery_id"
+        " WHERE d.payment_id = :p ORDER BY a.attempt",
+        p=payment_id,
+    )
+    return [(int(r[0]), r[1], r[2]) for r in rows]
 
 
 def delivery_in(merchant: sup.Merchant, payment_id: str, status: str) -> dict[str, Any] | None:

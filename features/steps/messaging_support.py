@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from payments_support import internal_headers, wait_for
+from payments_support import internal_headers, service_rows, wait_for
 from sqlalchemy import create_engine, text
 
 from paylab.audit.settings import AuditSettings
 from paylab.core.aws import client as aws_client
-from paylab.core.db import service_engine
 from paylab.core.events import Envelope
 from paylab.core.internal_auth import internal_credential
 from paylab.core.settings import get_settings
@@ -164,20 +163,13 @@ def notifications_sent(payment_ids: list[str]) -> bool:
     The relay sends to the SQS queues itself, then marks the outbox row published: reading
     the row receives nothing from the queue (each receive counts towards the DLQ).
     """
-    engine = service_engine("payment", pool_size=1)
-    try:
-        with engine.connect() as conn:
-            sent = conn.execute(
-                text(
-                    "SELECT count(*) FROM payment.outbox WHERE aggregate_id = ANY(:ids)"
-                    " AND event_type = 'PaymentNotificationRequested'"
-                    " AND published_at IS NOT NULL"
-                ),
-                {"ids": payment_ids},
-            ).scalar_one()
-        return int(sent) == len(payment_ids)
-    finally:
-        engine.dispose()
+    [(sent,)] = service_rows(
+        "payment",
+        "SELECT count(*) FROM payment.outbox WHERE aggregate_id = ANY(:ids)"
+        " AND event_type = 'PaymentNotificationRequested' AND published_at IS NOT NULL",
+        ids=payment_ids,
+    )
+    return int(sent) == len(payment_ids)
 
 
 def attribute(message: dict[str, Any], name: str) -> str | None:

@@ -16,8 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 from waiting_support import wait_for
 
+from paylab.core.db import service_engine
 from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
 from paylab.core.partner_keys import partner_auth
 from paylab.payment.schemas import luhn_ok
@@ -43,6 +45,16 @@ def internal_headers(merchant_id: str | None = None) -> dict[str, str]:
     if merchant_id:
         headers[MERCHANT_HEADER] = merchant_id
     return headers
+
+
+def service_rows(service: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of one query, read as `service`'s own Postgres role."""
+    engine = service_engine(service, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).all())
+    finally:
+        engine.dispose()
 
 
 def unique(prefix: str) -> str:

@@ -7,11 +7,11 @@ client sees when a function outlives its read timeout or a proxy resets the conn
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 from botocore.exceptions import BotoCoreError
+from loopback_server import LoopbackServer
 
 from paylab.core.aws import LAMBDA_MAX_WAIT_S, client, invoker
 from paylab.core.dlq import REPROCESSOR_WAIT_S
@@ -19,38 +19,13 @@ from paylab.core.settings import Settings
 from paylab.infra.template import load_template
 
 
-class DroppingEndpoint:
-    """Counts requests; answers none of them."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                if conn.recv(65536):
-                    self.requests += 1
-
-    def __enter__(self) -> DroppingEndpoint:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self._thread.join(5)
+def _drop(conn: socket.socket) -> None:
+    conn.recv(65536)  # read the request, answer nothing: the connection closes
 
 
 @pytest.fixture
-def endpoint() -> Iterator[DroppingEndpoint]:
-    with DroppingEndpoint() as e:
+def endpoint() -> Iterator[LoopbackServer]:
+    with LoopbackServer(_drop) as e:
         yield e
 
 
@@ -58,17 +33,17 @@ def _settings(url: str) -> Settings:
     return Settings(aws_endpoint_url=url)
 
 
-def test_a_synchronous_invoke_is_never_sent_twice(endpoint: DroppingEndpoint) -> None:
+def test_a_synchronous_invoke_is_never_sent_twice(endpoint: LoopbackServer) -> None:
     with pytest.raises(BotoCoreError):
         invoker(_settings(endpoint.url)).invoke(FunctionName="job", Payload=b"{}")
-    assert endpoint.requests == 1
+    assert endpoint.connections == 1
 
 
-def test_other_calls_are_retried(endpoint: DroppingEndpoint) -> None:
+def test_other_calls_are_retried(endpoint: LoopbackServer) -> None:
     """The contrast: the plain client retries what failed in transit (4 retries)."""
     with pytest.raises(BotoCoreError):
         client("sqs", _settings(endpoint.url)).list_queues()
-    assert endpoint.requests == 5
+    assert endpoint.connections == 5
 
 
 def test_callers_wait_longer_than_the_functions_they_invoke_may_run() -> None:

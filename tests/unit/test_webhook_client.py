@@ -9,50 +9,17 @@ keep-alive expiry, so a retry 5 s after the last one hits it).
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from loopback_server import LoopbackServer
 
 from paylab.merchant.delivery import Claimed, Deliverer, webhook_client
 from paylab.merchant.settings import MerchantSettings, UrlPolicy
 
 ANSWER = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
-
-
-class ClosingServer:
-    """Answers one request per connection with a kept-alive 503, then drops the connection."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.answered = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return  # closed by the test
-            self.connections += 1
-            with conn:
-                if _read_request(conn):
-                    conn.sendall(ANSWER)
-                    self.answered += 1
-                    _read_request(conn)  # the next request on this connection: closed unanswered
-
-    def __enter__(self) -> ClosingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept (closing alone does not)
-        self.sock.close()
-        self._thread.join(5)
 
 
 def _read_request(conn: socket.socket) -> bool:
@@ -75,6 +42,20 @@ def _read_request(conn: socket.socket) -> bool:
             return False
         body += chunk
     return True
+
+
+class ClosingServer(LoopbackServer):
+    """Answers one request per connection with a kept-alive 503, then drops the connection."""
+
+    def __init__(self) -> None:
+        super().__init__(self._answer_once)
+        self.answered = 0
+
+    def _answer_once(self, conn: socket.socket) -> None:
+        if _read_request(conn):
+            conn.sendall(ANSWER)
+            self.answered += 1
+            _read_request(conn)  # the next request on this connection: closed unanswered
 
 
 @pytest.fixture
