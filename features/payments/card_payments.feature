@@ -34,8 +34,19 @@ Feature: Card payments through the SAGA
     When the merchant charges "12000.00" COP to card "4575623182290326"
     Then the payment ends "failed" with cod_respuesta 4
     And the merchant's balances did not change
-    And the execution went through "ReserveFunds, ProcessPayment, ReleaseFunds, Notify"
+    And the execution went through "ReserveFunds, ProcessPayment, ReverseCharge, ReleaseFunds, Notify"
     And `paylab payments saga` shows "ProcessPayment" failing with "TransientError" until caught, then "ReleaseFunds"
+    And the books are clean
+
+  Scenario: The acquirer charges the card but every answer is lost: the SAGA gives the money back
+    Given a payer card of its own
+    And the bank charges this merchant's cards but cuts every answer short
+    When the merchant charges "14000.00" COP to that card
+    Then the payment ends "failed" with cod_respuesta 4
+    And the merchant's balances did not change
+    And the card's balance at the bank is back where it was
+    And the bank refunded the payment's authorization once
+    And the execution went through "ReserveFunds, ProcessPayment, ReverseCharge, ReleaseFunds, Notify"
     And the books are clean
 
   Scenario: Antifraud rejects the payment before anything is held

@@ -233,6 +233,23 @@ def bank_authorizations(reference: str) -> int:
     return journaled_posts("bank", "/v1/authorizations", reference)
 
 
+def bank_authorizations_of(payment_id: str) -> list[dict[str, Any]]:
+    """The bank's authorizations under the payment's id (its reference there), oldest first."""
+    r = httpx.get(
+        f"{SIMS['bank']}/v1/authorizations",
+        params={"reference": payment_id},
+        auth=partner_auth("bank"),
+        timeout=5.0,
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json()["authorizations"])
+
+
+def bank_refunds(auth_id: str) -> int:
+    """How many refund requests for an authorization the bank journal holds."""
+    return journaled_posts("bank", f"/v1/authorizations/{auth_id}/refunds", "")
+
+
 def ensure_card_balance(number: str, at_least: str = "1000000.00") -> None:
     """Top a shared test card back up when earlier runs have spent it down."""
     card = httpx.get(f"{SIMS['bank']}/_sim/cards/{number}", timeout=5.0)

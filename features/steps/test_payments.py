@@ -87,6 +87,18 @@ def _bank_slow(world: PaymentWorld, seconds: int) -> None:
     )
 
 
+@given("the bank charges this merchant's cards but cuts every answer short")
+def _bank_answers_lost(world: PaymentWorld) -> None:
+    world.faults.add("bank", {"match": _authorizations(world), "effect": {"type": "malformed"}})
+
+
+@then("the bank refunded the payment's authorization once")
+def _bank_refunded_once(world: PaymentWorld) -> None:
+    (auth,) = sup.bank_authorizations_of(world.payment_id)
+    assert auth["status"] == "refunded", auth
+    assert sup.bank_refunds(auth["id"]) == 1
+
+
 @then(parsers.parse("the bank saw {n:d} authorization attempts"))
 def _bank_saw(world: PaymentWorld, n: int) -> None:
     assert sup.bank_authorizations(world.payment_id) == n

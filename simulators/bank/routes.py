@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
 from paylab.core.money import fmt, to_decimal
@@ -14,6 +14,7 @@ from simulators.bank.cards import TEST_CARDS
 from simulators.bank.records import MESSAGES, Authorization, Payout, summary
 from simulators.bank.schemas import (
     AuthorizationIn,
+    AuthorizationList,
     AuthorizationOut,
     BankSettings,
     BankSettingsPatch,
@@ -111,6 +112,16 @@ async def authorize(body: AuthorizationIn, request: Request, idem: IdemKey = Non
     return Response(out, status_code=201, media_type="application/json")
 
 
+@router.get("/v1/authorizations", response_model=AuthorizationList)
+async def find_authorizations(
+    request: Request, reference: Annotated[str, Query(min_length=1, max_length=64)]
+) -> Response:
+    """The authorizations made for a merchant reference, oldest first: how a merchant whose
+    authorize answer was lost finds out what the bank did (without authorizing again)."""
+    found = _state(request).find_by_reference(reference)
+    return _json({"authorizations": [auth_body(a) for a in found]})
+
+
 @router.get(
     "/v1/authorizations/{auth_id}", response_model=AuthorizationOut, responses={404: ERRORS[404]}
 )
@@ -135,7 +146,8 @@ async def capture(auth_id: str, body: CaptureIn, request: Request) -> Response:
     responses={404: ERRORS[404], 409: ERRORS[409]},
 )
 async def void(auth_id: str, request: Request) -> Response:
-    """Void an approved authorization that was not captured."""
+    """Void an uncaptured authorization (approved: the hold is given back; pending: it is
+    never decided)."""
     return _json(auth_body(_state(request).void(auth_id)))
 
 

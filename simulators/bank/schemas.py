@@ -93,6 +93,12 @@ class AuthorizationOut(BaseModel):
     created_at: float
 
 
+class AuthorizationList(BaseModel):
+    """The authorizations made for one merchant reference, oldest first."""
+
+    authorizations: list[AuthorizationOut]
+
+
 class CaptureIn(BaseModel):
     """Capture all (default) or part of an approved authorization."""
 

@@ -35,6 +35,8 @@ class BankState:
     # thousands of them under load then cost nothing in full GC passes (p99 stays flat).
     auths: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
+    # reference -> its authorizations' ids, oldest first (ids evicted from `auths` are skipped).
+    by_reference: dict[str, list[str]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
 
     def reset(self) -> None:
@@ -43,6 +45,7 @@ class BankState:
         self.accounts.clear()
         self.tokens.clear()
         self.auths.clear()
+        self.by_reference.clear()
         self.payouts.clear()
         self.idempotency.clear()
 
@@ -116,8 +119,21 @@ class BankState:
             self._decide_funds(auth, acct)
         if auth.status == "approved" and body.capture:
             auth.status, auth.captured = "captured", amount
-        self._store(self.auths, auth.id, pack(auth))
+        self._store_auth(auth)
         return auth
+
+    def _store_auth(self, auth: Authorization) -> None:
+        self._store(self.auths, auth.id, pack(auth))
+        ids = self.by_reference.setdefault(auth.reference, [])
+        ids[:] = [i for i in ids if i in self.auths]  # forget evicted ones as we go
+        ids.append(auth.id)
+        if len(self.by_reference) > MAX_RECORDS:
+            del self.by_reference[next(iter(self.by_reference))]
+
+    def find_by_reference(self, reference: str) -> list[Authorization]:
+        """The authorizations made for a merchant reference, oldest first (pending resolved)."""
+        ids = self.by_reference.get(reference, [])
+        return [self.get_auth(i) for i in ids if i in self.auths]
 
     def _decide_funds(self, auth: Authorization, acct: CardAccount) -> None:
         if acct.behaviour == "reject" or auth.amount > acct.balance[auth.currency]:
@@ -159,10 +175,12 @@ class BankState:
         return auth
 
     def void(self, auth_id: str) -> Authorization:
-        """Cancel an approved, uncaptured authorization and release the hold."""
-        auth = self._in_state(auth_id, "approved", "void")
-        self.account(auth.number).balance[auth.currency] += auth.amount
-        auth.status = "voided"
+        """Cancel an uncaptured authorization: an approved one gives back what it held, a
+        pending one is never decided."""
+        auth = self._in_state(auth_id, ("approved", "pending"), "void")
+        if auth.status == "approved":
+            self.account(auth.number).balance[auth.currency] += auth.amount
+        auth.status, auth.resolve_at = "voided", None
         self.auths[auth.id] = pack(auth)
         return auth
 
@@ -264,7 +282,7 @@ class BankState:
         for a in data.get("auths", []):
             for k in ("amount", "captured", "refunded"):
                 a[k] = Decimal(a[k])
-            self.auths[a["id"]] = pack(Authorization(**a))
+            self._store_auth(Authorization(**a))
         for p in data.get("payouts", []):
             p["amount"] = Decimal(p["amount"])
             self.payouts[p["id"]] = Payout(**p)

@@ -17,6 +17,7 @@ from paylab.payment import (
     jobs,
     merchant_settings,
     refunds,
+    reversal,
     review_routes,
     saga_steps,
     service,
@@ -34,6 +35,7 @@ from paylab.payment.schemas import (
     ProcessIn,
     ProcessOut,
     RefundIn,
+    ReversalOut,
 )
 from paylab.payment.settings import PaymentSettings, get_payment_settings
 from paylab.payment.views import payment_out
@@ -130,6 +132,16 @@ def process(payment_id: PaymentId, body: ProcessIn, _: InternalCaller, svc: Svc)
     """Charge the payment at its processor; 503 means retry (transient partner trouble)."""
     outcome, reason = saga_steps.process(svc, payment_id)
     return ProcessOut.model_validate({"outcome": outcome, "reason": reason})
+
+
+@internal.post(
+    "/{payment_id}/reverse-charge",
+    response_model=ReversalOut,
+    responses=problem_responses(401, 404, 409, 422, 503),
+)
+def reverse_charge(payment_id: PaymentId, _: InternalCaller, svc: Svc) -> ReversalOut:
+    """Compensation: void or refund what the bank charged for a failed card payment."""
+    return ReversalOut.model_validate(reversal.reverse_charge(svc, payment_id))
 
 
 @internal.post(

@@ -129,4 +129,33 @@ def register(app: typer.Typer) -> None:
         if any(item.action in ("in-doubt", "failed") for item in settled):
             raise typer.Exit(1)
 
+    @payments.command("late-approvals")
+    def late_approvals_command(
+        as_json: Annotated[
+            bool, typer.Option("--json", help="One JSON object per payment")
+        ] = False,
+    ) -> None:
+        """List PSE approvals that came after the SAGA had ended the payment otherwise.
+
+        The payer paid at the bank, the merchant was not credited: each needs an operator
+        (docs/decisions.md). Exits 1 while any is listed.
+        """
+        from paylab.payment.late_approvals import late_approvals
+        from paylab.payment.wiring import build
+
+        found = late_approvals(build(get_payment_settings()))
+        for item in found:
+            if as_json:
+                typer.echo(json.dumps(item.as_dict()))
+            else:
+                typer.echo(
+                    f"payment {item.payment_id} merchant {item.merchant_id} {item.amount} "
+                    f"{item.currency}: ended {item.outcome}, PSE approved transfer "
+                    f"{item.pse_transaction_id} at {item.confirmed_at.isoformat()}"
+                )
+        if not as_json:
+            typer.echo(f"{len(found)} PSE approval(s) at odds with their payment's outcome.")
+        if found:
+            raise typer.Exit(1)
+
     app.add_typer(payments, name="payments")

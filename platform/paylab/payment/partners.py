@@ -97,9 +97,10 @@ class PartnerClient:
         *,
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """One logical call: retried on transient failures, mapped to domain errors."""
-        return self.call_answer(method, path, json=json, headers=headers).body
+        return self.call_answer(method, path, json=json, headers=headers, params=params).body
 
     def call_answer(
         self,
@@ -109,6 +110,7 @@ class PartnerClient:
         json: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         budget: QuickCall | None = None,
+        params: dict[str, str] | None = None,
     ) -> Answer:
         """`call`, with whether the partner replayed an earlier answer (Idempotent-Replayed).
 
@@ -125,7 +127,7 @@ class PartnerClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._once(method, path, json, headers, timeout)
+                    return self._once(method, path, json, headers, timeout, params)
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             log.warning("partner unavailable", partner=self.name, path=path, error=str(cause))
@@ -139,12 +141,14 @@ class PartnerClient:
         body: dict[str, Any] | None,
         headers: dict[str, str] | None,
         timeout: httpx.Timeout | None = None,
+        params: dict[str, str] | None = None,
     ) -> Answer:
         response = self.http.request(
             method,
             path,
             json=body,
             headers=headers,
+            params=params,
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
         if response.status_code >= 500 or response.status_code == 429:
@@ -207,6 +211,15 @@ class BankClient(PartnerClient):
     def get_authorization(self, auth_id: str) -> dict[str, Any]:
         """An authorization's current state (a pending one may have resolved)."""
         return self.call("GET", f"/v1/authorizations/{auth_id}")
+
+    def find_authorizations(self, reference: str) -> list[dict[str, Any]]:
+        """The authorizations the bank made for `reference`, oldest first (it charges nothing)."""
+        found = self.call("GET", "/v1/authorizations", params={"reference": reference})
+        return [a for a in found.get("authorizations", []) if isinstance(a, dict)]
+
+    def void(self, auth_id: str) -> dict[str, Any]:
+        """Cancel an uncaptured (approved or pending) authorization."""
+        return self.call("POST", f"/v1/authorizations/{auth_id}/void")
 
     def capture(self, auth_id: str) -> dict[str, Any]:
         """Capture the whole authorized amount."""

@@ -15,6 +15,7 @@ from paylab.core.money import fmt
 from paylab.core.problems import Problem
 from paylab.payment import domain, pse_transfer
 from paylab.payment.domain import PaymentState, Status
+from paylab.payment.late_approvals import warn_if_late
 from paylab.payment.models import payments, pse_confirmations
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
 from paylab.payment.projection import load_row
@@ -206,6 +207,8 @@ def pse_confirmation(svc: Services, raw: bytes, signature: str | None) -> None:
             select(pse_confirmations.c.status).where(pse_confirmations.c.payment_id == payment_id)
         ).scalar_one()
     log.info("pse confirmation", payment_id=payment_id, status=status, recorded=first)
+    if known is not None:
+        warn_if_late(known, str(first))
     if token:
         _resume(svc, str(token), pse_outcome(str(first)))
 
@@ -238,4 +241,7 @@ def record_outcome(svc: Services, payment_id: str, status: str, reason: str | No
         kind = domain.COMPLETED if target is Status.APPROVED else domain.FAILED
         return [(kind, {"status": status, "reason": reason})]
 
-    return svc.repo.change(payment_id, decide, known=known)
+    after = svc.repo.change(payment_id, decide, known=known)
+    if after.method == "pse" and target is not Status.APPROVED:
+        warn_if_late(after, confirmation_of(svc, payment_id))
+    return after

@@ -198,6 +198,19 @@ class ProcessOut(BaseModel):
     reason: str | None = None
 
 
+class ReversedCharge(BaseModel):
+    authorization_id: str
+    action: Literal["voided", "refunded"]
+    amount: str = Field(description="What the bank gave back, a decimal string")
+
+
+class ReversalOut(BaseModel):
+    """What ReverseCharge found at the bank and gave back."""
+
+    outcome: Literal["charge_reversed", "nothing_charged"]
+    reversed: list[ReversedCharge]
+
+
 class AwaitConfirmationIn(BaseModel):
     model_config = _Strict
     task_token: str = Field(min_length=1, max_length=8192)

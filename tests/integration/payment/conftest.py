@@ -7,6 +7,8 @@ simulator's signed confirmations reach it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -23,6 +25,8 @@ from sqlalchemy import text
 
 from paylab.core.db import service_engine
 from paylab.core.internal_auth import internal_credential
+from paylab.core.secrets import SecretReader
+from paylab.core.stack_outputs import output
 from paylab.payment.app import create
 from paylab.payment.settings import PaymentSettings
 from paylab.payment.wiring import Services, build
@@ -190,6 +194,14 @@ def outbox_types(svc: Services, payment_id: str) -> list[str]:
         id=payment_id,
     )
     return [r["event_type"] for r in rows]
+
+
+def signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """A confirmation signed like PSE: with the stack's PSE callback secret."""
+    secret = SecretReader().get_json(output("PseCallbackSecretArn"))["callback_secret"]
+    raw = json.dumps({"event_id": f"evt_{uuid.uuid4().hex[:8]}", "event": "x", "data": data})
+    digest = hmac.new(str(secret).encode(), raw.encode(), hashlib.sha256).hexdigest()
+    return raw.encode(), {"X-Sim-Signature": f"sha256={digest}", "content-type": "application/json"}
 
 
 def bank_calls(path: str, payment_id: str) -> int:

@@ -3,11 +3,8 @@ waitForTaskToken state machine in LocalStack, fed through SQS instead of a Lambd
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,13 +12,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from paylab.core.secrets import SecretReader
-from paylab.core.stack_outputs import output
 from paylab.payment.wiring import Services
 
 from ..resources import AwsClients, Queue
 from ..waiting import wait_until
-from .conftest import PSE, db_rows, pse_body
+from .conftest import PSE, db_rows, pse_body, signed
 
 Headers = Callable[..., dict[str, str]]
 
@@ -93,14 +88,6 @@ def finished(aws: AwsClients, execution: str) -> dict[str, Any]:
         return None if found["status"] == "RUNNING" else found
 
     return wait_until(done, timeout=30, description="the execution to finish")
-
-
-def signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """A confirmation signed like PSE: with the stack's PSE callback secret."""
-    secret = SecretReader().get_json(output("PseCallbackSecretArn"))["callback_secret"]
-    raw = json.dumps({"event_id": f"evt_{uuid.uuid4().hex[:8]}", "event": "x", "data": data})
-    digest = hmac.new(str(secret).encode(), raw.encode(), hashlib.sha256).hexdigest()
-    return raw.encode(), {"X-Sim-Signature": f"sha256={digest}", "content-type": "application/json"}
 
 
 def create(client: TestClient, headers: Headers, bank: str) -> dict[str, Any]:

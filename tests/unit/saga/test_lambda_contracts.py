@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from starlette.routing import Match
 
-from paylab.lambdas import capture_funds, release_funds, reserve_funds
+from paylab.lambdas import capture_funds, release_funds, reserve_funds, reverse_charge
 from paylab.wallet import schemas as wallet
 from paylab.wallet.app import create as create_wallet
 
@@ -116,3 +116,21 @@ def test_nothing_held_by_payment_id_is_reported_not_failed(monkeypatch: pytest.M
 def as_served(body: dict[str, Any]) -> dict[str, Any]:
     """`body` as the wallet would serialise it (fails when the fake drifts from the schema)."""
     return wallet.PaymentHoldRelease.model_validate(body).model_dump(mode="json")
+
+
+def test_reverse_charge_calls_a_route_the_payment_service_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from paylab.payment.app import create as create_payment
+
+    seen: list[tuple[str, str, str]] = []
+
+    def fake(service: str, method: str, path: str) -> dict[str, Any]:
+        seen.append((service, method, path))
+        return {"outcome": "nothing_charged", "reversed": []}
+
+    monkeypatch.setattr(reverse_charge, "call", fake)
+    assert reverse_charge.handler({"payment_id": "p-1"}, None)["outcome"] == "nothing_charged"
+    assert seen == [("payment", "POST", "/internal/payments/p-1/reverse-charge")]
+    scope = {"type": "http", "method": "POST", "path": seen[0][2]}
+    assert any(r.matches(scope)[0] is Match.FULL for r in create_payment().router.routes)

@@ -57,7 +57,10 @@ def test_failures_after_the_hold_release_it(states: dict[str, Any]) -> None:
             return True
         if name in seen or states[name]["Type"] in ("Succeed", "Fail") or "End" in states[name]:
             return False
-        return all(reaches_release(t, seen | {name}) for t in _targets(states[name]))
+        # A compensation that fails for good stops the SAGA with the hold open, for a redrive
+        # (test_a_failed_card_payment_is_reversed_at_the_bank_before_the_release).
+        targets = [states[name]["Next"]] if name == "ReverseCharge" else _targets(states[name])
+        return all(reaches_release(t, seen | {name}) for t in targets)
 
     for name in ("ProcessPayment", "AwaitPseConfirmation"):
         for catch in states[name]["Catch"]:
@@ -68,6 +71,27 @@ def test_failures_after_the_hold_release_it(states: dict[str, Any]) -> None:
     # A refused reserve made no hold: nothing to release.
     refused = next(c for c in states["ReserveFunds"]["Catch"] if c["ErrorEquals"] == ["Refused"])
     assert not reaches_release(refused["Next"])
+
+
+def test_a_failed_card_payment_is_reversed_at_the_bank_before_the_release(
+    states: dict[str, Any],
+) -> None:
+    """The card may have been charged (an answer lost, a pending authorization, a refused
+    capture): ReverseCharge runs before ReleaseFunds, and if it keeps failing the execution
+    fails with the hold still open rather than release it over a live charge."""
+    choose = states[states["MarkFailed"]["Next"]]
+    assert choose["Type"] == "Choice"
+    assert choose["Choices"] == [
+        {"Variable": "$.method", "StringEquals": "card", "Next": "ReverseCharge"}
+    ]
+    assert choose["Default"] == "ReleaseFunds"
+    reverse = states["ReverseCharge"]
+    assert reverse["Next"] == "ReleaseFunds"
+    assert reverse["Retry"][0]["ErrorEquals"] == ["States.ALL"]
+    assert reverse["Retry"][0]["MaxAttempts"] >= 5
+    assert [states[c["Next"]]["Type"] for c in reverse["Catch"]] == ["Fail"]
+    # Declines and abandonments took nothing at the bank: they release at once.
+    assert states["MarkRejected"]["Next"] == states["MarkAbandoned"]["Next"] == "ReleaseFunds"
 
 
 def test_an_approved_payment_waits_for_the_wallet_and_is_never_compensated_for_it(

@@ -167,6 +167,43 @@ def test_pending_resolves_after_delay(bank_client: TestClient, clock: Any) -> No
     assert bank_client.get(f"/v1/authorizations/{a['id']}").json()["status"] == "approved"
 
 
+def test_a_pending_authorization_can_be_voided_and_never_resolves(
+    bank_client: TestClient, clock: Any
+) -> None:
+    a = authorize(bank_client, card=card(PENDING)).json()
+    assert bank_client.post(f"/v1/authorizations/{a['id']}/void").json()["status"] == "voided"
+    clock.advance(5.0)
+    assert bank_client.get(f"/v1/authorizations/{a['id']}").json()["status"] == "voided"
+    assert bank_client.get(f"/_sim/cards/{PENDING}").json()["balance_cop"] == "5000000.00"
+
+
+def test_authorizations_are_found_by_reference_oldest_first(
+    bank_client: TestClient, clock: Any
+) -> None:
+    first = authorize(bank_client, reference="order-7", capture=True).json()
+    authorize(bank_client, reference="order-8")
+    clock.advance(1.0)
+    second = authorize(bank_client, reference="order-7", card=card(PENDING)).json()
+    clock.advance(5.0)  # the listing resolves a pending one whose time has come
+    found = bank_client.get("/v1/authorizations", params={"reference": "order-7"}).json()
+    listed = [(a["id"], a["status"]) for a in found["authorizations"]]
+    assert listed == [(first["id"], "captured"), (second["id"], "approved")]
+    none = bank_client.get("/v1/authorizations", params={"reference": "order-9"})
+    assert none.status_code == 200 and none.json() == {"authorizations": []}
+    assert bank_client.get("/v1/authorizations").status_code == 422
+    too_long = bank_client.get("/v1/authorizations", params={"reference": "x" * 65})
+    assert too_long.status_code == 422
+
+
+def test_the_reference_index_survives_a_snapshot(make_sim: Callable[..., TestClient]) -> None:
+    c = make_sim("bank")
+    made = authorize(c, reference="order-5").json()
+    state = c.app.state.sim.state  # type: ignore[attr-defined]
+    state.restore(state.snapshot())
+    found = c.get("/v1/authorizations", params={"reference": "order-5"}).json()
+    assert [a["id"] for a in found["authorizations"]] == [made["id"]]
+
+
 def test_tokens(bank_client: TestClient) -> None:
     t = bank_client.post("/v1/tokens", json=card())
     assert t.status_code == 201

@@ -1,0 +1,83 @@
+"""PSE approvals after the SAGA ended the payment otherwise: logged and listed for operators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
+from typer.testing import CliRunner
+
+from paylab.cli import app as cli_app
+from paylab.payment.late_approvals import late_approvals
+from paylab.payment.wiring import Services
+
+from .conftest import pse_body, signed
+
+Headers = Callable[..., dict[str, str]]
+WARNING = "PSE approved a payment the SAGA had ended"
+
+
+def create(client: TestClient, headers: Headers) -> tuple[str, str]:
+    response = client.post("/v1/payments", json=pse_body("1007"), headers=headers())
+    assert response.status_code == 201, response.text
+    payment = response.json()
+    return str(payment["id"]), str(payment["next_action"]["redirect_url"].rsplit("/", 1)[1])
+
+
+def confirm(client: TestClient, payment_id: str, txn: str, status: str) -> None:
+    raw, sig = signed({"transaction_id": txn, "reference": payment_id, "status": status})
+    assert client.post("/callbacks/pse", content=raw, headers=sig).status_code == 200
+
+
+def end(client: TestClient, internal: dict[str, str], payment_id: str, status: str) -> None:
+    body = {"status": status, "reason": "States.Timeout"}
+    url = f"/internal/payments/{payment_id}/outcome"
+    client.post(url, json=body, headers=internal).raise_for_status()
+
+
+def warned(logs: list[dict[str, Any]], payment_id: str) -> bool:
+    return any(e["event"].startswith(WARNING) and e["payment_id"] == payment_id for e in logs)
+
+
+def test_an_approval_after_the_end_or_an_end_after_the_approval_is_listed(
+    client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
+) -> None:
+    abandoned, txn = create(client, headers)
+    end(client, internal_headers, abandoned, "abandoned")
+    assert abandoned not in {a.payment_id for a in late_approvals(svc)}
+    with capture_logs() as logs:
+        confirm(client, abandoned, txn, "approved")
+    assert warned(logs, abandoned)
+    # The approval came while the SAGA still ran, but after its wait had timed out.
+    failed, txn2 = create(client, headers)
+    confirm(client, failed, txn2, "approved")
+    with capture_logs() as logs:
+        end(client, internal_headers, failed, "failed")
+    assert warned(logs, failed)
+    listed = {a.payment_id: a for a in late_approvals(svc)}
+    assert (listed[abandoned].outcome, listed[failed].outcome) == ("abandoned", "failed")
+    assert listed[abandoned].amount == Decimal("1500.00")
+    assert listed[abandoned].pse_transaction_id == txn
+    shown = CliRunner().invoke(cli_app, ["payments", "late-approvals", "--json"])
+    assert shown.exit_code == 1, shown.output
+    assert abandoned in shown.output and failed in shown.output
+
+
+def test_a_rejection_after_the_end_or_an_approved_payment_is_not_listed(
+    client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
+) -> None:
+    rejected, txn = create(client, headers)
+    end(client, internal_headers, rejected, "abandoned")
+    confirm(client, rejected, txn, "rejected")
+    approved, txn2 = create(client, headers)
+    confirm(client, approved, txn2, "approved")
+    client.post(
+        f"/internal/payments/{approved}/outcome",
+        json={"status": "approved"},
+        headers=internal_headers,
+    ).raise_for_status()
+    listed = {a.payment_id for a in late_approvals(svc)}
+    assert rejected not in listed and approved not in listed
