@@ -5,13 +5,14 @@ every try (the service or its stores down while it recorded the outcome, or slow
 Lambda), an authorization still pending after the SAGA's last poll, or the wallet refusing
 the capture of an approved charge. The SAGA then runs this step before ReleaseFunds.
 
-It first closes processing (a `PaymentProcessed` failure, so a late ProcessPayment charges
-nothing more), then asks the bank for the authorizations made under the payment's id, its
-reference there. It never authorizes again to find out: a repeated authorize whose first try
-never reached the bank would charge. An approved or pending authorization is voided, a
-capture refunded in full under `<payment>:reverse:<authorization>`; repeating the step
-repeats nothing. A last event says what was done (`charge_reversed`, or `nothing_charged`
-after a close); a payment the bank declined or failed keeps the bank's reason.
+It first closes processing (a `PaymentProcessed` failure: a later ProcessPayment charges
+nothing, and one whose charge was already in flight reverses it itself), then asks the bank
+for the authorizations made under the payment's id, its reference there. It never authorizes
+again to find out: a repeated authorize whose first try never reached the bank would charge.
+An approved or pending authorization is voided, a capture refunded in full under
+`<payment>:reverse:<authorization>`; repeating the step repeats nothing. A last event says
+what was done (`charge_reversed`, or `nothing_charged` after a close); a payment the bank
+declined or failed keeps the bank's reason.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ log = structlog.get_logger(__name__)
 CLOSED = "reversal_started"
 REVERSED = "charge_reversed"
 NOTHING = "nothing_charged"
+#: Reasons of a processing closed by this step: a charge that lands after them is reversed.
+CLOSING = frozenset({CLOSED, REVERSED, NOTHING})
 _UNCAPTURED = frozenset({"approved", "pending"})
 _CAPTURED = frozenset({"captured", "partially_refunded"})
 _GIVEN_BACK = frozenset({"voided", "refunded"})

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from paylab.core.db import unit_of_work
 from paylab.core.money import fmt
 from paylab.core.problems import Problem
-from paylab.payment import domain, pse_transfer
+from paylab.payment import domain, pse_transfer, reversal
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.late_approvals import warn_if_late
 from paylab.payment.models import payments, pse_confirmations
@@ -87,6 +87,9 @@ def process(svc: Services, payment_id: str) -> Outcome:
         return [(domain.PROCESSED, data)]
 
     after = svc.repo.change(payment_id, decide, known=state)
+    if outcome in ("approved", "pending") and after.processor_reason in reversal.CLOSING:
+        # ReverseCharge closed processing while this charge was in flight: give it back too.
+        return "failed", str(reversal.reverse_charge(svc, payment_id)["outcome"])
     if after.processor_outcome in _DECIDED or after.processor_outcome == "pending":
         return str(after.processor_outcome), after.processor_reason
     return final_outcome(after)

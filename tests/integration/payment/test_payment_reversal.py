@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from paylab.core.partner_keys import partner_auth
+from paylab.payment import reversal, saga_steps
 from paylab.payment.schemas import luhn_ok
 from paylab.payment.wiring import Services
 
@@ -180,3 +181,32 @@ def test_an_approved_payment_is_never_reversed(
     assert refused.status_code == 409, refused.text
     assert refused.json()["type"].endswith("payment-approved")
     assert at_bank(payment_id)[0]["status"] == "captured"
+
+
+def test_a_charge_in_flight_while_the_step_reverses_is_given_back_by_its_own_request(
+    client: TestClient,
+    headers: Headers,
+    svc: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ProcessPayment read the payment before ReverseCharge closed it, then charged."""
+    card = own_card()
+    payment_id = create(client, headers, card_body(card, amount="3100.00"))
+    before = balance(card)
+    real = svc.bank.authorize
+    steps: list[dict[str, Any]] = []
+
+    def racing(body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        steps.append(reversal.reverse_charge(svc, payment_id))  # the SAGA gave up meanwhile
+        return real(body, idempotency_key)
+
+    monkeypatch.setattr(svc.bank, "authorize", racing)
+    assert saga_steps.process(svc, payment_id) == ("failed", "charge_reversed")
+    assert steps == [{"outcome": "nothing_charged", "reversed": []}]
+    (auth,) = at_bank(payment_id)
+    assert auth["status"] == "refunded" and balance(card) == before
+    assert processed(svc, payment_id) == [
+        ("failed", "reversal_started"),
+        ("failed", "nothing_charged"),
+        ("failed", "charge_reversed"),
+    ]
