@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 
 from paylab.payment.replay import printable, replay
 from paylab.payment.settings import get_payment_settings
+
+
+def _print_items(
+    items: Sequence[Any], as_json: bool, line: Callable[[Any], str], summary: str
+) -> None:
+    """One line per item (one JSON object with --json), then the summary (not with --json)."""
+    for item in items:
+        typer.echo(json.dumps(item.as_dict()) if as_json else line(item))
+    if not as_json:
+        typer.echo(summary)
 
 
 def register(app: typer.Typer) -> None:
@@ -116,16 +127,15 @@ def register(app: typer.Typer) -> None:
         except (PartnerUnavailable, PartnerRejected) as exc:
             typer.echo(f"cannot list the wallet's reserved refunds: {exc}", err=True)
             raise typer.Exit(1) from None
-        for item in settled:
-            if as_json:
-                typer.echo(json.dumps(item.as_dict()))
-            else:
-                typer.echo(
-                    f"{item.action:<10} payment {item.payment_id} refund {item.refund_id} "
-                    f"{item.amount}: {item.detail}"
-                )
-        if not as_json:
-            typer.echo(f"{len(settled)} reserved refund(s) older than {older_than} s looked at.")
+        _print_items(
+            settled,
+            as_json,
+            lambda item: (
+                f"{item.action:<10} payment {item.payment_id} refund {item.refund_id} "
+                f"{item.amount}: {item.detail}"
+            ),
+            f"{len(settled)} reserved refund(s) older than {older_than} s looked at.",
+        )
         if any(item.action in ("in-doubt", "failed") for item in settled):
             raise typer.Exit(1)
 
@@ -144,17 +154,16 @@ def register(app: typer.Typer) -> None:
         from paylab.payment.wiring import build
 
         found = late_approvals(build(get_payment_settings()))
-        for item in found:
-            if as_json:
-                typer.echo(json.dumps(item.as_dict()))
-            else:
-                typer.echo(
-                    f"payment {item.payment_id} merchant {item.merchant_id} {item.amount} "
-                    f"{item.currency}: ended {item.outcome}, PSE approved transfer "
-                    f"{item.pse_transaction_id} at {item.confirmed_at.isoformat()}"
-                )
-        if not as_json:
-            typer.echo(f"{len(found)} PSE approval(s) at odds with their payment's outcome.")
+        _print_items(
+            found,
+            as_json,
+            lambda item: (
+                f"payment {item.payment_id} merchant {item.merchant_id} {item.amount} "
+                f"{item.currency}: ended {item.outcome}, PSE approved transfer "
+                f"{item.pse_transaction_id} at {item.confirmed_at.isoformat()}"
+            ),
+            f"{len(found)} PSE approval(s) at odds with their payment's outcome.",
+        )
         if found:
             raise typer.Exit(1)
 

@@ -204,6 +204,29 @@ def signed(data: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     return raw.encode(), {"X-Sim-Signature": f"sha256={digest}", "content-type": "application/json"}
 
 
+def create_payment(client: TestClient, headers: Callable[..., dict[str, str]], body: Any) -> str:
+    """Create a payment through the app; its id."""
+    response = client.post("/v1/payments", json=body, headers=headers())
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+@pytest.fixture
+def sim_faults() -> Iterator[Callable[[str, dict[str, Any]], str]]:
+    """add(simulator_url, rule) -> the rule's id; every rule added is removed afterwards."""
+    added: list[tuple[str, str]] = []
+
+    def add(base: str, rule: dict[str, Any]) -> str:
+        response = httpx.post(f"{base}/_sim/faults", json=rule)
+        response.raise_for_status()
+        added.append((base, str(response.json()["id"])))
+        return added[-1][1]
+
+    yield add
+    for base, rule_id in added:
+        httpx.delete(f"{base}/_sim/faults/{rule_id}")
+
+
 def bank_calls(path: str, payment_id: str) -> int:
     """Requests the bank simulator journaled on `path` that mention the payment."""
     entries = httpx.get(

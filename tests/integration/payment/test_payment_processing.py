@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from .conftest import (
     REJECTED_CARD,
     bank_calls,
     card_body,
+    create_payment,
     db_rows,
     outbox_types,
     wallet_body,
@@ -26,25 +28,9 @@ Headers = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-def bank_fault() -> Iterator[Callable[[dict[str, object]], str]]:
-    """add(rule) -> id; every rule added is removed afterwards."""
-    added: list[str] = []
-
-    def add(rule: dict[str, object]) -> str:
-        response = httpx.post(f"{BANK}/_sim/faults", json=rule)
-        response.raise_for_status()
-        added.append(str(response.json()["id"]))
-        return added[-1]
-
-    yield add
-    for rule_id in added:
-        httpx.delete(f"{BANK}/_sim/faults/{rule_id}")
-
-
-def create(client: TestClient, headers: Headers, body: dict[str, object]) -> str:
-    response = client.post("/v1/payments", json=body, headers=headers())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+def bank_fault(sim_faults: Callable[[str, dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+    """add(rule) -> id: a fault rule on the bank, removed after the test."""
+    return lambda rule: sim_faults(BANK, rule)
 
 
 @pytest.mark.parametrize(
@@ -63,7 +49,7 @@ def test_card_outcomes_are_decided_once(
     outcome: str,
     reason: str | None,
 ) -> None:
-    payment_id = create(client, headers, card_body(card))
+    payment_id = create_payment(client, headers, card_body(card))
     url = f"/internal/payments/{payment_id}/process"
     first = client.post(url, json={"attempt": 1}, headers=internal_headers)
     again = client.post(url, json={"attempt": 2}, headers=internal_headers)
@@ -80,7 +66,7 @@ def test_transient_bank_errors_are_503_then_the_retry_succeeds(
     internal_headers: dict[str, str],
     bank_fault: Callable[[dict[str, object]], str],
 ) -> None:
-    payment_id = create(client, headers, card_body())
+    payment_id = create_payment(client, headers, card_body())
     rule = bank_fault(
         {
             "match": {"path": "/v1/authorizations", "body": {"reference": payment_id}},
@@ -102,7 +88,7 @@ def test_connection_resets_are_retried_within_one_call(
     internal_headers: dict[str, str],
     bank_fault: Callable[[dict[str, object]], str],
 ) -> None:
-    payment_id = create(client, headers, card_body())
+    payment_id = create_payment(client, headers, card_body())
     bank_fault(
         {
             "match": {"path": "/v1/authorizations", "body": {"reference": payment_id}},
@@ -119,7 +105,7 @@ def test_connection_resets_are_retried_within_one_call(
 def test_wallet_processing_is_approved(
     client: TestClient, headers: Headers, internal_headers: dict[str, str]
 ) -> None:
-    payment_id = create(client, headers, wallet_body())
+    payment_id = create_payment(client, headers, wallet_body())
     response = client.post(
         f"/internal/payments/{payment_id}/process", json={"attempt": 1}, headers=internal_headers
     )
@@ -129,7 +115,7 @@ def test_wallet_processing_is_approved(
 def test_outcome_is_recorded_once_and_published(
     client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
 ) -> None:
-    payment_id = create(client, headers, card_body(REJECTED_CARD))
+    payment_id = create_payment(client, headers, card_body(REJECTED_CARD))
     url = f"/internal/payments/{payment_id}/outcome"
     first = client.post(
         url, json={"status": "rejected", "reason": "insufficient_funds"}, headers=internal_headers
@@ -167,7 +153,7 @@ def test_outcome_is_recorded_once_and_published(
 def test_abandoned_outcome_and_bad_outcomes(
     client: TestClient, headers: Headers, internal_headers: dict[str, str]
 ) -> None:
-    payment_id = create(client, headers, wallet_body())
+    payment_id = create_payment(client, headers, wallet_body())
     url = f"/internal/payments/{payment_id}/outcome"
     assert client.post(url, json={"status": "maybe"}, headers=internal_headers).status_code == 422
     assert client.post(url, json={"status": "approved"}).status_code == 401

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -69,17 +69,9 @@ def waiter(
 
 
 @pytest.fixture
-def pse_fault() -> Iterator[Callable[[dict[str, object]], None]]:
-    added: list[str] = []
-
-    def add(rule: dict[str, object]) -> None:
-        response = httpx.post(f"{PSE}/_sim/faults", json=rule)
-        response.raise_for_status()
-        added.append(str(response.json()["id"]))
-
-    yield add
-    for rule_id in added:
-        httpx.delete(f"{PSE}/_sim/faults/{rule_id}")
+def pse_fault(sim_faults: Callable[[str, dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+    """add(rule) -> id: a fault rule on PSE, removed after the test."""
+    return lambda rule: sim_faults(PSE, rule)
 
 
 def finished(aws: AwsClients, execution: str) -> dict[str, Any]:
@@ -138,7 +130,7 @@ def test_duplicate_confirmations_make_one_outcome_and_wake_the_saga(
     svc: Services,
     aws: AwsClients,
     waiter: Callable[[str], tuple[str, str]],
-    pse_fault: Callable[[dict[str, object]], None],
+    pse_fault: Callable[[dict[str, Any]], str],
 ) -> None:
     payment = create(client, headers, "1007")  # a real bank: waits for the payer
     execution, token = waiter(payment["id"])

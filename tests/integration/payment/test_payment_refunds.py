@@ -7,11 +7,10 @@ wallet (served by conftest): reserve, process, capture, outcome.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -22,9 +21,10 @@ from .refund_support import Headers, Wallet, authorization_status, clean
 
 
 @pytest.fixture
-def bank_refund_fault() -> Iterator[Callable[[int, int | None], None]]:
+def bank_refund_fault(
+    sim_faults: Callable[[str, dict[str, Any]], str],
+) -> Callable[[int, int | None], None]:
     """fail(status, next) -> the bank answers `status` to refunds (the next N, or all)."""
-    added: list[str] = []
 
     def fail(status: int, times: int | None) -> None:
         rule: dict[str, Any] = {
@@ -33,13 +33,9 @@ def bank_refund_fault() -> Iterator[Callable[[int, int | None], None]]:
         }
         if times is not None:
             rule["when"] = {"next": times}
-        r = httpx.post(f"{BANK}/_sim/faults", json=rule)
-        r.raise_for_status()
-        added.append(str(r.json()["id"]))
+        sim_faults(BANK, rule)
 
-    yield fail
-    for rule_id in added:
-        httpx.delete(f"{BANK}/_sim/faults/{rule_id}")
+    return fail
 
 
 def refund(client: TestClient, headers: Headers, merchant: str, payment_id: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,15 @@ from paylab.payment import reversal, saga_steps
 from paylab.payment.schemas import luhn_ok
 from paylab.payment.wiring import Services
 
-from .conftest import APPROVED_CARD, BANK, REJECTED_CARD, bank_calls, card_body, wallet_body
+from .conftest import (
+    APPROVED_CARD,
+    BANK,
+    REJECTED_CARD,
+    bank_calls,
+    card_body,
+    create_payment,
+    wallet_body,
+)
 
 Headers = Callable[..., dict[str, str]]
 PENDING_CARD = "373118856457642"
@@ -50,32 +58,16 @@ def processed(svc: Services, payment_id: str) -> list[tuple[str, str | None]]:
 
 
 @pytest.fixture
-def unreadable_answers() -> Iterator[Callable[[str], None]]:
+def unreadable_answers(
+    sim_faults: Callable[[str, dict[str, Any]], str],
+) -> Callable[[str], str]:
     """unreadable_answers(payment_id): the bank authorizes it but every answer is cut short."""
-    added: list[str] = []
 
-    def add(payment_id: str) -> None:
-        rule = {
-            "match": {
-                "method": "POST",
-                "path": "/v1/authorizations",
-                "body": {"reference": payment_id},
-            },
-            "effect": {"type": "malformed"},
-        }
-        response = httpx.post(f"{BANK}/_sim/faults", json=rule)
-        response.raise_for_status()
-        added.append(str(response.json()["id"]))
+    def add(payment_id: str) -> str:
+        match = {"method": "POST", "path": "/v1/authorizations", "body": {"reference": payment_id}}
+        return sim_faults(BANK, {"match": match, "effect": {"type": "malformed"}})
 
-    yield add
-    for rule_id in added:
-        httpx.delete(f"{BANK}/_sim/faults/{rule_id}")
-
-
-def create(client: TestClient, headers: Headers, body: dict[str, Any]) -> str:
-    response = client.post("/v1/payments", json=body, headers=headers())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return add
 
 
 def reverse(client: TestClient, internal: dict[str, str], payment_id: str) -> httpx.Response:
@@ -87,10 +79,10 @@ def test_a_charge_whose_answers_were_lost_is_refunded_once_and_never_made_again(
     headers: Headers,
     internal_headers: dict[str, str],
     svc: Services,
-    unreadable_answers: Callable[[str], None],
+    unreadable_answers: Callable[[str], str],
 ) -> None:
     card = own_card()
-    payment_id = create(client, headers, card_body(card, amount="4200.00"))
+    payment_id = create_payment(client, headers, card_body(card, amount="4200.00"))
     before = balance(card)
     unreadable_answers(payment_id)
     lost = client.post(
@@ -124,7 +116,7 @@ def test_a_charge_whose_answers_were_lost_is_refunded_once_and_never_made_again(
 def test_a_pending_authorization_is_voided_and_never_resolves(
     client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
 ) -> None:
-    payment_id = create(client, headers, card_body(PENDING_CARD))
+    payment_id = create_payment(client, headers, card_body(PENDING_CARD))
     url = f"/internal/payments/{payment_id}/process"
     assert client.post(url, json={"attempt": 1}, headers=internal_headers).json()["outcome"] == (
         "pending"
@@ -145,7 +137,7 @@ def test_a_pending_authorization_is_voided_and_never_resolves(
 def test_a_payment_the_bank_never_saw_is_closed_with_nothing_charged(
     client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
 ) -> None:
-    payment_id = create(client, headers, card_body(APPROVED_CARD))
+    payment_id = create_payment(client, headers, card_body(APPROVED_CARD))
     out = reverse(client, internal_headers, payment_id)
     assert out.json() == {"outcome": "nothing_charged", "reversed": []}
     assert processed(svc, payment_id) == [
@@ -162,13 +154,13 @@ def test_a_payment_the_bank_never_saw_is_closed_with_nothing_charged(
 def test_a_declined_card_keeps_the_banks_reason_and_a_wallet_payment_skips_the_bank(
     client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
 ) -> None:
-    declined = create(client, headers, card_body(REJECTED_CARD))
+    declined = create_payment(client, headers, card_body(REJECTED_CARD))
     url = f"/internal/payments/{declined}/process"
     client.post(url, json={"attempt": 1}, headers=internal_headers)
     out = reverse(client, internal_headers, declined)
     assert out.json() == {"outcome": "nothing_charged", "reversed": []}
     assert processed(svc, declined) == [("rejected", "insufficient_funds")]
-    wallet = create(client, headers, wallet_body())
+    wallet = create_payment(client, headers, wallet_body())
     assert reverse(client, internal_headers, wallet).json()["outcome"] == "nothing_charged"
     assert at_bank(wallet) == []
 
@@ -191,7 +183,7 @@ def test_a_charge_in_flight_while_the_step_reverses_is_given_back_by_its_own_req
 ) -> None:
     """ProcessPayment read the payment before ReverseCharge closed it, then charged."""
     card = own_card()
-    payment_id = create(client, headers, card_body(card, amount="3100.00"))
+    payment_id = create_payment(client, headers, card_body(card, amount="3100.00"))
     before = balance(card)
     real = svc.bank.authorize
     steps: list[dict[str, Any]] = []
