@@ -20,6 +20,7 @@ from simulators.seeding import SeededRandom
 DEFAULT_BALANCE = {"COP": Decimal("5000000.00"), "USD": Decimal("2000.00")}
 DEFAULT_LIMIT = {"COP": Decimal("10000000.00"), "USD": Decimal("5000.00")}
 MAX_RECORDS = 200_000  # bounded memory under load tests; the oldest records go first
+PER_REFERENCE = 20  # a payment has one or two; load tests reuse one reference for all
 
 
 @dataclass
@@ -35,8 +36,9 @@ class BankState:
     # thousands of them under load then cost nothing in full GC passes (p99 stays flat).
     auths: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     payouts: dict[str, Payout] = field(default_factory=dict)
-    # reference -> its authorizations' ids, oldest first (ids evicted from `auths` are skipped).
-    by_reference: dict[str, list[str]] = field(default_factory=dict)
+    # reference -> its latest authorizations' ids, oldest first; the least recently used
+    # reference first (tuples of strings: untracked by the cyclic GC, like `auths`' rows).
+    by_reference: dict[str, tuple[str, ...]] = field(default_factory=dict)
     idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
 
     def reset(self) -> None:
@@ -124,15 +126,17 @@ class BankState:
 
     def _store_auth(self, auth: Authorization) -> None:
         self._store(self.auths, auth.id, pack(auth))
-        ids = self.by_reference.setdefault(auth.reference, [])
-        ids[:] = [i for i in ids if i in self.auths]  # forget evicted ones as we go
-        ids.append(auth.id)
+        # Popped and put back, so the reference that goes first is the least recently used:
+        # its authorizations were all evicted from `auths` before any other reference's last.
+        kept = self.by_reference.pop(auth.reference, ())[-(PER_REFERENCE - 1) :]
+        self.by_reference[auth.reference] = (*kept, auth.id)
         if len(self.by_reference) > MAX_RECORDS:
             del self.by_reference[next(iter(self.by_reference))]
 
     def find_by_reference(self, reference: str) -> list[Authorization]:
-        """The authorizations made for a merchant reference, oldest first (pending resolved)."""
-        ids = self.by_reference.get(reference, [])
+        """The latest authorizations (at most PER_REFERENCE) made for a merchant reference,
+        oldest first; a pending one is resolved once its time has come."""
+        ids = self.by_reference.get(reference, ())
         return [self.get_auth(i) for i in ids if i in self.auths]
 
     def _decide_funds(self, auth: Authorization, acct: CardAccount) -> None:

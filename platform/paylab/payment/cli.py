@@ -144,16 +144,39 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="One JSON object per payment")
         ] = False,
+        settle_id: Annotated[
+            str | None,
+            typer.Option("--settle", help="Mark this payment's late approval as settled"),
+        ] = None,
+        note: Annotated[
+            str | None,
+            typer.Option("--note", help="What the operator did (with --settle; 500 characters)"),
+        ] = None,
     ) -> None:
         """List PSE approvals that came after the SAGA had ended the payment otherwise.
 
         The payer paid at the bank, the merchant was not credited: each needs an operator
-        (docs/decisions.md). Exits 1 while any is listed.
+        (docs/decisions.md), who then says so with --settle ID --note TEXT. Exits 1 while any
+        is listed.
         """
-        from paylab.payment.late_approvals import late_approvals
+        from paylab.payment.late_approvals import NotLate, late_approvals, settle
         from paylab.payment.wiring import build
 
-        found = late_approvals(build(get_payment_settings()))
+        svc = build(get_payment_settings())
+        if settle_id is not None:
+            if not (note or "").strip() or len(str(note)) > 500:
+                typer.echo(
+                    "--settle needs a --note of 1 to 500 characters: what was done", err=True
+                )
+                raise typer.Exit(2)
+            try:
+                done = settle(svc, settle_id, str(note).strip())
+            except NotLate as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None
+            typer.echo(f"settled: payment {done.payment_id} ({done.amount} {done.currency})")
+            return
+        found = late_approvals(svc)
         _print_items(
             found,
             as_json,

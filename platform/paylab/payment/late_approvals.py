@@ -7,7 +7,8 @@ and the merchant never credited. PSE has no refund call: an operator settles eac
 the merchant, or return the money by bank transfer). Nothing is lost meanwhile: the first
 decision PSE sends is kept in `pse_confirmations`; the service logs an error when such an
 approval arrives or such an outcome is recorded, and `paylab payments late-approvals` lists
-them all (exit 1 while any is listed).
+the ones not settled yet (exit 1 while any is listed); `--settle ID --note TEXT` records
+that an operator dealt with one.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from paylab.core.db import unit_of_work
 from paylab.core.money import fmt
 from paylab.payment.domain import PaymentState, Status
 from paylab.payment.models import payments, pse_confirmations
@@ -47,9 +49,9 @@ class LateApproval:
         return out
 
 
-def late_approvals(svc: Services) -> list[LateApproval]:
-    """Every PSE approval whose payment ended otherwise, oldest confirmation first."""
-    query = (
+def _late() -> Any:
+    """PSE approvals whose payment ended otherwise and that no operator has settled yet."""
+    return (
         select(
             payments.c.id,
             payments.c.merchant_id,
@@ -62,17 +64,45 @@ def late_approvals(svc: Services) -> list[LateApproval]:
         .join(pse_confirmations, pse_confirmations.c.payment_id == payments.c.id)
         .where(
             pse_confirmations.c.status == "approved",
+            pse_confirmations.c.settled_at.is_(None),
             payments.c.outcome_status.is_not(None),
             payments.c.outcome_status != Status.APPROVED.value,
         )
-        .order_by(pse_confirmations.c.received_at, payments.c.id)
     )
+
+
+def _approval(row: Any) -> LateApproval:
+    return LateApproval(
+        str(row[0]), str(row[1]), row[2], str(row[3]), str(row[4]), str(row[5]), row[6]
+    )
+
+
+def late_approvals(svc: Services) -> list[LateApproval]:
+    """Every unsettled PSE approval whose payment ended otherwise, oldest first."""
+    query = _late().order_by(pse_confirmations.c.received_at, payments.c.id)
     with svc.sessions() as session:
-        rows = session.execute(query).all()
-    return [
-        LateApproval(str(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), str(r[5]), r[6])
-        for r in rows
-    ]
+        return [_approval(r) for r in session.execute(query).all()]
+
+
+class NotLate(LookupError):
+    """The payment has no unsettled late PSE approval (none, or already settled)."""
+
+
+def settle(svc: Services, payment_id: str, note: str) -> LateApproval:
+    """Record that an operator settled the payment's late approval (once)."""
+    with unit_of_work(svc.sessions) as session:
+        row = session.execute(
+            _late().where(payments.c.id == payment_id).with_for_update(of=pse_confirmations)
+        ).first()
+        if row is None:
+            raise NotLate(f"payment {payment_id} has no unsettled late PSE approval")
+        session.execute(
+            pse_confirmations.update()
+            .where(pse_confirmations.c.payment_id == payment_id)
+            .values(settled_at=func.now(), settled_note=note)
+        )
+    log.info("late PSE approval settled", payment_id=payment_id, note=note)
+    return _approval(row)
 
 
 def warn_if_late(state: PaymentState, pse_status: str | None) -> None:

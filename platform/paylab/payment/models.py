@@ -89,6 +89,9 @@ pse_confirmations = Table(
     Column("status", String(16), nullable=False),
     Column("event_id", Text),
     Column("received_at", Timestamp, nullable=False, server_default=func.now()),
+    # payment_0005: an approval that came after the payment ended otherwise, once settled.
+    Column("settled_at", Timestamp),
+    Column("settled_note", Text),
 )
 
 #: Operator-set processing settings per merchant (payment_0003); no row means the defaults.

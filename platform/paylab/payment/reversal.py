@@ -61,23 +61,41 @@ def reverse_charge(svc: Services, payment_id: str) -> dict[str, Any]:
     if state.processor_outcome in (None, "pending"):
         state = _record(svc, state, CLOSED, None)
     try:
-        found = svc.bank.find_authorizations(payment_id)
+        found = _authorizations(svc, state)
         reversed_ = [r for r in (_give_back(svc, payment_id, a) for a in found) if r]
     except PartnerUnavailable as exc:
         raise unavailable("bank", exc) from exc
     except PartnerRejected as exc:
-        # The authorization changed between our read and our call (a pending one resolved):
-        # the SAGA's retry reads it again.
-        raise Problem(503, "bank-state-changed", f"{exc}; retry.") from exc
-    back = [r["authorization_id"] for r in reversed_] or [
+        # Most likely an authorization changed between our read and our call (a pending one
+        # resolved): the SAGA's retry reads them again.
+        raise Problem(503, "bank-refused-reversal", f"{exc}; retry.") from exc
+    back = [r["authorization_id"] for r in reversed_] + [
         str(a["id"]) for a in found if a.get("status") in _GIVEN_BACK
     ]
+    if not back and state.processor_outcome == "approved":
+        # The bank approved this payment's charge: until it shows up given back, the step
+        # must not let ReleaseFunds run (the payer would stay charged, the merchant unpaid).
+        raise Problem(
+            503,
+            "charge-not-found",
+            f"The bank approved payment {payment_id} ({state.authorization_id}) but shows "
+            "no charge to reverse; retry.",
+        )
     outcome = REVERSED if back else NOTHING
     if back or state.processor_reason == CLOSED:
         _record(svc, state, outcome, back[-1] if back else None)
     if reversed_:
         log.warning("charge reversed at the bank", payment_id=payment_id, reversed=reversed_)
     return {"reversed": reversed_, "outcome": outcome}
+
+
+def _authorizations(svc: Services, state: PaymentState) -> list[dict[str, Any]]:
+    """The bank's authorizations under the payment id, and the one the payment recorded."""
+    found = svc.bank.find_authorizations(state.id)
+    known = state.authorization_id
+    if known and all(str(a["id"]) != known for a in found):
+        found.append(svc.bank.get_authorization(known))
+    return found
 
 
 def _give_back(svc: Services, payment_id: str, auth: dict[str, Any]) -> dict[str, str] | None:

@@ -192,7 +192,7 @@ def pse_confirmation(svc: Services, raw: bytes, signature: str | None) -> None:
         ):
             log.warning("confirmation for another transaction", payment_id=payment_id)
             return
-        session.execute(
+        inserted = session.execute(
             insert(pse_confirmations)
             .values(
                 payment_id=payment_id,
@@ -201,7 +201,8 @@ def pse_confirmation(svc: Services, raw: bytes, signature: str | None) -> None:
                 event_id=str(body.get("event_id", "")),
             )
             .on_conflict_do_nothing()
-        )
+            .returning(pse_confirmations.c.payment_id)
+        ).first()
         # Lock order matches await_confirmation: one of the two always sees the other's write.
         token = session.execute(
             select(payments.c.task_token).where(payments.c.id == payment_id).with_for_update()
@@ -210,7 +211,7 @@ def pse_confirmation(svc: Services, raw: bytes, signature: str | None) -> None:
             select(pse_confirmations.c.status).where(pse_confirmations.c.payment_id == payment_id)
         ).scalar_one()
     log.info("pse confirmation", payment_id=payment_id, status=status, recorded=first)
-    if known is not None:
+    if known is not None and inserted is not None:  # a repeated one was seen before
         warn_if_late(known, str(first))
     if token:
         _resume(svc, str(token), pse_outcome(str(first)))
@@ -245,6 +246,6 @@ def record_outcome(svc: Services, payment_id: str, status: str, reason: str | No
         return [(kind, {"status": status, "reason": reason})]
 
     after = svc.repo.change(payment_id, decide, known=known)
-    if after.method == "pse" and target is not Status.APPROVED:
+    if after.method == "pse" and target is not Status.APPROVED and after.version > known.version:
         warn_if_late(after, confirmation_of(svc, payment_id))
     return after

@@ -14,7 +14,7 @@ from paylab.cli import app as cli_app
 from paylab.payment.late_approvals import late_approvals
 from paylab.payment.wiring import Services
 
-from .conftest import pse_body, signed
+from .conftest import db_rows, pse_body, signed
 
 Headers = Callable[..., dict[str, str]]
 WARNING = "PSE approved a payment the SAGA had ended"
@@ -64,6 +64,35 @@ def test_an_approval_after_the_end_or_an_end_after_the_approval_is_listed(
     shown = CliRunner().invoke(cli_app, ["payments", "late-approvals", "--json"])
     assert shown.exit_code == 1, shown.output
     assert abandoned in shown.output and failed in shown.output
+    # A repeated confirmation is not news: no second error.
+    with capture_logs() as logs:
+        confirm(client, abandoned, txn, "approved")
+    assert not warned(logs, abandoned)
+
+
+def test_an_operator_settles_a_late_approval_once(
+    client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
+) -> None:
+    payment_id, txn = create(client, headers)
+    end(client, internal_headers, payment_id, "abandoned")
+    confirm(client, payment_id, txn, "approved")
+    runner = CliRunner()
+    command = ["payments", "late-approvals", "--settle", payment_id]
+    no_note = runner.invoke(cli_app, command)
+    assert no_note.exit_code == 2 and "--note" in no_note.output
+    assert payment_id in {a.payment_id for a in late_approvals(svc)}
+    done = runner.invoke(cli_app, [*command, "--note", "merchant credited by hand, ticket 42"])
+    assert done.exit_code == 0, done.output
+    assert f"settled: payment {payment_id} (1500.00 COP)" in done.output
+    assert payment_id not in {a.payment_id for a in late_approvals(svc)}
+    again = runner.invoke(cli_app, [*command, "--note", "twice"])
+    assert again.exit_code == 1 and "no unsettled late PSE approval" in again.output
+    stored = db_rows(
+        svc,
+        "SELECT settled_note FROM payment.pse_confirmations WHERE payment_id = :p",
+        p=payment_id,
+    )
+    assert stored == [{"settled_note": "merchant credited by hand, ticket 42"}]
 
 
 def test_a_rejection_after_the_end_or_an_approved_payment_is_not_listed(

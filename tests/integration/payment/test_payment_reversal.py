@@ -202,3 +202,26 @@ def test_a_charge_in_flight_while_the_step_reverses_is_given_back_by_its_own_req
         ("failed", "nothing_charged"),
         ("failed", "charge_reversed"),
     ]
+
+
+def test_the_charge_the_payment_recorded_is_reversed_even_if_the_lookup_misses_it(
+    client: TestClient,
+    headers: Headers,
+    internal_headers: dict[str, str],
+    svc: Services,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bank approved (the wallet then refused the capture); its index lags behind."""
+    card = own_card()
+    payment_id = create_payment(client, headers, card_body(card, amount="2700.00"))
+    before = balance(card)
+    url = f"/internal/payments/{payment_id}/process"
+    assert client.post(url, json={"attempt": 1}, headers=internal_headers).json() == {
+        "outcome": "approved",
+        "reason": None,
+    }
+    monkeypatch.setattr(svc.bank, "find_authorizations", lambda reference: [])
+    out = reverse(client, internal_headers, payment_id).json()
+    assert out["outcome"] == "charge_reversed" and out["reversed"][0]["action"] == "refunded"
+    assert balance(card) == before
+    assert processed(svc, payment_id) == [("approved", None), ("failed", "charge_reversed")]

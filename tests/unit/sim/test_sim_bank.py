@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from simulators.bank import state as bank_state
 from simulators.bank.cards import brand, luhn_ok
+from simulators.bank.state import PER_REFERENCE
 
 APPROVED, NO_FUNDS, FAILS, PENDING = (
     "4575623182290326",
@@ -193,6 +195,29 @@ def test_authorizations_are_found_by_reference_oldest_first(
     assert bank_client.get("/v1/authorizations").status_code == 422
     too_long = bank_client.get("/v1/authorizations", params={"reference": "x" * 65})
     assert too_long.status_code == 422
+
+
+def test_a_reused_reference_keeps_its_latest_authorizations(bank_client: TestClient) -> None:
+    made = [authorize(bank_client, "10.00", reference="bench-1").json()["id"] for _ in range(25)]
+    found = bank_client.get("/v1/authorizations", params={"reference": "bench-1"}).json()
+    assert [a["id"] for a in found["authorizations"]] == made[-PER_REFERENCE:]
+
+
+def test_the_index_forgets_the_least_recently_used_reference_first(
+    bank_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bank_state, "MAX_RECORDS", 3)
+
+    def ids(reference: str) -> list[str]:
+        found = bank_client.get("/v1/authorizations", params={"reference": reference}).json()
+        return [a["id"] for a in found["authorizations"]]
+
+    made = {}
+    for key, ref in (("a1", "A"), ("b1", "B"), ("a2", "A"), ("c1", "C"), ("d1", "D")):
+        made[key] = authorize(bank_client, "10.00", reference=ref).json()["id"]
+    # a1 and b1 went first (the oldest records); A, used again since B, keeps a2.
+    assert ids("A") == [made["a2"]] and ids("B") == []
+    assert ids("C") == [made["c1"]] and ids("D") == [made["d1"]]
 
 
 def test_the_reference_index_survives_a_snapshot(make_sim: Callable[..., TestClient]) -> None:
