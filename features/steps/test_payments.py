@@ -13,9 +13,8 @@ from typing import Any
 
 import payments_support as sup
 import pytest
-import runtimes_support as rt
 import saga_support as saga
-import services_support as svc
+from payment_fault_steps import *  # noqa: F403 (pytest-bdd steps: a dying wallet or runtime)
 from payment_scenario import PaymentWorld, payment_world
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -213,101 +212,6 @@ def _refund_refused(world: PaymentWorld, status: int, slug: str) -> None:
 def _still(world: PaymentWorld, status: str, code: int) -> None:
     got = world.m.payment(world.payment_id)
     assert (got["status"], got["cod_respuesta"]) == (status, code), got
-
-
-# ------------------------------------------------------------------------------- a dying service
-@when("the wallet service is killed while the funds are held")
-def _kill_wallet(world: PaymentWorld) -> None:
-    sup.wait_for(
-        "the SAGA to hold the funds",
-        lambda: True if saga.ledger_check(world.m.merchant_id)["open_holds"] == 1 else None,
-        timeout=30.0,
-    )
-    argv = svc.recorded_argv("wallet")
-    # Whatever happens next, the wallet runs again after the scenario.
-    world.cleanup.callback(
-        lambda: None if svc.service_running("wallet") else svc.start_service("wallet", argv, 8003)
-    )
-    svc.kill_service("wallet")
-    world.created["wallet_argv"] = argv
-
-
-@when("the wallet service is started again after the SAGA failed to reach it")
-def _restart_wallet(world: PaymentWorld) -> None:
-    sup.wait_for(
-        "CaptureFunds to fail against the stopped wallet",
-        lambda: True if saga.failed_attempts(world.payment_id).get("CaptureFunds") else None,
-        timeout=30.0,
-    )
-    assert saga.execution_status(world.payment_id) == "RUNNING"
-    svc.start_service("wallet", world.created["wallet_argv"], 8003)
-
-
-@when("the wallet service is started again once the SAGA waits to capture later")
-def _restart_wallet_later(world: PaymentWorld) -> None:
-    # CaptureFunds' retries (1 + 2 + 4 + 8 + 16 + 20 s) fail against the stopped wallet first.
-    sup.wait_for(
-        "the SAGA to wait in CaptureLater",
-        lambda: True if saga.entered(world.payment_id, "CaptureLater") else None,
-        timeout=150.0,
-    )
-    assert saga.execution_status(world.payment_id) == "RUNNING"
-    svc.start_service("wallet", world.created["wallet_argv"], 8003)
-
-
-@then(parsers.parse('the SAGA waited in "{wait}" and never ran "{compensation}"'))
-def _waited(world: PaymentWorld, wait: str, compensation: str) -> None:
-    assert saga.entered(world.payment_id, wait)
-    assert not saga.entered(world.payment_id, compensation)
-
-
-@then(parsers.parse('the SAGA retried "{state}" while the wallet was down'))
-def _retried(world: PaymentWorld, state: str) -> None:
-    assert saga.failed_attempts(world.payment_id).get(state, 0) >= 1
-
-
-# ------------------------------------------------------------------------------- a dying Lambda
-@when(parsers.parse('the runtime process of the "{step}" Lambda is killed in the middle of it'))
-def _kill_runtime(world: PaymentWorld, step: str) -> None:
-    # The scenario's partner fault keeps its own call open; others' calls end in milliseconds.
-    victim = rt.busy_runtime(step, busy_for=1.0, timeout=30.0)
-    assert saga.execution_status(world.payment_id) == "RUNNING"
-    rt.kill(victim)
-
-
-@when("the wallet service is paused once the SAGA is past ReserveFunds")
-def _pause_wallet(world: PaymentWorld) -> None:
-    # The bank's delay keeps ProcessPayment busy: CaptureFunds has not called the wallet yet.
-    sup.wait_for(
-        "the SAGA to enter ProcessPayment",
-        lambda: True if "ProcessPayment" in saga.task_states(world.payment_id) else None,
-        timeout=30.0,
-    )
-    paused = svc.pause_service("wallet")
-    world.cleanup.callback(svc.resume_service, paused)  # never leave the wallet stopped
-    world.created["paused_wallet"] = paused
-
-
-@when(
-    parsers.parse(
-        'the runtime process of the "{step}" Lambda is killed while its request waits in the wallet'
-    )
-)
-def _kill_waiting_runtime(world: PaymentWorld, step: str) -> None:
-    victim = rt.runtime_waiting_on_paused_service(step, timeout=30.0)
-    assert saga.execution_status(world.payment_id) == "RUNNING"
-    rt.kill(victim)
-
-
-@when("the wallet service resumes")
-def _resume_wallet(world: PaymentWorld) -> None:
-    svc.resume_service(world.created["paused_wallet"])
-
-
-@then(parsers.parse('the SAGA retried "{step}" after its runtime died'))
-def _retried_dead_runtime(world: PaymentWorld, step: str) -> None:
-    errors = [(s.state, e) for s in saga.trace(world.payment_id).steps for e in s.errors]
-    assert any(s == step and e.startswith("Runtime.ExitError") for s, e in errors), errors
 
 
 # ------------------------------------------------------------------------------- wallet

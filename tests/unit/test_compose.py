@@ -15,7 +15,7 @@ from paylab.devstack.stack import SIMULATORS
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings that differ on purpose between a host process and a container.
-_HOST_ONLY = {"GATEWAY_LISTEN", "LOCALSTACK_HOST", "FILESYSTEM_ROOT", "PAYLAB_LOCALSTACK_STATE"}
+_HOST_ONLY = {"FILESYSTEM_ROOT", "PAYLAB_LOCALSTACK_STATE"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_localstack_container_runs_with_the_host_settings(
     assert {k: v for k, v in host.items() if k not in _HOST_ONLY} == {
         k: v for k, v in container.items() if k not in _HOST_ONLY
     }
-    assert container["GATEWAY_LISTEN"] == "0.0.0.0:4566"
+    assert container["GATEWAY_LISTEN"] == "127.0.0.1:4566"
 
 
 def test_every_build_context_has_a_dockerfile(compose: dict[str, Any]) -> None:
@@ -41,8 +41,22 @@ def test_every_build_context_has_a_dockerfile(compose: dict[str, Any]) -> None:
             assert (ROOT / service["build"] / "Dockerfile").is_file(), name
 
 
+def _listens_on(name: str, service: dict[str, Any]) -> tuple[str, int]:
+    """(address, port) a container binds, from its command or environment."""
+    if name == "localstack":
+        host, port = service["environment"]["GATEWAY_LISTEN"].rsplit(":", 1)
+        return host, int(port)
+    command: list[str] = service["command"]
+    if name == "postgres":
+        options = dict(c.split("=", 1) for c in command if "=" in c)
+        return options["listen_addresses"], int(options["port"])
+    flag = {"redis": "--bind"}.get(name, "--host")
+    return command[command.index(flag) + 1], int(command[command.index("--port") + 1])
+
+
 def test_ports_match_the_architecture_and_bind_loopback(compose: dict[str, Any]) -> None:
-    # The defaults (ARCHITECTURE §1), whatever this shell's PAYLAB_*_PORT say.
+    """The host's network, as the host stack: the Lambdas in LocalStack's container and the
+    simulators' callbacks reach the services on 127.0.0.1; nothing listens beyond it."""
     fields = Settings.model_fields
     expected = {
         "localstack": fields["localstack_port"].default,
@@ -50,15 +64,20 @@ def test_ports_match_the_architecture_and_bind_loopback(compose: dict[str, Any])
         "redis": fields["redis_port"].default,
         **{f"sim-{name}": port for name, port in SIMULATORS.items()},
     }
-    published = {
-        name: int(service["ports"][0].split(":")[-1])
-        for name, service in compose["services"].items()
-        if service.get("ports")
-    }
-    assert published == expected
-    for service in compose["services"].values():
-        for mapping in service.get("ports", []):
-            assert mapping.startswith("127.0.0.1:"), mapping
+    services = compose["services"]
+    assert set(services) == set(expected)
+    for name, service in services.items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service, name  # published ports mean nothing on the host network
+        assert _listens_on(name, service) == ("127.0.0.1", expected[name]), name
+
+
+def test_nothing_outlives_the_containers(compose: dict[str, Any]) -> None:
+    """LocalStack keeps no state across restarts: neither may the database or Redis."""
+    assert "volumes" not in compose
+    assert all("volumes" not in service for service in compose["services"].values())
+    assert "--appendonly" in (redis := compose["services"]["redis"]["command"])
+    assert redis[redis.index("--appendonly") + 1] == "no"
 
 
 def test_no_credential_literals(compose: dict[str, Any]) -> None:

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=6379, ge=1, le=65535)
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # The partner simulators already run on their ports (compose's containers): `up` starts
+    # none, waits for them and configures them as it would its own.
+    external_simulators: bool = False
     # Check every event against contracts/events when it enters the outbox. Unset, it is on
     # locally (tests and the dev stack catch a drifting producer at once) and off on AWS, where
     # a contract slip must not fail a customer's payment (the suite has already checked it).

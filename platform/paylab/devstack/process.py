@@ -201,7 +201,7 @@ def ensure_port_free(port: int, name: str) -> None:
     who = f"PID {owner.pid} ({' '.join(owner.cmdline()[:3])})" if owner else "another process"
     raise StackError(
         f"port {port} needed by {name} is taken by {who}; stop it or choose another port "
-        f"(see README, 'Ports')"
+        f"(see README, 'What runs where')"
     )
 
 

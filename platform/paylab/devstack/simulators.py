@@ -36,9 +36,10 @@ def process_of(name: str) -> str:
 class HostSimulators:
     """Starts the shared simulator process and waits until every simulator answers."""
 
-    def __init__(self, root: Path, manager: ProcessManager) -> None:
+    def __init__(self, root: Path, manager: ProcessManager, *, external: bool = False) -> None:
         self.root = root
         self.manager = manager
+        self.external = external  # already served (compose): waited for, never started
 
     @property
     def available(self) -> bool:
@@ -46,8 +47,9 @@ class HostSimulators:
         return (self.root / "simulators" / "__main__.py").exists()
 
     def spec(self) -> ProcessSpec | None:
-        """How to run the shared process; None without the simulators package."""
-        if not self.available:
+        """How to run the shared process; None without the simulators package or when
+        they run elsewhere."""
+        if not self.available or self.external:
             return None
         if self.manager.running(SIMULATOR_PROCESS) is None:
             # A stack started when each simulator had its own process: those hold the ports.
@@ -70,5 +72,7 @@ class HostSimulators:
                 partial(simulator_healthy, simulator_url(name)),
                 timeout=30,
                 what=f"the {name} simulator on port {SIMULATORS[name]}",
-                alive=lambda: self.manager.check_alive(SIMULATOR_PROCESS),
+                alive=None
+                if self.external
+                else lambda: self.manager.check_alive(SIMULATOR_PROCESS),
             )

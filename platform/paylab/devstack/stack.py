@@ -60,7 +60,9 @@ class DevStack:
         self.postgres = EmbeddedPostgres(state, settings.postgres_port, self.manager)
         self.redis = EmbeddedRedis(state, settings.redis_port, self.manager)
         self.services = HostServices(settings.root, self.manager)
-        self.simulators = HostSimulators(settings.root, self.manager)
+        self.simulators = HostSimulators(
+            settings.root, self.manager, external=settings.external_simulators
+        )
 
     # -- up ---------------------------------------------------------------------------------
 
@@ -201,7 +203,10 @@ class DevStack:
 
     @property
     def manages_localstack(self) -> bool:
-        """False when AWS_ENDPOINT_URL points elsewhere (compose's LocalStack) or on AWS."""
+        """False when AWS_ENDPOINT_URL is set (compose's LocalStack, even on the same port)
+        or on AWS."""
+        if self.settings.aws_endpoint_url:
+            return False
         return self.settings.endpoint_url() == self.localstack.url
 
     def admin_database_url(self) -> str:

@@ -39,7 +39,11 @@ def report(stack: DevStack) -> dict[str, Any]:
         for name in SIMULATORS:
             url = simulator_url(name)
             check = partial(simulator_healthy, url)
-            components[f"sim-{name}"] = _component(stack, SIMULATOR_PROCESS, url, check)
+            components[f"sim-{name}"] = (
+                {"state": "external", "pid": None, "url": url, "healthy": check()}
+                if stack.simulators.external
+                else _component(stack, SIMULATOR_PROCESS, url, check)
+            )
     for name in WORKERS:
         components[name] = _component(stack, name, "", lambda: True)
     for name, port in stack.available_services().items():

@@ -214,6 +214,8 @@ def test_the_services_and_the_simulators_are_forkable(tmp_path: Path) -> None:
     simulators = HostSimulators(root, manager).spec()
     assert len(specs) == 7 and simulators is not None
     assert all(forkable(spec) for spec in [*specs, simulators])
+    # Simulators served elsewhere (compose, PAYLAB_EXTERNAL_SIMULATORS) are never started.
+    assert HostSimulators(root, manager, external=True).spec() is None
 
 
 def test_with_fork_off_every_spec_starts_as_a_plain_process(workdir: Path) -> None:
