@@ -47,6 +47,17 @@ def internal_headers(merchant_id: str | None = None) -> dict[str, str]:
     return headers
 
 
+def top_up(merchant_id: str, wallet_id: str, amount: str) -> None:
+    """Add money to a merchant's payer wallet, as an operator does (the wallet's internal API)."""
+    r = httpx.post(
+        f"{WALLET}/internal/wallets/{wallet_id}/topups",
+        json={"amount": amount, "currency": "COP"},
+        headers={**internal_headers(merchant_id), "Idempotency-Key": unique("topup")},
+        timeout=10.0,
+    )
+    assert r.status_code == 201, r.text
+
+
 def service_rows(service: str, sql: str, **params: Any) -> list[Any]:
     """The rows of one query, read as `service`'s own Postgres role."""
     engine = service_engine(service, pool_size=1)

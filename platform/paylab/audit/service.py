@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -82,6 +83,10 @@ class AuditService:
         self._engine = engine
         self._sessions: sessionmaker[Session] = session_factory(engine)
         self.settings = settings
+        # The last walk (when, rows checked, first broken row): merchants' verifications
+        # reuse it for `verify_reuse_seconds`, one walk at a time.
+        self._last_walk: tuple[float, int, chain.Broken | None] | None = None
+        self._walking = threading.Lock()
 
     def record(self, envelope: Envelope) -> bool:
         """Append `envelope` to the chain unless its id is already there; True if appended.
@@ -162,11 +167,32 @@ class AuditService:
         )
 
     def verify(self, viewer: str | None = None) -> schemas.Verification:
-        """Walk the whole chain in batches of one consistent snapshot; the first broken row.
+        """Whether the chain is intact, and its first broken row.
 
         `viewer` is the merchant asking: the broken row's event id is shown only when it is
-        theirs (None: an operator, who sees it always).
+        theirs, and a walk younger than `verify_reuse_seconds` is reused (a walk reads every
+        merchant's rows). None: an operator, who always gets a new walk and every id.
         """
+        with self._walking:
+            last = self._last_walk
+            fresh = (
+                last is not None and time.monotonic() - last[0] < self.settings.verify_reuse_seconds
+            )
+            if viewer is None or not fresh:
+                checked, broken = self._walk()
+                last = self._last_walk = (time.monotonic(), checked, broken)
+        assert last is not None
+        _, checked, broken = last
+        if broken is None:
+            return schemas.Verification(ok=True, rows_checked=checked, first_broken=None)
+        shown = viewer is None or broken.merchant_id == viewer
+        first = schemas.BrokenRow(
+            seq=broken.seq, event_id=broken.event_id if shown else None, reason=broken.reason
+        )
+        return schemas.Verification(ok=False, rows_checked=checked, first_broken=first)
+
+    def _walk(self) -> tuple[int, chain.Broken | None]:
+        """Walk the whole chain in batches of one consistent snapshot; the first broken row."""
         started = time.perf_counter()
         walk = chain.ChainWalk()
         batch = self.settings.verify_batch_size
@@ -187,13 +213,7 @@ class AuditService:
             rows_checked=walk.checked,
             seconds=round(time.perf_counter() - started, 3),
         )
-        if broken is None:
-            return schemas.Verification(ok=True, rows_checked=walk.checked, first_broken=None)
-        shown = viewer is None or broken.merchant_id == viewer
-        first = schemas.BrokenRow(
-            seq=broken.seq, event_id=broken.event_id if shown else None, reason=broken.reason
-        )
-        return schemas.Verification(ok=False, rows_checked=walk.checked, first_broken=first)
+        return walk.checked, broken
 
 
 def _view(row: Event) -> schemas.AuditEvent:

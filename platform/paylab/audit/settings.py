@@ -15,6 +15,9 @@ class AuditSettings(BaseSettings):
 
     # Rows `verify` reads per round trip: memory stays flat, round trips stay few.
     verify_batch_size: int = Field(default=2000, ge=10, le=50_000)
+    # A merchant's GET /v1/audit/verify reuses a walk this recent (each walk reads the whole
+    # chain, every merchant's rows); an operator's /internal/audit/verify always walks.
+    verify_reuse_seconds: float = Field(default=30.0, ge=0, le=3600)
     # The HTTP routes and the SNS push handler share it (no overflow: appends serialize on
     # the chain head); pushes beyond it wait for a connection.
     pool_size: int = Field(default=5, ge=1, le=50)

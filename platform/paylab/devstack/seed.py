@@ -124,7 +124,7 @@ class DemoSeeder:
         )
         _ok(
             http.post(
-                f"{self.wallet_url}/v1/wallets/{wallet['id']}/topups",
+                f"{self.wallet_url}/internal/wallets/{wallet['id']}/topups",
                 json={"amount": amount, "currency": currency},
                 headers={"Idempotency-Key": f"{key}-topup"},
             )

@@ -52,6 +52,12 @@ class HostServices:
                     "--no-access-log",
                     "--timeout-keep-alive",
                     str(SERVER_KEEP_ALIVE_S),
+                    # Every local client connects from loopback, which uvicorn trusts by
+                    # default: it would take a client's X-Forwarded-For as the peer, and any
+                    # per-IP limit could be dodged. The gateway reads XFF itself, trusting
+                    # only PAYLAB_GATEWAY_TRUSTED_PROXY_HOPS; the services behind it do
+                    # trust the gateway's.
+                    *(["--no-proxy-headers"] if name == "gateway" else []),
                 ],
                 cwd=self.root,
                 port=port,

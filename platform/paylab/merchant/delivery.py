@@ -28,7 +28,7 @@ from paylab.core.events import Envelope
 from paylab.core.outbox import add_event
 from paylab.merchant.models import Merchant, WebhookAttempt, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
-from paylab.merchant.urls import Resolver, UnsafeUrl, check_url, resolve
+from paylab.merchant.urls import Resolver, UnsafeUrl, checked_addresses, pinned, resolve
 from paylab.merchant.webhooks import backoff_s, signed
 
 log = structlog.get_logger("paylab.merchant.delivery")
@@ -141,15 +141,21 @@ class Deliverer:
             return int((time.monotonic() - started) * 1000)
 
         try:
-            check_url(claimed.url, self.settings.url_policy, self.resolver)
+            addresses = checked_addresses(claimed.url, self.settings.url_policy, self.resolver)
         except UnsafeUrl as exc:
             return Result(None, f"refused: {exc}"[:MAX_ERROR], elapsed(), permanent=True)
+        target, host, extensions = pinned(claimed.url, addresses[0])
         try:
             response = self.http.post(
-                claimed.url,
+                target,
                 data=claimed.form,
-                headers={"User-Agent": USER_AGENT, "X-Paylab-Webhook-Id": str(claimed.id)},
+                headers={
+                    **host,
+                    "User-Agent": USER_AGENT,
+                    "X-Paylab-Webhook-Id": str(claimed.id),
+                },
                 timeout=self.settings.webhook_timeout_s,
+                extensions=extensions,
             )
         except httpx.HTTPError as exc:
             return Result(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR] or "error", elapsed())

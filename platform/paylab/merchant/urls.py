@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from paylab.merchant.settings import UrlPolicy
 
@@ -45,6 +45,13 @@ def _allowed(address: IpAddress, policy: UrlPolicy) -> bool:
 
 def check_url(url: str, policy: UrlPolicy, resolver: Resolver = resolve) -> str:
     """`url` if webhooks may be sent to it under `policy`; UnsafeUrl otherwise."""
+    checked_addresses(url, policy, resolver)
+    return url
+
+
+def checked_addresses(url: str, policy: UrlPolicy, resolver: Resolver = resolve) -> list[str]:
+    """The addresses `url`'s host resolves to, every one allowed by `policy` (UnsafeUrl if
+    not): a delivery connects to one of these, never to what a second lookup says."""
     if len(url) > MAX_URL:
         raise UnsafeUrl(f"the URL is longer than {MAX_URL} characters")
     if not url.isprintable() or any(c.isspace() for c in url):
@@ -69,9 +76,28 @@ def check_url(url: str, policy: UrlPolicy, resolver: Resolver = resolve) -> str:
         addresses = resolver(host, port)
     if not addresses:
         raise UnsafeUrl(f"the host {host!r} does not resolve")
+    checked = []
     for raw in addresses:
         address = ipaddress.ip_address(raw.split("%", 1)[0])
         if not _allowed(address, policy):
             where = "this machine (loopback)" if policy is UrlPolicy.LOOPBACK else "public"
             raise UnsafeUrl(f"{host} resolves to {address}, which is not {where}")
-    return url
+        checked.append(str(address))
+    return checked
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """`url` sent to `address` (checked): the URL with the address as its host, the Host
+    header the server expects, and for https the name TLS checks the certificate against.
+
+    A second DNS lookup at connect time could answer an internal address (DNS rebinding):
+    the delivery connects to the address that was checked instead.
+    """
+    parts = urlsplit(url)
+    ip = ipaddress.ip_address(address)
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    extensions = {"sni_hostname": str(parts.hostname)} if parts.scheme == "https" else {}
+    return target, {"Host": host}, extensions

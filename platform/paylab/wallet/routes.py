@@ -101,8 +101,11 @@ def statement(
     )
 
 
-@public.post(
-    "/v1/wallets/{account_id}/topups",
+# Internal: a top-up credits a payer wallet from the platform's `world:topups` account, money
+# no charge brought in. Through the gateway any merchant could mint balance, pay itself with
+# it and have dispersion pay it out; only operators, tests and the demo seed add it.
+@internal.post(
+    "/wallets/{account_id}/topups",
     status_code=201,
     response_model=schemas.Topup,
     responses=_problems(404, 409, 422),
@@ -116,7 +119,8 @@ def topup(
     service: Service,
     correlation: Correlation,
 ) -> Response:
-    """Add money to a payer wallet; the same Idempotency-Key never adds it twice."""
+    """Add money to one of the merchant's payer wallets (operators, tests, the demo seed);
+    the same Idempotency-Key never adds it twice."""
     return respond(service.topup(merchant_id, account_id, body, idempotency_key, correlation))
 
 

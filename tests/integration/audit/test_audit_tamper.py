@@ -9,11 +9,14 @@ first, or bypassing triggers altogether with session_replication_role.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from paylab.audit.app import create
+from paylab.audit.service import AuditService
 from paylab.core.internal_auth import HEADER, internal_credential
 
 from .conftest import SETTINGS, ChainCopy, as_merchant, event, uid
@@ -111,3 +114,32 @@ def test_the_api_reports_the_break_and_hides_other_merchants_event_ids(
     assert operator == {"ok": False, "rows_checked": 2, "first_broken": expected}
     assert mine == operator
     assert theirs == {**operator, "first_broken": {**expected, "event_id": None}}
+
+
+def test_merchants_reuse_a_recent_walk_operators_always_walk(
+    admin: Engine, chain_copy: ChainCopy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each walk reads every merchant's rows: a merchant cannot make the service walk the
+    whole chain at its request rate."""
+    owner = uid("merchant")
+    fill(chain_copy, 2, owner)
+    service = AuditService(
+        chain_copy.engine, SETTINGS.model_copy(update={"verify_reuse_seconds": 60})
+    )
+    walks: list[int] = []
+    real = service._walk
+
+    def counted() -> Any:
+        walks.append(1)
+        return real()
+
+    monkeypatch.setattr(service, "_walk", counted)
+    first = [service.verify(viewer=owner) for _ in range(5)]
+    assert len(walks) == 1 and first[0].ok and first[-1] == first[0]
+    chain_copy.execute(
+        admin,
+        "SET LOCAL session_replication_role = replica;"
+        " UPDATE {s}.events SET content = replace(content, 'COP', 'USD') WHERE seq = 1",
+    )
+    assert not service.verify().ok and len(walks) == 2  # an operator walks at once
+    assert not service.verify(viewer=owner).ok and len(walks) == 2  # ... and merchants see it

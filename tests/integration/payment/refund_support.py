@@ -38,7 +38,7 @@ class Wallet:
         headers = {"X-Paylab-Merchant-Id": merchant}
         wallet_id = str(self.http.post("/v1/wallets", json={}, headers=headers).json()["id"])
         r = self.http.post(
-            f"/v1/wallets/{wallet_id}/topups",
+            f"/internal/wallets/{wallet_id}/topups",
             json={"amount": amount, "currency": "COP"},
             headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
         )

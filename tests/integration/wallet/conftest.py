@@ -78,7 +78,7 @@ class Merchant:
 
     def topup(self, wallet_id: str, amount: str, *, currency: str = "COP", key: str = "") -> Any:
         r = self.client.post(
-            f"/v1/wallets/{wallet_id}/topups",
+            f"/internal/wallets/{wallet_id}/topups",
             json={"amount": amount, "currency": currency},
             headers={**self.headers, "Idempotency-Key": key or uid("topup")},
         )

@@ -37,7 +37,7 @@ def test_another_merchants_wallet_is_404_everywhere(
         client.get(f"/v1/wallets/{wallet}", headers=intruder),
         client.get(f"/v1/wallets/{wallet}/statement", headers=intruder),
         client.post(
-            f"/v1/wallets/{wallet}/topups",
+            f"/internal/wallets/{wallet}/topups",
             json={"amount": "1.00", "currency": "COP"},
             headers={**intruder, "Idempotency-Key": uid("k")},
         ),
@@ -86,7 +86,7 @@ def test_topup_is_idempotent_per_key(
     assert merchant.topup(wallet, "25000.5", key=key) == first
     assert merchant.balance(wallet)["available"] == "25000.50"
     r = client.post(
-        f"/v1/wallets/{wallet}/topups",
+        f"/internal/wallets/{wallet}/topups",
         json={"amount": "1.00", "currency": "COP"},
         headers={**merchant.headers, "Idempotency-Key": key},
     )
@@ -98,7 +98,7 @@ def test_topup_is_idempotent_per_key(
 def test_topup_in_the_wrong_currency_is_422(client: TestClient, merchant: Merchant) -> None:
     wallet = merchant.wallet()
     r = client.post(
-        f"/v1/wallets/{wallet}/topups",
+        f"/internal/wallets/{wallet}/topups",
         json={"amount": "1.00", "currency": "USD"},
         headers={**merchant.headers, "Idempotency-Key": uid("k")},
     )
@@ -163,7 +163,7 @@ def test_bad_amounts_are_refused_with_field_errors(
 ) -> None:
     wallet = merchant.wallet()
     r = client.post(
-        f"/v1/wallets/{wallet}/topups",
+        f"/internal/wallets/{wallet}/topups",
         json={"amount": amount, "currency": "COP"},
         headers={**merchant.headers, "Idempotency-Key": uid("k")},
     )

@@ -301,7 +301,7 @@ def test_the_balance_limit_refuses_a_top_up_never_a_release(
         hold = reserve(client, merchant.hold_request("wallet", "60000.00", payer)).json()
         merchant.topup(payer, "60000.00")  # available 100000.00 again, 60000.00 held
         over = client.post(
-            f"/v1/wallets/{payer}/topups",
+            f"/internal/wallets/{payer}/topups",
             json={"amount": "0.01", "currency": "COP"},
             headers={**merchant.headers, "Idempotency-Key": uid("topup")},
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
+import httpx
 import pytest
 
-from paylab.merchant.settings import UrlPolicy
-from paylab.merchant.urls import Resolver, UnsafeUrl, check_url
+from paylab.merchant.delivery import Claimed, Deliverer
+from paylab.merchant.settings import MerchantSettings, UrlPolicy
+from paylab.merchant.urls import Resolver, UnsafeUrl, check_url, pinned
 
 
 def resolver(table: dict[str, list[str]]) -> Resolver:
@@ -102,3 +105,54 @@ def test_public_policy_refuses_private_loopback_and_metadata(url: str, why: str)
 def test_malformed_urls(url: str, why: str) -> None:
     with pytest.raises(UnsafeUrl, match=why):
         check_url(url, UrlPolicy.LOOPBACK, DNS)
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "target", "host", "sni"),
+    [
+        (
+            "https://shop.example.com/hooks?a=1",
+            "93.184.216.34",
+            "https://93.184.216.34/hooks?a=1",
+            "shop.example.com",
+            "shop.example.com",
+        ),
+        (
+            "http://localhost:9005/confirmation",
+            "::1",
+            "http://[::1]:9005/confirmation",
+            "localhost:9005",
+            None,
+        ),
+        ("http://127.0.0.1:9005", "127.0.0.1", "http://127.0.0.1:9005/", "127.0.0.1:9005", None),
+    ],
+)
+def test_a_delivery_is_pinned_to_the_checked_address(
+    url: str, address: str, target: str, host: str, sni: str | None
+) -> None:
+    sent, headers, extensions = pinned(url, address)
+    assert (sent, headers) == (target, {"Host": host})
+    assert extensions == ({"sni_hostname": sni} if sni else {})
+
+
+def test_a_host_that_rebinds_after_the_check_is_still_sent_to_the_checked_address() -> None:
+    """DNS rebinding: a public answer for the check, an internal one for the connection."""
+    answers = iter([["93.184.216.34"], ["169.254.169.254"]])
+    seen: list[httpx.Request] = []
+
+    def rebinding(host: str, port: int) -> Sequence[str]:
+        return next(answers)
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    settings = MerchantSettings(webhook_url_policy=UrlPolicy.PUBLIC)
+    http = httpx.Client(transport=httpx.MockTransport(endpoint))
+    deliverer = Deliverer(None, settings, http, resolver=rebinding)  # type: ignore[arg-type]
+    claimed = Claimed(uuid.uuid4(), 1, "https://shop.example.com/hooks", {"x_ref_payco": "1"})
+    assert deliverer.send(claimed).ok
+    (request,) = seen
+    assert request.url.host == "93.184.216.34" and request.headers["host"] == "shop.example.com"
+    assert request.extensions["sni_hostname"] == "shop.example.com"
+    assert next(answers) == ["169.254.169.254"]  # nothing looked the host up a second time
