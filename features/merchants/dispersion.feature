@@ -14,6 +14,7 @@ Feature: Every night at 00:00 Bogota each merchant's available balance is paid o
     When midnight after the payment's business day happens in Bogota
     Then the merchant is paid its whole available balance once
     And the merchant's email receives the payout notice
+    And the merchant's email was told of its new payout account
     And the receiver records the payout webhook with a valid signature
     And what the bank paid equals what the ledger moved, nothing paid twice
 

@@ -199,13 +199,31 @@ def _rejected(world: World) -> None:
     assert world.m.balance()["available"] == world.available_before
 
 
+def _mail_about(world: World, what: str, subject: str) -> dict[str, Any]:
+    """The first message to the merchant's address whose subject starts with `subject`."""
+    found = sup.wait_for(
+        what,
+        lambda: (
+            [m for m in receipts_to(world.email) if m.get("Subject", "").startswith(subject)]
+            or None
+        ),
+        timeout=30,
+    )
+    return dict(found[0])
+
+
 @then("the merchant's email receives the payout notice")
 def _email(world: World) -> None:
-    messages = sup.wait_for(
-        "the payout notice", lambda: receipts_to(world.email) or None, timeout=30
+    _mail_about(world, "the payout notice", "Dispersión del")
+
+
+@then("the merchant's email was told of its new payout account")
+def _account_email(world: World) -> None:
+    message = _mail_about(
+        world, "the payout-account notice", "Cambiaste la cuenta donde recibes tus dispersiones"
     )
-    subjects = [m.get("Subject", "") for m in messages]
-    assert any(s.startswith("Dispersión del") for s in subjects), subjects
+    body = str(message.get("Body", {}))
+    assert "terminada en" in body and "ninguna cuenta" in body, body
 
 
 @then("the receiver records the payout webhook with a valid signature")

@@ -11,9 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.core.db import unit_of_work
+from paylab.core.events import Envelope
+from paylab.core.outbox import add_event
 from paylab.core.problems import Problem
 from paylab.merchant import registration, schemas
 from paylab.merchant.clients import Auth, Wallet
+from paylab.merchant.dispersion_store import DESTINATIONS, SOURCE
 from paylab.merchant.models import Merchant, PayoutAccount, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
 from paylab.merchant.urls import Resolver, UnsafeUrl, check_url, resolve
@@ -108,12 +111,20 @@ class MerchantService:
     def set_payout_account(
         self, merchant_id: str, req: schemas.PayoutAccountIn
     ) -> schemas.PayoutAccountOut:
-        """Where dispersions pay the merchant's available balance."""
+        """Where dispersions pay the merchant's available balance.
+
+        A change (not a repeat) writes PayoutAccountChanged: the merchant is mailed at once,
+        since whoever holds its token could otherwise redirect its payouts unnoticed.
+        """
         with unit_of_work(self.sessions) as session:
-            _active(session, merchant_id, lock=True)
-            account = session.get(PayoutAccount, merchant_id) or PayoutAccount(
-                merchant_id=merchant_id
-            )
+            merchant = _active(session, merchant_id, lock=True)
+            account = session.get(PayoutAccount, merchant_id)
+            fields = ("bank_code", "account_type", "account_number", "holder_name")
+            before = None if account is None else tuple(getattr(account, f) for f in fields)
+            if before != tuple(getattr(req, f) for f in fields):
+                changed = account_changed(merchant, req, before[2] if before else None)
+                add_event(session, "merchant", changed, DESTINATIONS)
+            account = account or PayoutAccount(merchant_id=merchant_id)
             account.bank_code = req.bank_code
             account.account_type = req.account_type
             account.account_number = req.account_number
@@ -242,4 +253,25 @@ def delivery_view(row: WebhookDelivery) -> schemas.WebhookDelivery:
             "created_at": row.created_at,
             "finished_at": row.finished_at,
         }
+    )
+
+
+def account_changed(
+    merchant: Merchant, req: schemas.PayoutAccountIn, previous_number: str | None
+) -> Envelope:
+    """PayoutAccountChanged (contracts/events/PayoutAccountChanged.schema.json)."""
+    return Envelope(
+        type="PayoutAccountChanged",
+        source=SOURCE,
+        subject_id=merchant.id,
+        correlation_id=merchant.id,
+        data={
+            "merchant_id": merchant.id,
+            "merchant_email": merchant.email,
+            "bank_code": req.bank_code,
+            "account_type": req.account_type,
+            "account_last4": req.account_number[-4:],
+            "previous_account_last4": previous_number[-4:] if previous_number else None,
+            "changed_at": datetime.now(UTC).isoformat(),
+        },
     )

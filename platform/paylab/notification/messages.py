@@ -19,6 +19,7 @@ from paylab.notification.schemas import (
     DispersionNotice,
     EventData,
     PaymentNotice,
+    PayoutAccountNotice,
     WeeklyReportNotice,
     decimal,
 )
@@ -27,8 +28,18 @@ PAYMENT_NOTIFICATION = "PaymentNotificationRequested"
 DISPERSION_COMPLETED = "DispersionCompleted"
 DAILY_SUMMARY = "DailySummaryRequested"
 WEEKLY_REPORT = "WeeklyReportReady"
+PAYOUT_ACCOUNT_CHANGED = "PayoutAccountChanged"
 REFUNDED = "PaymentRefunded"  # a PaymentNotificationRequested's event_type
-HANDLED = frozenset({PAYMENT_NOTIFICATION, DISPERSION_COMPLETED, DAILY_SUMMARY, WEEKLY_REPORT})
+HANDLED = frozenset(
+    {
+        PAYMENT_NOTIFICATION,
+        DISPERSION_COMPLETED,
+        DAILY_SUMMARY,
+        WEEKLY_REPORT,
+        PAYOUT_ACCOUNT_CHANGED,
+    }
+)
+ACCOUNT_TYPES = {"savings": "de ahorros", "checking": "corriente"}
 
 FAILED_STATUSES = {
     "rejected": ("Rechazada", "la entidad financiera rechazó la transacción"),
@@ -86,6 +97,8 @@ def compose(
         return [_summary(envelope, notice, figures(notice.merchant_id, notice.business_date))]
     if envelope.type == WEEKLY_REPORT:
         return [_weekly_report(envelope, parse(WeeklyReportNotice, envelope))]
+    if envelope.type == PAYOUT_ACCOUNT_CHANGED:
+        return [_payout_account(envelope, parse(PayoutAccountNotice, envelope))]
     return []
 
 
@@ -186,6 +199,26 @@ def _dispersion(envelope: Envelope, notice: DispersionNotice) -> Draft:
         values,
         notice.merchant_id,
         notice.dispersion_id,
+    )
+
+
+def _payout_account(envelope: Envelope, notice: PayoutAccountNotice) -> Draft:
+    previous = notice.previous_account_last4
+    values = {
+        "merchant_id": notice.merchant_id,
+        "account": f"{ACCOUNT_TYPES.get(notice.account_type, notice.account_type)} terminada en "
+        f"{notice.account_last4} (banco {notice.bank_code})",
+        "previous": f"la cuenta terminada en {previous}" if previous else "ninguna cuenta",
+        "when": local_datetime(notice.changed_at),
+    }
+    return _draft(
+        envelope,
+        Channel.EMAIL,
+        notice.merchant_email,
+        "payout_account",
+        values,
+        notice.merchant_id,
+        notice.merchant_id,
     )
 
 

@@ -67,6 +67,18 @@ class DispersionNotice(EventData):
     bank_reference: Text | None = None
 
 
+class PayoutAccountNotice(EventData):
+    """`PayoutAccountChanged.data`: where the merchant's payouts go now (masked)."""
+
+    merchant_id: Text
+    merchant_email: Email
+    bank_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+    account_type: Text
+    account_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+    previous_account_last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
+    changed_at: datetime
+
+
 class DailySummaryNotice(EventData):
     """`DailySummaryRequested.data` (issue 7): whose day to sum up; the figures are ours."""
 

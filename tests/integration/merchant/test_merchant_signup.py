@@ -140,3 +140,31 @@ def test_unknown_merchant_is_404(api: httpx.Client) -> None:
     r = api.get("/v1/merchants/me", headers={MERCHANT_HEADER: "no-such-merchant"})
     assert r.status_code == 404
     assert api.get("/v1/merchants/me").status_code == 401  # no merchant header
+
+
+def test_a_payout_account_change_is_an_event_for_the_merchants_mailbox(
+    register: Callable[..., Registered], outbox: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    merchant = register()
+    account = {
+        "bank_code": "1007",
+        "account_type": "savings",
+        "account_number": "00123456789",
+        "holder_name": "Tienda Nueva SAS",
+    }
+    url = "/v1/merchants/me/payout-account"
+    for body in (account, account, {**account, "account_number": "00999880001"}):
+        assert merchant.send("PUT", url, json=body).status_code == 200
+    changes = [e for e in outbox(merchant.id) if e["type"] == "PayoutAccountChanged"]
+    # The repeated PUT changed nothing: two events, the second naming the replaced account.
+    assert [(e["data"]["account_last4"], e["data"]["previous_account_last4"]) for e in changes] == [
+        ("6789", None),
+        ("0001", "6789"),
+    ]
+    assert changes[0]["destinations"] == [
+        "sns:merchant-events",
+        "sqs:notification-ops",
+        "sqs:audit-ops",
+    ]
+    assert changes[0]["data"]["merchant_email"] == merchant.get("/v1/merchants/me").json()["email"]
+    assert "00123456789" not in str(changes)

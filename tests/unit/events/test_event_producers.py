@@ -229,6 +229,7 @@ def test_every_type_a_producer_emits_has_a_contract() -> None:
         "LowBalanceAlert",
         "DailySummaryRequested",
         "WeeklyReportReady",
+        "PayoutAccountChanged",
     }
     drafts = {"MerchantRegistered", "DispersionCompleted", "WebhookFailed"}
     assert event_types() == emitted | drafts
@@ -245,3 +246,20 @@ def test_the_shared_enums_follow_the_producers_own() -> None:
         for b in defs["status_and_code"]["oneOf"]
     }
     assert pairs == {(s.value, code) for s, code in domain.COD_RESPUESTA.items()}
+
+
+@pytest.mark.parametrize("previous", [None, "00999887766"])
+def test_a_payout_account_change_matches_its_contract(previous: str | None) -> None:
+    from paylab.merchant.models import Merchant
+    from paylab.merchant.schemas import PayoutAccountIn
+    from paylab.merchant.service import account_changed
+
+    merchant = Merchant(id="qa-ee15ca91bdcc", email="pagos@tienda-qa.co")
+    req = PayoutAccountIn(
+        bank_code="1007", account_type="savings", account_number="00123456789", holder_name="Ana"
+    )
+    envelope = account_changed(merchant, req, previous).model_dump(mode="json")
+    validate(envelope)
+    assert envelope["data"]["account_last4"] == "6789"
+    assert envelope["data"]["previous_account_last4"] == (previous[-4:] if previous else None)
+    assert "00123456789" not in str(envelope)  # never the whole number

@@ -162,6 +162,38 @@ def test_dispersion_email_to_the_merchant() -> None:
     assert draft.subject_id == "6b0f6a3e-0000-4000-8000-000000000001"
 
 
+def test_a_changed_payout_account_is_mailed_to_the_merchant_masked() -> None:
+    event = Envelope(
+        type="PayoutAccountChanged",
+        source="paylab.merchant",
+        subject_id="merchant-1",
+        correlation_id="merchant-1",
+        data={
+            "merchant_id": "merchant-1",
+            "merchant_email": "pagos@tienda.co",
+            "bank_code": "1007",
+            "account_type": "savings",
+            "account_last4": "6789",
+            "previous_account_last4": "1234",
+            "changed_at": "2026-12-05T19:30:00Z",
+        },
+    )
+    [draft] = compose(event)
+    assert (draft.channel, draft.recipient, draft.template) == (
+        Channel.EMAIL,
+        "pagos@tienda.co",
+        "payout_account",
+    )
+    assert draft.subject == "Cambiaste la cuenta donde recibes tus dispersiones"
+    assert "de ahorros terminada en 6789 (banco 1007)" in draft.body
+    assert "antes era la cuenta terminada en 1234" in draft.body
+    assert "05/12/2026 14:30" in draft.body  # Bogotá time
+    first = compose(
+        Envelope(**{**event.model_dump(), "data": {**event.data, "previous_account_last4": None}})
+    )
+    assert "antes era ninguna cuenta" in first[0].body
+
+
 def test_daily_summary_uses_the_figures_of_that_merchant_and_day() -> None:
     asked: list[tuple[str, date]] = []
 
