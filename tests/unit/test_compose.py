@@ -76,6 +76,9 @@ def test_nothing_outlives_the_containers(compose: dict[str, Any]) -> None:
     """LocalStack keeps no state across restarts: neither may the database or Redis."""
     assert "volumes" not in compose
     assert all("volumes" not in service for service in compose["services"].values())
+    # The images declare VOLUMEs that would survive a restart: their paths are tmpfs instead.
+    assert compose["services"]["postgres"]["tmpfs"] == ["/var/lib/postgresql/data"]
+    assert compose["services"]["redis"]["tmpfs"] == ["/data"]
     assert "--appendonly" in (redis := compose["services"]["redis"]["command"])
     assert redis[redis.index("--appendonly") + 1] == "no"
 

@@ -144,21 +144,25 @@ class Deliverer:
             addresses = checked_addresses(claimed.url, self.settings.url_policy, self.resolver)
         except UnsafeUrl as exc:
             return Result(None, f"refused: {exc}"[:MAX_ERROR], elapsed(), permanent=True)
-        target, host, extensions = pinned(claimed.url, addresses[0])
-        try:
-            response = self.http.post(
-                target,
-                data=claimed.form,
-                headers={
-                    **host,
-                    "User-Agent": USER_AGENT,
-                    "X-Paylab-Webhook-Id": str(claimed.id),
-                },
-                timeout=self.settings.webhook_timeout_s,
-                extensions=extensions,
-            )
-        except httpx.HTTPError as exc:
-            return Result(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR] or "error", elapsed())
+        headers = {"User-Agent": USER_AGENT, "X-Paylab-Webhook-Id": str(claimed.id)}
+        failure: Exception | None = None
+        for address in addresses:  # the next one only when this one takes no connection
+            try:
+                target, host, extensions = pinned(claimed.url, address)
+                response = self.http.post(
+                    target,
+                    data=claimed.form,
+                    headers={**host, **headers},
+                    timeout=self.settings.webhook_timeout_s,
+                    extensions=extensions,
+                )
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                failure = exc
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:  # a URL httpx refuses
+                return Result(None, _failure(exc), elapsed())
+        else:
+            return Result(None, _failure(failure), elapsed())
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
         return Result(response.status_code, error, elapsed())
 
@@ -293,3 +297,8 @@ class DeliveryLoop:
                 log.warning("webhook.loop_error", error=repr(exc))
             self._wake.wait(wait)
             self._wake.clear()
+
+
+def _failure(exc: Exception | None) -> str:
+    """An attempt's error as stored (bounded)."""
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR] or "error"

@@ -14,6 +14,8 @@ import socket
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
+
 from paylab.merchant.settings import UrlPolicy
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,7 +33,8 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeUrl(f"the host {host!r} does not resolve") from exc
-    return sorted({str(info[4][0]) for info in infos})
+    # The resolver's own order (address selection, RFC 6724), without repeats.
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _allowed(address: IpAddress, policy: UrlPolicy) -> bool:
@@ -98,6 +101,10 @@ def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]
     literal = f"[{ip}]" if ip.version == 6 else str(ip)
     netloc = literal if parts.port is None else f"{literal}:{parts.port}"
     target = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-    host = parts.netloc.rsplit("@", 1)[-1]
-    extensions = {"sni_hostname": str(parts.hostname)} if parts.scheme == "https" else {}
+    # The name as it goes on the wire: ASCII (IDNA for an international host), bracketed v6.
+    parsed = httpx.URL(url)
+    name = parsed.raw_host.decode("ascii")
+    shown = f"[{name}]" if ":" in name else name
+    host = shown if parsed.port is None else f"{shown}:{parsed.port}"
+    extensions = {"sni_hostname": name} if parts.scheme == "https" else {}
     return target, {"Host": host}, extensions

@@ -208,7 +208,11 @@ def _payout_account(envelope: Envelope, notice: PayoutAccountNotice) -> Draft:
         "merchant_id": notice.merchant_id,
         "account": f"{ACCOUNT_TYPES.get(notice.account_type, notice.account_type)} terminada en "
         f"{notice.account_last4} (banco {notice.bank_code})",
-        "previous": f"la cuenta terminada en {previous}" if previous else "ninguna cuenta",
+        "previous": "ninguna cuenta"
+        if previous is None
+        else "la misma cuenta, con otros datos"
+        if previous == notice.account_last4
+        else f"la cuenta terminada en {previous}",
         "when": local_datetime(notice.changed_at),
     }
     return _draft(

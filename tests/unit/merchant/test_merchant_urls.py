@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import httpx
 import pytest
@@ -125,6 +125,13 @@ def test_malformed_urls(url: str, why: str) -> None:
             None,
         ),
         ("http://127.0.0.1:9005", "127.0.0.1", "http://127.0.0.1:9005/", "127.0.0.1:9005", None),
+        (
+            "https://bücher.example:8443/h",
+            "93.184.216.34",
+            "https://93.184.216.34:8443/h",
+            "xn--bcher-kva.example:8443",
+            "xn--bcher-kva.example",
+        ),
     ],
 )
 def test_a_delivery_is_pinned_to_the_checked_address(
@@ -156,3 +163,36 @@ def test_a_host_that_rebinds_after_the_check_is_still_sent_to_the_checked_addres
     assert request.url.host == "93.184.216.34" and request.headers["host"] == "shop.example.com"
     assert request.extensions["sni_hostname"] == "shop.example.com"
     assert next(answers) == ["169.254.169.254"]  # nothing looked the host up a second time
+
+
+def _deliverer(
+    resolver: Resolver, endpoint: Callable[[httpx.Request], httpx.Response]
+) -> Deliverer:
+    settings = MerchantSettings(webhook_url_policy=UrlPolicy.PUBLIC)
+    http = httpx.Client(transport=httpx.MockTransport(endpoint))
+    return Deliverer(None, settings, http, resolver=resolver)  # type: ignore[arg-type]
+
+
+def test_an_address_that_takes_no_connection_gives_way_to_the_next_checked_one() -> None:
+    tried: list[str] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == "2606:2800:220:1:248:1893:25c8:1946":
+            raise httpx.ConnectError("no route to host (IPv6)", request=request)
+        return httpx.Response(204)
+
+    both = resolver({"shop.example.com": ["2606:2800:220:1:248:1893:25c8:1946", "93.184.216.34"]})
+    claimed = Claimed(uuid.uuid4(), 1, "https://shop.example.com/h", {"x_ref_payco": "1"})
+    result = _deliverer(both, endpoint).send(claimed)
+    assert result.ok and tried == ["2606:2800:220:1:248:1893:25c8:1946", "93.184.216.34"]
+
+
+def test_no_address_taking_a_connection_is_a_failed_attempt_not_an_error() -> None:
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    claimed = Claimed(uuid.uuid4(), 1, "https://shop.example.com/h", {"x_ref_payco": "1"})
+    result = _deliverer(DNS, endpoint).send(claimed)
+    assert (result.ok, result.permanent) == (False, False)
+    assert result.error == "ConnectError: connection refused"
