@@ -49,6 +49,17 @@ Feature: Card payments through the SAGA
     And the execution went through "ReserveFunds, ProcessPayment, ReverseCharge, ReleaseFunds, Notify"
     And the books are clean
 
+  Scenario: A compensation the SAGA stopped for an operator is finished with `paylab payments compensate`
+    Given the ReleaseFunds Lambda is deployed with a wrong wallet address
+    When the merchant charges "30000.00" COP to card "4151611527583283"
+    Then the SAGA fails with "CompensationFailed" and the payment's hold is still open
+    When the ReleaseFunds Lambda's configuration is put right
+    And an operator runs `paylab payments compensate` for the payment
+    Then the command ran "ReleaseFunds, Notify"
+    And the payment ends "rejected" with cod_respuesta 2
+    And the merchant's balances did not change
+    And the books are clean
+
   Scenario: Antifraud rejects the payment before anything is held
     When the merchant charges "30000.00" COP to card "4575623182290326" for a blocked email
     Then the payment ends "rejected" with cod_respuesta 2

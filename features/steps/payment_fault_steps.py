@@ -1,4 +1,5 @@
-"""Steps for the card payment scenarios in which a service or a Lambda runtime dies mid-SAGA.
+"""Steps for the card payment scenarios in which a service or a Lambda runtime dies mid-SAGA
+or a Lambda is deployed broken.
 
 test_payments.py imports them (`import *`: pytest-bdd registers each step as a fixture in
 this module, and the test module must see those fixtures).
@@ -6,12 +7,13 @@ this module, and the test module must see those fixtures).
 
 from __future__ import annotations
 
+import merchants_support as ms
 import payments_support as sup
 import runtimes_support as rt
 import saga_support as saga
 import services_support as svc
 from payment_scenario import PaymentWorld
-from pytest_bdd import parsers, then, when
+from pytest_bdd import given, parsers, then, when
 
 
 # ------------------------------------------------------------------------------- a dying service
@@ -107,3 +109,40 @@ def _resume_wallet(world: PaymentWorld) -> None:
 def _retried_dead_runtime(world: PaymentWorld, step: str) -> None:
     errors = [(s.state, e) for s in saga.trace(world.payment_id).steps for e in s.errors]
     assert any(s == step and e.startswith("Runtime.ExitError") for s, e in errors), errors
+
+
+# ------------------------------------------------------------------------------- a broken Lambda
+@given("the ReleaseFunds Lambda is deployed with a wrong wallet address")
+def _misconfigure_release(world: PaymentWorld) -> None:
+    # A broken deployment: every release gets the wallet's 404, which retrying cannot mend.
+    # Put right after the scenario whatever happens (other payments need ReleaseFunds).
+    world.cleanup.callback(rt.set_lambda_env, "ReleaseFunds", rt.lambda_env("ReleaseFunds"))
+    env = rt.lambda_env("ReleaseFunds")
+    wrong = env["PAYLAB_WALLET_URL"].rstrip("/") + "/misdeployed"
+    rt.set_lambda_env("ReleaseFunds", {**env, "PAYLAB_WALLET_URL": wrong})
+    world.notes["release_env"] = env
+
+
+@then(parsers.parse('the SAGA fails with "{error}" and the payment\'s hold is still open'))
+def _saga_stopped(world: PaymentWorld, error: str) -> None:
+    assert saga.finished_execution(world.payment_id) == "FAILED"
+    assert (saga.trace(world.payment_id).error or "").startswith(f"{error}:")
+    assert saga.ledger_check(world.m.merchant_id)["open_holds"] == 1
+    assert world.m.payment(world.payment_id)["status"] == "pending"
+
+
+@when("the ReleaseFunds Lambda's configuration is put right")
+def _fix_release(world: PaymentWorld) -> None:
+    rt.set_lambda_env("ReleaseFunds", world.notes["release_env"])
+
+
+@when("an operator runs `paylab payments compensate` for the payment")
+def _compensate(world: PaymentWorld) -> None:
+    world.notes["compensated"] = ms.paylab("payments", "compensate", world.payment_id)
+
+
+@then(parsers.parse('the command ran "{states}"'))
+def _compensate_ran(world: PaymentWorld, states: str) -> None:
+    answer = world.notes["compensated"]
+    assert [r["state"] for r in answer["ran"]] == [s.strip() for s in states.split(",")], answer
+    assert answer["ran"][0]["result"]["released"] is True, answer

@@ -35,6 +35,8 @@ class PaymentWorld:
     refund: httpx.Response | None = None
     card: str = sup.APPROVED_CARD
     card_before: Decimal = Decimal("0")
+    # What a step keeps for a later one (the created payment's answer is `created`).
+    notes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def m(self) -> sup.Merchant:

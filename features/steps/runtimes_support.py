@@ -18,6 +18,7 @@ from pathlib import Path
 import psutil
 from waiting_support import wait_for
 
+from paylab.core.aws import client as aws_client
 from paylab.core.settings import get_settings
 from paylab.devstack.process import ProcessManager
 
@@ -26,12 +27,33 @@ STEPS = {
     "ReserveFunds": ("reserve-funds", 8003),
     "ProcessPayment": ("process-payment", 8002),
     "CaptureFunds": ("capture-funds", 8003),
+    "ReleaseFunds": ("release-funds", 8003),
 }
 
 
 def function_name(step: str) -> str:
     """The deployed function of a SAGA step (the template names it `<stack>-<suffix>`)."""
     return f"{get_settings().stack_name}-{STEPS[step][0]}"
+
+
+def lambda_env(step: str) -> dict[str, str]:
+    """The environment variables the step's Lambda is deployed with."""
+    config = aws_client("lambda").get_function_configuration(FunctionName=function_name(step))
+    return dict(config["Environment"]["Variables"])
+
+
+def set_lambda_env(step: str, env: dict[str, str]) -> None:
+    """Deploy the step's Lambda with `env` (when it differs) and wait until the update is
+    done: invocations after this run the new configuration in new runtimes."""
+    if lambda_env(step) == env:
+        return
+    lam = aws_client("lambda")
+    lam.update_function_configuration(
+        FunctionName=function_name(step), Environment={"Variables": env}
+    )
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=function_name(step), WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
 
 
 def runtimes(function: str) -> list[psutil.Process]:

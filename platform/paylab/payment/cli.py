@@ -68,6 +68,27 @@ def register(app: typer.Typer) -> None:
 
         show_saga(payment_id, as_json=as_json)
 
+    @payments.command("compensate")
+    def compensate_command(
+        payment_id: Annotated[str, typer.Argument(help="The payment id (its execution's name)")],
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Say what would run, run nothing")
+        ] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="The plan and results as JSON")
+        ] = False,
+    ) -> None:
+        """Finish a compensation the SAGA stopped for an operator (ReversalFailed,
+        CompensationFailed, a stopped execution, Notify out of retries).
+
+        Runs the rest of the SAGA's path from where it stopped through the same Lambdas
+        (ReverseCharge, ReleaseFunds, Notify; each idempotent). Exits 1 when the execution
+        is running, succeeded or stopped before its compensation, or when a step fails.
+        """
+        from paylab.payment.saga_cli import compensate_saga
+
+        compensate_saga(payment_id, dry_run=dry_run, as_json=as_json)
+
     @payments.command("review")
     def review_command(
         payment_id: Annotated[str, typer.Argument(help="A payment antifraud held (cod 7)")],

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -17,12 +19,15 @@ from paylab.payment.wiring import SAGA_OUTPUT
 
 _MISSING = {"ExecutionDoesNotExist", "InvalidArn", "InvalidName", "ValidationException"}
 
+# What a step's answer says in one line (the whole answer with --json).
+_SAID = ("released", "reason", "outcome", "status", "cod_respuesta", "result")
 
-def show_saga(payment_id: str, *, as_json: bool) -> None:
-    """Print the trace (a table, or JSON); exit 1 with a clear line when there is none."""
+
+@contextmanager
+def _step_functions(payment_id: str) -> Iterator[None]:
+    """Turn what reading the SAGA can raise into one clear line and exit 1."""
     try:
-        execution = execution_arn(output(SAGA_OUTPUT), payment_id)
-        trace = fold(history(client("stepfunctions"), execution))
+        yield
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
             typer.echo(
@@ -39,11 +44,72 @@ def show_saga(payment_id: str, *, as_json: bool) -> None:
     except RuntimeError as exc:  # the stack's outputs: its message says what to do
         typer.echo(f"cannot read the SAGA: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def show_saga(payment_id: str, *, as_json: bool) -> None:
+    """Print the trace (a table, or JSON); exit 1 with a clear line when there is none."""
+    with _step_functions(payment_id):
+        execution = execution_arn(output(SAGA_OUTPUT), payment_id)
+        trace = fold(history(client("stepfunctions"), execution))
     payment = _payment(payment_id)
     if as_json:
         typer.echo(json.dumps({**trace.as_dict(), "payment": payment}, indent=2))
         return
     _print(payment_id, trace, payment)
+
+
+def compensate_saga(payment_id: str, *, dry_run: bool, as_json: bool) -> None:
+    """Run the rest of a stopped compensation (payment/compensate.py); exit 1 when it cannot
+    or a step fails (nothing after that step ran: fix the cause and run it again)."""
+    from paylab.core.aws import invoker
+    from paylab.payment.compensate import CannotCompensate, StepFailed, plan, run
+
+    with _step_functions(payment_id):
+        execution = execution_arn(output(SAGA_OUTPUT), payment_id)
+        try:
+            found = plan(client("stepfunctions"), execution, payment_id)
+        except CannotCompensate as exc:
+            typer.echo(f"cannot compensate: {exc}", err=True)
+            raise typer.Exit(1) from None
+    summary = found.as_dict()
+    if not as_json:
+        error = f" ({found.execution_error})" if found.execution_error else ""
+        typer.echo(
+            f"SAGA of payment {payment_id}: {found.execution_status}{error} in "
+            f"{found.stopped_in}; final status {summary['final_status'] or 'approved'}"
+        )
+        typer.echo(f"{'would run' if dry_run else 'running'}: {', '.join(found.steps)}")
+    if dry_run:
+        if as_json:
+            typer.echo(json.dumps({**summary, "ran": []}, indent=2, default=str))
+        return
+    try:
+        ran = run(found, invoker())
+    except StepFailed as exc:
+        _print_ran(
+            exc.ran, as_json, {**summary, "failed": {"state": exc.state, "error": exc.error}}
+        )
+        typer.echo(
+            f"{exc.state} failed: {exc.error.rstrip('.')}. Nothing after it ran; fix the "
+            "cause and run the command again (every step is idempotent).",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    payment = _payment(payment_id)
+    _print_ran(ran, as_json, {**summary, "payment": payment})
+    if not as_json and "error" not in payment:
+        typer.echo(f"payment: {payment['status']} (cod_respuesta {payment['cod_respuesta']})")
+
+
+def _print_ran(ran: list[Any], as_json: bool, summary: dict[str, Any]) -> None:
+    if as_json:
+        body = {**summary, "ran": [{"state": r.state, "result": r.result} for r in ran]}
+        typer.echo(json.dumps(body, indent=2, default=str))
+        return
+    for step in ran:
+        result = step.result if isinstance(step.result, dict) else {"result": step.result}
+        said = ", ".join(f"{key} {result[key]}" for key in _SAID if result.get(key) is not None)
+        typer.echo(f"  {step.state}: {said or 'done'}")
 
 
 def _payment(payment_id: str) -> dict[str, Any]:
