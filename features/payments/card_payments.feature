@@ -53,9 +53,11 @@ Feature: Card payments through the SAGA
     Given the ReleaseFunds Lambda is deployed with a wrong wallet address
     When the merchant charges "30000.00" COP to card "4151611527583283"
     Then the SAGA fails with "CompensationFailed" and the payment's hold is still open
+    And `paylab payments stopped` lists the payment as one to compensate
     When the ReleaseFunds Lambda's configuration is put right
     And an operator runs `paylab payments compensate` for the payment
     Then the command ran "ReleaseFunds, Notify"
+    And `paylab payments stopped` no longer lists the payment
     And the payment ends "rejected" with cod_respuesta 2
     And the merchant's balances did not change
     And the books are clean

@@ -7,6 +7,9 @@ this module, and the test module must see those fixtures).
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import merchants_support as ms
 import payments_support as sup
 import runtimes_support as rt
@@ -14,6 +17,9 @@ import saga_support as saga
 import services_support as svc
 from payment_scenario import PaymentWorld
 from pytest_bdd import given, parsers, then, when
+from typer.testing import CliRunner
+
+from paylab.cli import app as cli
 
 
 # ------------------------------------------------------------------------------- a dying service
@@ -129,6 +135,27 @@ def _saga_stopped(world: PaymentWorld, error: str) -> None:
     assert (saga.trace(world.payment_id).error or "").startswith(f"{error}:")
     assert saga.ledger_check(world.m.merchant_id)["open_holds"] == 1
     assert world.m.payment(world.payment_id)["status"] == "pending"
+
+
+def _stopped(world: PaymentWorld) -> dict[str, dict[str, Any]]:
+    """`paylab payments stopped --json` by payment id (it exits 1 while any is listed, and
+    other scenarios' payments may be)."""
+    result = CliRunner().invoke(cli, ["payments", "stopped", "--json"])
+    assert result.exit_code in (0, 1), result.output
+    items = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return {item["payment_id"]: item for item in items}
+
+
+@then("`paylab payments stopped` lists the payment as one to compensate")
+def _listed(world: PaymentWorld) -> None:
+    item = _stopped(world)[world.payment_id]
+    assert item["execution_status"] == "FAILED" and item["refusal"] is None, item
+    assert item["plan"]["steps"] == ["ReleaseFunds", "Notify"], item
+
+
+@then("`paylab payments stopped` no longer lists the payment")
+def _not_listed(world: PaymentWorld) -> None:
+    assert world.payment_id not in _stopped(world)
 
 
 @when("the ReleaseFunds Lambda's configuration is put right")

@@ -89,6 +89,21 @@ def register(app: typer.Typer) -> None:
 
         compensate_saga(payment_id, dry_run=dry_run, as_json=as_json)
 
+    @payments.command("stopped")
+    def stopped_command(
+        as_json: Annotated[
+            bool, typer.Option("--json", help="One JSON object per payment")
+        ] = False,
+    ) -> None:
+        """List SAGAs that ended FAILED, ABORTED or TIMED_OUT with the payment still pending.
+
+        Each says where it stopped and whether `paylab payments compensate ID` can finish it.
+        Exits 1 while any is listed.
+        """
+        from paylab.payment.saga_cli import list_stopped
+
+        list_stopped(as_json=as_json)
+
     @payments.command("review")
     def review_command(
         payment_id: Annotated[str, typer.Argument(help="A payment antifraud held (cod 7)")],

@@ -15,7 +15,9 @@ status), so running it again after a fix, or twice, moves no money twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # The states this command may run: the compensation path's Tasks and the final Notify. A
@@ -120,6 +122,75 @@ def run(plan: Plan, lambda_client: Any) -> list[StepRun]:
         data = _place(data, state.get("ResultPath", "$"), result)
         ran.append(StepRun(name, result))
     return ran
+
+
+@dataclass
+class Stopped:
+    """A SAGA that ended FAILED, ABORTED or TIMED_OUT while its payment is still pending."""
+
+    payment_id: str
+    execution_status: str
+    stopped_at: datetime | None
+    plan: Plan | None  # None: the command may not finish it (`refusal` says why)
+    refusal: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "payment_id": self.payment_id,
+            "execution_status": self.execution_status,
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+            "plan": self.plan.as_dict() if self.plan else None,
+            "refusal": self.refusal,
+        }
+
+
+def stopped_sagas(
+    sfn: Any, state_machine: str, still_pending: Callable[[list[str]], set[str]]
+) -> list[Stopped]:
+    """Every execution that ended badly and whose payment is still pending, oldest first.
+
+    A payment whose compensation was finished (here or by hand) has a final status and is
+    not listed, though its execution stays FAILED.
+    """
+    ended = [e for status in _ENDED_BADLY for e in _executions(sfn, state_machine, status)]
+    names = [str(e["name"]) for e in ended]
+    pending = set()
+    for start in range(0, len(names), 500):
+        pending |= still_pending(names[start : start + 500])
+    found = []
+    for execution in sorted(ended, key=_stop_order):
+        if execution["name"] not in pending:
+            continue
+        payment_id = str(execution["name"])
+        try:
+            resumable, refusal = plan(sfn, execution["executionArn"], payment_id), None
+        except CannotCompensate as exc:
+            resumable, refusal = None, str(exc)
+        found.append(
+            Stopped(
+                payment_id, str(execution["status"]), execution.get("stopDate"), resumable, refusal
+            )
+        )
+    return found
+
+
+def _stop_order(execution: dict[str, Any]) -> tuple[float, str]:
+    stopped = execution.get("stopDate")
+    return (stopped.timestamp() if stopped else float("inf"), str(execution["name"]))
+
+
+def _executions(sfn: Any, state_machine: str, status: str) -> Iterable[dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "stateMachineArn": state_machine,
+        "statusFilter": status,
+        "maxResults": 1000,
+    }
+    while True:
+        page = sfn.list_executions(**kwargs)
+        yield from page["executions"]
+        if not page.get("nextToken"):
+            return
+        kwargs["nextToken"] = page["nextToken"]
 
 
 def _history(sfn: Any, execution: str) -> list[dict[str, Any]]:

@@ -101,6 +101,52 @@ def compensate_saga(payment_id: str, *, dry_run: bool, as_json: bool) -> None:
         typer.echo(f"payment: {payment['status']} (cod_respuesta {payment['cod_respuesta']})")
 
 
+def list_stopped(*, as_json: bool) -> None:
+    """Print every SAGA that stopped with its payment still pending; exit 1 while any is."""
+    from paylab.payment.compensate import stopped_sagas
+
+    with _step_functions("*"):
+        found = stopped_sagas(client("stepfunctions"), output(SAGA_OUTPUT), _still_pending)
+    for item in found:
+        if as_json:
+            typer.echo(json.dumps(item.as_dict()))
+            continue
+        at = item.stopped_at.isoformat() if item.stopped_at else "?"
+        if item.plan is not None:
+            error = f" ({item.plan.execution_error})" if item.plan.execution_error else ""
+            typer.echo(
+                f"payment {item.payment_id}: {item.execution_status}{error} at {at} in "
+                f"{item.plan.stopped_in}; `paylab payments compensate {item.payment_id}` "
+                f"runs {', '.join(item.plan.steps)}"
+            )
+        else:
+            typer.echo(
+                f"payment {item.payment_id}: {item.execution_status} at {at}; {item.refusal}"
+            )
+    if not as_json:
+        typer.echo(f"{len(found)} stopped SAGA(s) with the payment still pending.")
+    if found:
+        raise typer.Exit(1)
+
+
+def _still_pending(payment_ids: list[str]) -> set[str]:
+    """Which of these payments Postgres still has as pending."""
+    from sqlalchemy import select
+
+    from paylab.core.db import reads, service_engine, session_factory
+    from paylab.payment.models import payments
+
+    engine = service_engine("payment", pool_size=1, max_overflow=0)
+    try:
+        with reads(session_factory(engine)) as session:
+            query = select(payments.c.id).where(
+                payments.c.id.in_(payment_ids), payments.c.status == "pending"
+            )
+            return {str(row[0]) for row in session.execute(query)}
+    finally:
+        engine.dispose()
+
+
 def _print_ran(ran: list[Any], as_json: bool, summary: dict[str, Any]) -> None:
     if as_json:
         body = {**summary, "ran": [{"state": r.state, "result": r.result} for r in ran]}

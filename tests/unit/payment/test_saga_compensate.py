@@ -39,7 +39,7 @@ class Sfn:
         self.definition = definition()
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
-        assert executionArn == EXECUTION
+        assert executionArn.startswith(EXECUTION.rsplit(":", 1)[0])
         return {"status": self.status, **self.extra}
 
     def describe_state_machine_for_execution(self, executionArn: str) -> dict[str, Any]:
@@ -212,3 +212,72 @@ def test_the_cli_runs_the_steps_then_shows_the_payment_or_the_step_that_failed(
     body = json.loads(result.stdout)
     assert [r["state"] for r in body["ran"]] == ["ReleaseFunds", "Notify"]
     assert body["payment"]["status"] == "failed"
+
+
+class Executions:
+    """Several finished executions of one machine, listed by status in pages of two."""
+
+    def __init__(self, by_name: dict[str, Sfn]) -> None:
+        self.by_name = by_name
+
+    def _one(self, arn: str) -> Sfn:
+        return self.by_name[arn.rsplit(":", 1)[1]]
+
+    def list_executions(
+        self, stateMachineArn: str, statusFilter: str, maxResults: int, nextToken: str = "0"
+    ) -> dict[str, Any]:
+        from datetime import UTC, datetime, timedelta
+
+        names = [n for n, e in self.by_name.items() if e.status == statusFilter]
+        start = int(nextToken)
+        page = [
+            {
+                "name": n,
+                "status": statusFilter,
+                "executionArn": EXECUTION.rsplit(":", 1)[0] + f":{n}",
+                "stopDate": datetime(2026, 12, 5, tzinfo=UTC) - timedelta(minutes=len(n)),
+            }
+            for n in names[start : start + 2]
+        ]
+        more = start + 2 < len(names)
+        return {"executions": page, **({"nextToken": str(start + 2)} if more else {})}
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return self._one(executionArn).describe_execution(executionArn)
+
+    def describe_state_machine_for_execution(self, executionArn: str) -> dict[str, Any]:
+        return self._one(executionArn).describe_state_machine_for_execution(executionArn)
+
+    def get_execution_history(self, executionArn: str, **kw: Any) -> dict[str, Any]:
+        return self._one(executionArn).get_execution_history(**kw)
+
+
+def test_stopped_lists_badly_ended_sagas_whose_payment_is_pending_and_says_what_to_do() -> None:
+    release = [("ReleaseFunds", CARD), ("CompensationFailed", CARD)]
+    sfn = Executions(
+        {
+            "p-a": Sfn("FAILED", release, error="CompensationFailed"),
+            "p-bb": Sfn("FAILED", release, error="CompensationFailed"),  # compensated since
+            "p-ccc": Sfn("FAILED", [("ReverseCharge", CARD), ("ReversalFailed", CARD)]),
+            "p-dddd": Sfn("ABORTED", [("CaptureFunds", CARD)]),
+            "p-eeeee": Sfn("SUCCEEDED", [("Notify", CARD)]),
+        }
+    )
+    asked: list[list[str]] = []
+
+    def still_pending(ids: list[str]) -> set[str]:
+        asked.append(ids)
+        return set(ids) - {"p-bb"}
+
+    found = compensate.stopped_sagas(sfn, "arn:machine", still_pending)
+    # Oldest stop first (the fake stops longer names earlier); SUCCEEDED never asked about.
+    assert [f.payment_id for f in found] == ["p-dddd", "p-ccc", "p-a"]
+    assert sorted(i for batch in asked for i in batch) == ["p-a", "p-bb", "p-ccc", "p-dddd"]
+    aborted, reversal, release_failed = found
+    assert aborted.plan is None and "stopped in CaptureFunds, before" in str(aborted.refusal)
+    assert reversal.plan is not None and reversal.plan.steps[0] == "ReverseCharge"
+    assert release_failed.plan is not None and release_failed.plan.steps == [
+        "ReleaseFunds",
+        "Notify",
+    ]
+    assert release_failed.as_dict()["plan"]["execution_error"] == "CompensationFailed"
