@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 from paylab.audit.settings import AuditSettings
 from paylab.core.aws import client as aws_client
 from paylab.core.events import Envelope
-from paylab.core.internal_auth import internal_credential
+from paylab.core.internal_auth import operator_key
 from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import output
 from paylab.core.worker import PAUSE, RESUME, paused_marker
@@ -207,10 +207,10 @@ def queue_drained(queue: str) -> bool:
 
 
 def redrive_through_gateway(queue: str) -> dict[str, Any]:
-    """POST /v1/ops/dlq/{queue}/redrive with the operator credential."""
+    """POST /v1/ops/dlq/{queue}/redrive with the operator key."""
     r = httpx.post(
         f"{GATEWAY}/v1/ops/dlq/{queue}/redrive",
-        headers={"X-Paylab-Ops-Key": internal_credential()},
+        headers={"X-Paylab-Ops-Key": operator_key()},
         timeout=60.0,
     )
     assert r.status_code == 200, r.text

@@ -19,7 +19,7 @@ from payment_scenario import PaymentWorld, payment_world
 from pytest_bdd import parsers, scenarios, then, when
 from waiting_support import wait_for
 
-from paylab.core.internal_auth import internal_credential
+from paylab.core.internal_auth import operator_key
 from paylab.gateway.ops import OPS_KEY_HEADER
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(240)]
@@ -34,7 +34,7 @@ def world() -> Iterator[PaymentWorld]:
 
 def review(payment_id: str, decision: str, reason: str | None, **headers: str) -> httpx.Response:
     """POST /v1/ops/payments/{id}/review through the gateway (operator key unless overridden)."""
-    sent = headers or {OPS_KEY_HEADER: internal_credential()}
+    sent = headers or {OPS_KEY_HEADER: operator_key()}
     body: dict[str, Any] = {"decision": decision}
     if reason is not None:
         body["reason"] = reason

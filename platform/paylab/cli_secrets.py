@@ -53,6 +53,8 @@ def kind_of(name: str) -> str:
         return "jwt"
     if name.endswith("/internal-service-credential"):
         return "internal"
+    if name.endswith("/operator-key"):
+        return "operator"
     return "other"
 
 
@@ -205,6 +207,26 @@ def rotate_secret(
     console.print(f"{done.name}: version {done.version} is AWSCURRENT ({done.seconds:.1f} s)")
 
 
+@secrets_app.command("operator-key")
+def show_operator_key() -> None:
+    """Print the operator key (X-Paylab-Ops-Key for the gateway's /v1/ops routes).
+
+    Needs read access to the stack's `operator-key` secret, as anyone operating it has.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from paylab.core.internal_auth import operator_key
+    from paylab.core.stack_outputs import StackOutputsUnavailable
+
+    try:
+        key = operator_key()
+    except StackOutputsUnavailable as exc:
+        _fail(str(exc))
+    except (BotoCoreError, ClientError) as exc:
+        _fail(f"cannot read the operator key: {exc}")
+    typer.echo(key)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `secrets list` and `secrets rotate` to the paylab command."""
+    """Add `secrets list`, `secrets rotate` and `secrets operator-key` to the paylab command."""
     app.add_typer(secrets_app, name="secrets")

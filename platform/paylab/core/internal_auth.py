@@ -23,11 +23,19 @@ _OUTPUT = "InternalServiceCredentialSecretArn"
 
 _reader = SecretReader()
 _secret_id: Lazy[str] = Lazy(lambda: output(_OUTPUT))
+# The operators' key for the gateway's /v1/ops routes: another secret, so that holding it
+# opens no service's /internal routes.
+_operator_secret_id: Lazy[str] = Lazy(lambda: output("OperatorKeySecretArn"))
 
 
 def internal_credential(*, refresh: bool = False) -> str:
     """The current internal credential (what callers put in X-Paylab-Internal-Key)."""
     return str(_reader.get_json(_secret_id(), refresh=refresh)["password"])
+
+
+def operator_key(*, refresh: bool = False) -> str:
+    """The current operator key (what operators put in X-Paylab-Ops-Key)."""
+    return str(_reader.get_json(_operator_secret_id(), refresh=refresh)["password"])
 
 
 def _cached_credential() -> str | None:

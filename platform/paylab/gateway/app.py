@@ -16,7 +16,7 @@ import yaml
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from paylab.core.app import create_app
-from paylab.core.internal_auth import internal_credential
+from paylab.core.internal_auth import internal_credential, operator_key
 from paylab.core.ratelimit import AsyncRateLimiter
 from paylab.core.settings import get_settings
 from paylab.gateway.service import Gateway
@@ -35,7 +35,8 @@ def public_spec() -> dict[str, Any]:
 
 
 class InternalKey:
-    """The internal credential, re-read from Secrets Manager off the event loop every `ttl` s."""
+    """A credential (the internal one unless told), re-read from Secrets Manager off the event
+    loop every `ttl` s."""
 
     def __init__(self, ttl: float = 30.0, fetch: Callable[[], str] = internal_credential) -> None:
         self._ttl = ttl
@@ -85,7 +86,14 @@ def build_gateway(settings: GatewaySettings) -> tuple[Gateway, Callable[[], Any]
         max_bytes=settings.max_token_bytes,
         revoked=RedisRevocations(cache, settings.revocation_key_prefix),
     )
-    gateway = Gateway(settings, http, verifier, AsyncRateLimiter(cache), InternalKey())
+    gateway = Gateway(
+        settings,
+        http,
+        verifier,
+        AsyncRateLimiter(cache),
+        InternalKey(),
+        InternalKey(fetch=operator_key),
+    )
 
     async def close() -> None:
         await http.aclose()

@@ -1,9 +1,10 @@
 """Operator endpoints: `POST /v1/ops/dlq/{queue}/redrive` invokes the DLQ reprocessor Lambda;
 `POST /v1/ops/payments/{id}/review` forwards an antifraud review decision to the payment service.
 
-Authorized by the operator credential (header X-Paylab-Ops-Key, equal to the internal
-service credential in Secrets Manager), never by a merchant token: a merchant must not move
-other merchants' messages. The route is an API Gateway Lambda integration in effect.
+Authorized by the operator key (header X-Paylab-Ops-Key; the `<stack>/operator-key` secret,
+not the internal service credential, which stays the gateway's own upstream), never by a
+merchant token: a merchant must not move other merchants' messages. The route is an API
+Gateway Lambda integration in effect.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def handle_ops(
     expected = await credential()
     if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
         return problem_response(
-            403, "forbidden", "X-Paylab-Ops-Key is not the operator credential.", title="Forbidden"
+            403, "forbidden", "X-Paylab-Ops-Key is not the operator key.", title="Forbidden"
         )
     if review is not None and forward is not None:
         log.info("ops.review", payment_id=review.group(1))

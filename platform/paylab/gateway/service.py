@@ -34,7 +34,8 @@ class Gateway:
     http: httpx.AsyncClient
     verifier: TokenVerifier
     limiter: AsyncRateLimiter
-    internal_key: Callable[[], Awaitable[str]]
+    internal_key: Callable[[], Awaitable[str]]  # what the gateway presents upstream
+    operator_key: Callable[[], Awaitable[str]]  # what operators present on /v1/ops
 
     async def handle(self, request: Request) -> Response:
         """Answer one public request; logs method, path, status, latency and merchant."""
@@ -74,7 +75,7 @@ class Gateway:
             async def forward(service: str, upstream_path: str) -> Response:
                 return await self._forward_ops(request, service, upstream_path, ip)
 
-            return await handle_ops(request, path, self.internal_key, forward=forward)
+            return await handle_ops(request, path, self.operator_key, forward=forward)
         if route.public:
             limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
         else:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from paylab.cli import app
 from paylab.core.dlq import QUEUES
-from paylab.core.internal_auth import internal_credential
+from paylab.core.internal_auth import internal_credential, operator_key
 from paylab.gateway.app import create
 from paylab.gateway.ops import OPS_KEY_HEADER
 
@@ -45,12 +45,15 @@ def test_cli_redrive_runs_the_lambda_and_refuses_unknown_queues() -> None:
     assert "unknown queue 'payments'" in refused.output
 
 
-def test_gateway_redrive_needs_the_operator_credential() -> None:
+def test_gateway_redrive_needs_the_operator_key_not_the_internal_credential() -> None:
     path = "/v1/ops/dlq/notification-ops/redrive"
     with TestClient(create()) as gateway:
         assert gateway.post(path).status_code == 401
         assert gateway.post(path, headers={OPS_KEY_HEADER: "guess"}).status_code == 403
-        key = {OPS_KEY_HEADER: internal_credential()}
+        # The internal service credential opens /internal routes, not the operators' ones.
+        internal = {OPS_KEY_HEADER: internal_credential()}
+        assert gateway.post(path, headers=internal).status_code == 403
+        key = {OPS_KEY_HEADER: operator_key()}
         assert gateway.post("/v1/ops/dlq/payments/redrive", headers=key).status_code == 404
         response = gateway.post(path, headers=key)
         assert response.status_code == 200, response.text
