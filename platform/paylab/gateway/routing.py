@@ -31,6 +31,18 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/ops", "ops", operator=True),
 )
 
+# Requests that change where a merchant's money or notices go: they need a recently issued
+# token (GatewaySettings.step_up_max_age_seconds), not just a valid one.
+STEP_UP: frozenset[tuple[str, str]] = frozenset(
+    {("PUT", "/v1/merchants/me/payout-account"), ("PATCH", "/v1/merchants/me")}
+)
+
+
+def needs_step_up(method: str, path: str) -> bool:
+    """True for the requests only a recently issued token may send."""
+    return (method.upper(), path.rstrip("/") or "/") in STEP_UP
+
+
 _ENCODED_DANGER = re.compile(rb"%(2e|2f|5c|00)", re.IGNORECASE)
 MAX_PATH = 2048
 

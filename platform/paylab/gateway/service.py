@@ -18,7 +18,7 @@ from paylab.gateway import routing
 from paylab.gateway.headers import client_headers, client_ip, upstream_headers
 from paylab.gateway.ops import handle_ops
 from paylab.gateway.settings import GatewaySettings
-from paylab.gateway.tokens import InvalidToken, KeysUnavailable, TokenVerifier
+from paylab.gateway.tokens import Claims, InvalidToken, KeysUnavailable, TokenVerifier
 
 log = structlog.get_logger("paylab.gateway")
 MINUTE = 60.0
@@ -91,6 +91,10 @@ class Gateway:
                     headers={"Retry-After": "5"},
                 )
             merchant[0] = claims.merchant_id
+            if routing.needs_step_up(request.method, path):
+                stale = _stale_for_step_up(claims, self.settings.step_up_max_age_seconds)
+                if stale is not None:
+                    return stale
             limited = await self._limit(
                 f"m:{claims.merchant_id}", self.settings.rate_limit_per_minute
             )
@@ -239,6 +243,23 @@ def _unauthorized(exc: InvalidToken) -> Response:
         "invalid-token",
         f"Authentication failed: {exc.reason}.",
         headers={"WWW-Authenticate": challenge},
+    )
+
+
+def _stale_for_step_up(claims: Claims, max_age: int) -> Response | None:
+    """RFC 9470: 401 insufficient_user_authentication when the token is older than max_age."""
+    age = int(time.time()) - claims.issued_at
+    if age <= max_age:
+        return None
+    return problem_response(
+        401,
+        "step-up-required",
+        f"This change needs a token issued in the last {max_age} seconds (this one is "
+        f"{age} seconds old): log in again with POST /v1/auth/login and repeat it.",
+        headers={
+            "WWW-Authenticate": 'Bearer realm="paylab", error="insufficient_user_authentication", '
+            f'error_description="log in again", max_age={max_age}'
+        },
     )
 
 

@@ -39,6 +39,10 @@ class GatewaySettings(BaseSettings):
     # Where auth lists revoked API keys (must equal auth's setting; a unit test checks).
     revocation_key_prefix: str = "paylab:revoked-api-key:"
 
+    # Changing where a merchant's money and notices go (payout account, profile) needs a token
+    # issued this recently: a stolen older token cannot (RFC 9470 step-up; log in again).
+    step_up_max_age_seconds: int = Field(default=300, ge=1, le=86400)
+
     rate_limit_per_minute: int = Field(default=600, ge=1)  # per merchant
     anonymous_rate_limit_per_minute: int = Field(default=60, ge=1)  # per client IP
     redis_key_prefix: str = "paylab:gateway:"

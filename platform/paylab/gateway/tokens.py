@@ -73,6 +73,7 @@ class Claims:
     jti: str
     expires_at: int
     key_id: str
+    issued_at: int = 0
 
 
 def bearer_token(authorization: str | None, max_bytes: int) -> str:
@@ -230,4 +231,6 @@ class TokenVerifier:
             raise InvalidToken("the token names no API key")
         if await self._revoked(key_id):
             raise InvalidToken("the token's API key was revoked")
-        return Claims(subject, str(claims["jti"]), int(claims["exp"]), key_id)
+        return Claims(
+            subject, str(claims["jti"]), int(claims["exp"]), key_id, issued_at=int(claims["iat"])
+        )

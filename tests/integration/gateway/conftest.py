@@ -12,9 +12,12 @@ import redis
 from fastapi.testclient import TestClient
 
 from paylab.auth.app import create as create_auth
+from paylab.auth.runtime import JWT_SECRET_OUTPUT
 from paylab.auth.settings import AuthSettings
+from paylab.auth.signing import KeyRing, SecretsManagerVersions
 from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.core.settings import get_settings
+from paylab.core.stack_outputs import output
 from paylab.gateway.app import create
 from paylab.gateway.settings import UPSTREAMS, GatewaySettings
 
@@ -118,3 +121,9 @@ def login(
         return key["merchant_id"], response.json()["bearer_token"]
 
     return do
+
+
+@pytest.fixture(scope="module")
+def ring() -> KeyRing:
+    """The stack's real signing key, to mint tokens that differ from good ones in one way."""
+    return KeyRing(SecretsManagerVersions(output(JWT_SECRET_OUTPUT)))

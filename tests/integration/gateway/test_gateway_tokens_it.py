@@ -16,22 +16,14 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from paylab.auth.runtime import JWT_SECRET_OUTPUT
 from paylab.auth.settings import AuthSettings
-from paylab.auth.signing import KeyRing, SecretsManagerVersions
-from paylab.core.stack_outputs import output
+from paylab.auth.signing import KeyRing
 
 from .servers import EchoUpstream, ServerThread
 
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-@pytest.fixture(scope="module")
-def ring() -> KeyRing:
-    """The stack's real signing key, to mint tokens that differ from good ones in one way."""
-    return KeyRing(SecretsManagerVersions(output(JWT_SECRET_OUTPUT)))
 
 
 def mint(ring: KeyRing, **overrides: Any) -> str:

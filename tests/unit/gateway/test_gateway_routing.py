@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from paylab.gateway import routing
 from paylab.gateway.routing import is_safe_path, match
 
 
@@ -68,3 +69,21 @@ def test_ordinary_paths_are_safe() -> None:
     assert is_safe_path("/v1/payments/pay_123", b"/v1/payments/pay_123")
     assert is_safe_path("/v1/payments/a b", b"/v1/payments/a%20b")
     assert is_safe_path("/v1/payments/x.y", b"/v1/payments/x.y")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "needed"),
+    [
+        ("PUT", "/v1/merchants/me/payout-account", True),
+        ("put", "/v1/merchants/me/payout-account/", True),
+        ("PATCH", "/v1/merchants/me", True),
+        ("GET", "/v1/merchants/me/payout-account", False),
+        ("GET", "/v1/merchants/me", False),
+        ("PUT", "/v1/merchants/me/webhook", False),
+        ("POST", "/v1/payments", False),
+    ],
+)
+def test_only_changes_of_where_money_and_notices_go_need_a_fresh_token(
+    method: str, path: str, needed: bool
+) -> None:
+    assert routing.needs_step_up(method, path) is needed
