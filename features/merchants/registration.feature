@@ -31,3 +31,10 @@ Feature: A partner signs a merchant up through the public gateway
     Then the second merchant saw and changed only its own settings
     And the first merchant's profile, confirmation URL and signature keys did not change
     And the first merchant's id in a path reveals nothing to the second merchant
+
+  Scenario: A merchant changes its e-mail: the address it replaced is told, the new one masked
+    Given a partner signs a merchant up through the gateway
+    When the merchant logs in with the API keys from its signup
+    And the merchant changes its e-mail through the gateway
+    Then the previous address receives a notice naming the new address masked
+    And the new address does not receive that notice

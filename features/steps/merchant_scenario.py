@@ -37,6 +37,7 @@ class MerchantWorld:
     backoff_base: float = 0.0
     attempts: int = 0
     others: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # what a step keeps for a later one
 
     @property
     def signup(self) -> dict[str, Any]:

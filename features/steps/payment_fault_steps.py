@@ -122,9 +122,13 @@ def _retried_dead_runtime(world: PaymentWorld, step: str) -> None:
 def _misconfigure_release(world: PaymentWorld) -> None:
     # A broken deployment: every release gets the wallet's 404, which retrying cannot mend.
     # Put right after the scenario whatever happens (other payments need ReleaseFunds).
-    world.cleanup.callback(rt.set_lambda_env, "ReleaseFunds", rt.lambda_env("ReleaseFunds"))
+    # Other scenarios' executions are finished or waiting elsewhere (PSE, review) by now: the
+    # few seconds this lasts reach only this scenario's ReleaseFunds.
     env = rt.lambda_env("ReleaseFunds")
-    wrong = env["PAYLAB_WALLET_URL"].rstrip("/") + "/misdeployed"
+    right = env["PAYLAB_WALLET_URL"].removesuffix("/misdeployed")  # a run killed mid-scenario
+    env = {**env, "PAYLAB_WALLET_URL": right}
+    world.cleanup.callback(rt.set_lambda_env, "ReleaseFunds", env)
+    wrong = right.rstrip("/") + "/misdeployed"
     rt.set_lambda_env("ReleaseFunds", {**env, "PAYLAB_WALLET_URL": wrong})
     world.notes["release_env"] = env
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import merchant_scenario as scenario
 import merchants_support as ms
+import messaging_support as msg
 import payments_support as sup
 import pytest
 from merchant_scenario import MerchantWorld, merchant_world
@@ -185,3 +186,35 @@ def _no_path_leak(world: MerchantWorld) -> None:
         r = second.call(method, path, json={"confirmation_url": None} if method == "PUT" else None)
         assert r.status_code in (404, 405), (method, path, r.status_code, r.text)
         assert secret not in r.text and first.merchant_id not in r.text.replace(path, "")
+
+
+# ------------------------------------------------------------------------------- e-mail change
+@when("the merchant changes its e-mail through the gateway")
+def _change_email(world: MerchantWorld) -> None:
+    world.notes["previous_email"] = str(world.form["email"])
+    world.notes["new_email"] = f"nuevo-{sup.unique('mail')}@example.com"
+    r = world.m.call("PATCH", "/v1/merchants/me", json={"email": world.notes["new_email"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == world.notes["new_email"]
+
+
+@then("the previous address receives a notice naming the new address masked")
+def _previous_told(world: MerchantWorld) -> None:
+    def notices() -> list[dict[str, Any]] | None:
+        found = [
+            m
+            for m in msg.receipts_to(world.notes["previous_email"])
+            if m.get("Subject") == "El correo de tu cuenta Paylab cambió"
+        ]
+        return found or None
+
+    [notice] = sup.wait_for("the e-mail change notice", notices, timeout=30)
+    body = str(notice.get("Body", {}))
+    assert "pasó a ser nu***@example.com" in body, body
+    assert world.notes["new_email"] not in body
+
+
+@then("the new address does not receive that notice")
+def _new_not_told(world: MerchantWorld) -> None:
+    subjects = [m.get("Subject") for m in msg.receipts_to(world.notes["new_email"])]
+    assert "El correo de tu cuenta Paylab cambió" not in subjects

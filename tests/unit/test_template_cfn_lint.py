@@ -15,8 +15,11 @@ from paylab.infra.template import TEMPLATE_PATH as TEMPLATE
 
 
 def test_the_template_passes_cfn_lint_in_the_regions_we_deploy_to() -> None:
+    """No error (E rules). Warnings change from release to release; `cfn-lint` on the command
+    line shows them."""
     found = lint_file(TEMPLATE, config=ManualArgs(regions=["us-east-1"]))
-    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in found] == []
+    errors = [m for m in found if m.rule.id.startswith("E")]
+    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in errors] == []
 
 
 def test_cfn_lint_does_catch_a_broken_alarm(tmp_path: Path) -> None:

@@ -34,7 +34,11 @@ ROUTES: tuple[Route, ...] = (
 # Requests that change where a merchant's money or notices go: they need a recently issued
 # token (GatewaySettings.step_up_max_age_seconds), not just a valid one.
 STEP_UP: frozenset[tuple[str, str]] = frozenset(
-    {("PUT", "/v1/merchants/me/payout-account"), ("PATCH", "/v1/merchants/me")}
+    {
+        ("PUT", "/v1/merchants/me/payout-account"),
+        ("PATCH", "/v1/merchants/me"),
+        ("PUT", "/v1/merchants/me/webhook"),  # where payment confirmations go
+    }
 )
 
 

@@ -17,8 +17,13 @@ from pydantic import (
 from paylab.core.isotime import IsoDate
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+# The events' limits (contracts/events/common.schema.json): a local part of at most 64
+# characters, a domain of at most 190, so every event naming the address is valid.
 Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[A-Za-z]{2,}$")
+    str,
+    Field(
+        max_length=254, pattern=r"^[^@\s\x00-\x1f]{1,64}@[^@\s\x00-\x1f]{1,126}\.[A-Za-z]{2,63}$"
+    ),
 ]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{7,15}$", examples=["+573001234567"])]
 DocNumber = Annotated[

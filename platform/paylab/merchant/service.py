@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.core.db import unit_of_work
-from paylab.core.events import Envelope
 from paylab.core.outbox import add_event
 from paylab.core.problems import Problem
 from paylab.merchant import registration, schemas
 from paylab.merchant.clients import Auth, Wallet
-from paylab.merchant.dispersion_store import DESTINATIONS, SOURCE
+from paylab.merchant.dispersion_store import DESTINATIONS
 from paylab.merchant.models import Merchant, PayoutAccount, WebhookDelivery
+from paylab.merchant.notices import account_changed, email_changed
 from paylab.merchant.settings import MerchantSettings
 from paylab.merchant.urls import Resolver, UnsafeUrl, check_url, resolve
 
@@ -86,7 +86,10 @@ class MerchantService:
             return _view(session, _active(session, merchant_id))
 
     def update_profile(self, merchant_id: str, req: schemas.MerchantUpdate) -> schemas.Merchant:
-        """Change name, email, phone or document; a document another merchant has is a 409."""
+        """Change name, email, phone or document; a document another merchant has is a 409.
+
+        A changed e-mail writes MerchantEmailChanged: the previous address is mailed.
+        """
         changes = req.model_dump(exclude_unset=True, exclude_none=True)
         if ("doc_type" in changes) != ("doc_number" in changes):
             raise Problem(
@@ -98,6 +101,12 @@ class MerchantService:
         try:
             with unit_of_work(self.sessions) as session:
                 row = _active(session, merchant_id, lock=True)
+                if "email" in changes and changes["email"].lower() != row.email.lower():
+                    # Tell the address being replaced: a token holder could otherwise move the
+                    # merchant's notices (payout-account changes included) to itself first.
+                    add_event(
+                        session, "merchant", email_changed(row, changes["email"]), DESTINATIONS
+                    )
                 for name, value in changes.items():
                     setattr(row, name, value)
                 row.updated_at = datetime.now(UTC)
@@ -253,25 +262,4 @@ def delivery_view(row: WebhookDelivery) -> schemas.WebhookDelivery:
             "created_at": row.created_at,
             "finished_at": row.finished_at,
         }
-    )
-
-
-def account_changed(
-    merchant: Merchant, req: schemas.PayoutAccountIn, previous_number: str | None
-) -> Envelope:
-    """PayoutAccountChanged (contracts/events/PayoutAccountChanged.schema.json)."""
-    return Envelope(
-        type="PayoutAccountChanged",
-        source=SOURCE,
-        subject_id=merchant.id,
-        correlation_id=merchant.id,
-        data={
-            "merchant_id": merchant.id,
-            "merchant_email": merchant.email,
-            "bank_code": req.bank_code,
-            "account_type": req.account_type,
-            "account_last4": req.account_number[-4:],
-            "previous_account_last4": previous_number[-4:] if previous_number else None,
-            "changed_at": datetime.now(UTC).isoformat(),
-        },
     )

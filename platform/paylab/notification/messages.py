@@ -17,6 +17,7 @@ from paylab.notification.schemas import (
     DailySummaryNotice,
     DayFigures,
     DispersionNotice,
+    EmailChangedNotice,
     EventData,
     PaymentNotice,
     PayoutAccountNotice,
@@ -29,6 +30,7 @@ DISPERSION_COMPLETED = "DispersionCompleted"
 DAILY_SUMMARY = "DailySummaryRequested"
 WEEKLY_REPORT = "WeeklyReportReady"
 PAYOUT_ACCOUNT_CHANGED = "PayoutAccountChanged"
+EMAIL_CHANGED = "MerchantEmailChanged"
 REFUNDED = "PaymentRefunded"  # a PaymentNotificationRequested's event_type
 HANDLED = frozenset(
     {
@@ -37,6 +39,7 @@ HANDLED = frozenset(
         DAILY_SUMMARY,
         WEEKLY_REPORT,
         PAYOUT_ACCOUNT_CHANGED,
+        EMAIL_CHANGED,
     }
 )
 ACCOUNT_TYPES = {"savings": "de ahorros", "checking": "corriente"}
@@ -99,6 +102,8 @@ def compose(
         return [_weekly_report(envelope, parse(WeeklyReportNotice, envelope))]
     if envelope.type == PAYOUT_ACCOUNT_CHANGED:
         return [_payout_account(envelope, parse(PayoutAccountNotice, envelope))]
+    if envelope.type == EMAIL_CHANGED:
+        return [_email_changed(envelope, parse(EmailChangedNotice, envelope))]
     return []
 
 
@@ -220,6 +225,23 @@ def _payout_account(envelope: Envelope, notice: PayoutAccountNotice) -> Draft:
         Channel.EMAIL,
         notice.merchant_email,
         "payout_account",
+        values,
+        notice.merchant_id,
+        notice.merchant_id,
+    )
+
+
+def _email_changed(envelope: Envelope, notice: EmailChangedNotice) -> Draft:
+    values = {
+        "merchant_id": notice.merchant_id,
+        "new_email": notice.new_email_masked,
+        "when": local_datetime(notice.changed_at),
+    }
+    return _draft(
+        envelope,
+        Channel.EMAIL,
+        notice.previous_email,
+        "email_changed",
         values,
         notice.merchant_id,
         notice.merchant_id,

@@ -79,6 +79,17 @@ class PayoutAccountNotice(EventData):
     changed_at: datetime
 
 
+class EmailChangedNotice(EventData):
+    """`MerchantEmailChanged.data`: the address replaced is told where notices go now (masked)."""
+
+    merchant_id: Text
+    previous_email: Email
+    new_email_masked: Annotated[
+        str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,2}\*\*\*@[^@\s]+$")
+    ]
+    changed_at: datetime
+
+
 class DailySummaryNotice(EventData):
     """`DailySummaryRequested.data` (issue 7): whose day to sum up; the figures are ours."""
 

@@ -77,17 +77,21 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="The plan and results as JSON")
         ] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Run even when the payment has its outcome")
+        ] = False,
     ) -> None:
         """Finish a compensation the SAGA stopped for an operator (ReversalFailed,
         CompensationFailed, a stopped execution, Notify out of retries).
 
         Runs the rest of the SAGA's path from where it stopped through the same Lambdas
         (ReverseCharge, ReleaseFunds, Notify; each idempotent). Exits 1 when the execution
-        is running, succeeded or stopped before its compensation, or when a step fails.
+        is running, succeeded or stopped before its compensation, when the payment already has
+        its outcome (unless --force), or when a step fails.
         """
         from paylab.payment.saga_cli import compensate_saga
 
-        compensate_saga(payment_id, dry_run=dry_run, as_json=as_json)
+        compensate_saga(payment_id, dry_run=dry_run, as_json=as_json, force=force)
 
     @payments.command("stopped")
     def stopped_command(
@@ -95,7 +99,7 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--json", help="One JSON object per payment")
         ] = False,
     ) -> None:
-        """List SAGAs that ended FAILED, ABORTED or TIMED_OUT with the payment still pending.
+        """List SAGAs that ended FAILED, ABORTED or TIMED_OUT, their payment without an outcome.
 
         Each says where it stopped and whether `paylab payments compensate ID` can finish it.
         Exits 1 while any is listed.

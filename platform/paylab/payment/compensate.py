@@ -25,6 +25,20 @@ from typing import Any
 # compensation: the money may be moving and the operator must look at the payment first.
 RESUMABLE = ("ReverseCharge", "ReleaseFunds", "Notify")
 _ENDED_BADLY = ("FAILED", "ABORTED", "TIMED_OUT")
+# What shapes a state's input or output besides ResultPath (JSONPath and JSONata): a state
+# using any of them would get another input here than from Step Functions.
+_SHAPING = frozenset(
+    {
+        "Parameters",
+        "InputPath",
+        "OutputPath",
+        "ResultSelector",
+        "Arguments",
+        "Output",
+        "Assign",
+        "QueryLanguage",
+    }
+)
 
 
 class CannotCompensate(Exception):
@@ -86,6 +100,8 @@ def plan(sfn: Any, execution: str, payment_id: str) -> Plan:
     definition = json.loads(
         sfn.describe_state_machine_for_execution(executionArn=execution)["definition"]
     )
+    if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
+        raise CannotCompensate("the SAGA's definition is not JSONPath: this cannot follow it")
     states: dict[str, Any] = definition["States"]
     entered = _entered(_history(sfn, execution))
     if not entered:
@@ -126,7 +142,7 @@ def run(plan: Plan, lambda_client: Any) -> list[StepRun]:
 
 @dataclass
 class Stopped:
-    """A SAGA that ended FAILED, ABORTED or TIMED_OUT while its payment is still pending."""
+    """A SAGA that ended FAILED, ABORTED or TIMED_OUT while its payment has no outcome yet."""
 
     payment_id: str
     execution_status: str
@@ -145,18 +161,19 @@ class Stopped:
 
 
 def stopped_sagas(
-    sfn: Any, state_machine: str, still_pending: Callable[[list[str]], set[str]]
+    sfn: Any, state_machine: str, unfinished: Callable[[list[str]], set[str]]
 ) -> list[Stopped]:
-    """Every execution that ended badly and whose payment is still pending, oldest first.
+    """Every execution that ended badly and whose payment has no outcome yet (pending, or
+    held for review), oldest first.
 
-    A payment whose compensation was finished (here or by hand) has a final status and is
-    not listed, though its execution stays FAILED.
+    A payment whose compensation was finished (here or by hand) has its outcome and is not
+    listed, though its execution stays FAILED.
     """
     ended = [e for status in _ENDED_BADLY for e in _executions(sfn, state_machine, status)]
     names = [str(e["name"]) for e in ended]
     pending = set()
     for start in range(0, len(names), 500):
-        pending |= still_pending(names[start : start + 500])
+        pending |= unfinished(names[start : start + 500])
     found = []
     for execution in sorted(ended, key=_stop_order):
         if execution["name"] not in pending:
@@ -224,8 +241,11 @@ def _path(states: dict[str, Any], start: str) -> list[str]:
             "arn:aws:lambda:"
         ):
             raise CannotCompensate(f"{name} does not invoke a Lambda by its ARN")
-        if state["Type"] not in ("Task", "Pass") or state.get("Parameters") is not None:
+        if state["Type"] not in ("Task", "Pass"):
             raise CannotCompensate(f"the path from {start} reaches {name}, which this cannot run")
+        shaping = sorted(_SHAPING & state.keys())
+        if shaping:  # each changes what the next state gets: this only follows ResultPath
+            raise CannotCompensate(f"{name} uses {', '.join(shaping)}, which this cannot apply")
         _check_result_path(name, state.get("ResultPath", "$"))
         steps.append(name)
         name = None if state.get("End") else str(state["Next"])

@@ -58,7 +58,7 @@ def show_saga(payment_id: str, *, as_json: bool) -> None:
     _print(payment_id, trace, payment)
 
 
-def compensate_saga(payment_id: str, *, dry_run: bool, as_json: bool) -> None:
+def compensate_saga(payment_id: str, *, dry_run: bool, as_json: bool, force: bool = False) -> None:
     """Run the rest of a stopped compensation (payment/compensate.py); exit 1 when it cannot
     or a step fails (nothing after that step ran: fix the cause and run it again)."""
     from paylab.core.aws import invoker
@@ -79,6 +79,14 @@ def compensate_saga(payment_id: str, *, dry_run: bool, as_json: bool) -> None:
             f"{found.stopped_in}; final status {summary['final_status'] or 'approved'}"
         )
         typer.echo(f"{'would run' if dry_run else 'running'}: {', '.join(found.steps)}")
+    if not force and not dry_run and not _unfinished([payment_id]):
+        typer.echo(
+            f"cannot compensate: payment {payment_id} already has its outcome "
+            f"({_payment(payment_id).get('status', '?')}): nothing is left to finish; "
+            "--force runs the steps anyway (each is idempotent)",
+            err=True,
+        )
+        raise typer.Exit(1)
     if dry_run:
         if as_json:
             typer.echo(json.dumps({**summary, "ran": []}, indent=2, default=str))
@@ -106,7 +114,7 @@ def list_stopped(*, as_json: bool) -> None:
     from paylab.payment.compensate import stopped_sagas
 
     with _step_functions("*"):
-        found = stopped_sagas(client("stepfunctions"), output(SAGA_OUTPUT), _still_pending)
+        found = stopped_sagas(client("stepfunctions"), output(SAGA_OUTPUT), _unfinished)
     for item in found:
         if as_json:
             typer.echo(json.dumps(item.as_dict()))
@@ -124,13 +132,14 @@ def list_stopped(*, as_json: bool) -> None:
                 f"payment {item.payment_id}: {item.execution_status} at {at}; {item.refusal}"
             )
     if not as_json:
-        typer.echo(f"{len(found)} stopped SAGA(s) with the payment still pending.")
+        typer.echo(f"{len(found)} stopped SAGA(s) whose payment has no outcome yet.")
     if found:
         raise typer.Exit(1)
 
 
-def _still_pending(payment_ids: list[str]) -> set[str]:
-    """Which of these payments Postgres still has as pending."""
+def _unfinished(payment_ids: list[str]) -> set[str]:
+    """Which of these payments have no outcome yet in Postgres (pending, or held for review):
+    Notify records it last, so a SAGA that stopped before it left the payment so."""
     from sqlalchemy import select
 
     from paylab.core.db import reads, service_engine, session_factory
@@ -140,7 +149,7 @@ def _still_pending(payment_ids: list[str]) -> set[str]:
     try:
         with reads(session_factory(engine)) as session:
             query = select(payments.c.id).where(
-                payments.c.id.in_(payment_ids), payments.c.status == "pending"
+                payments.c.id.in_(payment_ids), payments.c.outcome_status.is_(None)
             )
             return {str(row[0]) for row in session.execute(query)}
     finally:

@@ -16,6 +16,7 @@ from .test_gateway_tokens_it import mint
 CHANGES = [
     ("PUT", "/v1/merchants/me/payout-account"),
     ("PATCH", "/v1/merchants/me"),
+    ("PUT", "/v1/merchants/me/webhook"),
 ]
 
 
@@ -53,7 +54,8 @@ def test_an_older_token_still_reads_and_does_the_rest(
     old = token(ring, 1800)
     assert gateway.get("/v1/merchants/me", headers=old).status_code == 200
     assert gateway.get("/v1/merchants/me/payout-account", headers=old).status_code == 200
-    assert gateway.put("/v1/merchants/me/webhook", headers=old, json={}).status_code == 200
+    assert gateway.get("/v1/merchants/me/webhook", headers=old).status_code == 200
+    assert gateway.post("/v1/payments", headers=old, json={}).status_code == 200
 
 
 def test_the_age_is_a_setting(make_gateway: Callable[..., TestClient], ring: KeyRing) -> None:

@@ -168,3 +168,23 @@ def test_a_payout_account_change_is_an_event_for_the_merchants_mailbox(
     ]
     assert changes[0]["data"]["merchant_email"] == merchant.get("/v1/merchants/me").json()["email"]
     assert "00123456789" not in str(changes)
+
+
+def test_a_changed_email_is_told_to_the_previous_address_masked_once(
+    register: Callable[..., Registered], outbox: Callable[[str], list[dict[str, Any]]]
+) -> None:
+    merchant = register()
+    before = merchant.get("/v1/merchants/me").json()["email"]
+    new = f"otra-{uuid.uuid4().hex[:8]}@tienda.co"
+    for body in ({"email": new}, {"email": new}, {"name": "Tienda Nueva"}):
+        assert merchant.send("PATCH", "/v1/merchants/me", json=body).status_code == 200
+    changes = [e for e in outbox(merchant.id) if e["type"] == "MerchantEmailChanged"]
+    # The repeat and the name change wrote nothing: one event, to the address replaced.
+    assert [(e["data"]["previous_email"], e["data"]["new_email_masked"]) for e in changes] == [
+        (before, "ot***@tienda.co")
+    ]
+    assert changes[0]["destinations"] == [
+        "sns:merchant-events",
+        "sqs:notification-ops",
+        "sqs:audit-ops",
+    ]

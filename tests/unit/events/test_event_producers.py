@@ -230,6 +230,7 @@ def test_every_type_a_producer_emits_has_a_contract() -> None:
         "DailySummaryRequested",
         "WeeklyReportReady",
         "PayoutAccountChanged",
+        "MerchantEmailChanged",
     }
     drafts = {"MerchantRegistered", "DispersionCompleted", "WebhookFailed"}
     assert event_types() == emitted | drafts

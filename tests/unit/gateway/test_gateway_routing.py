@@ -79,7 +79,9 @@ def test_ordinary_paths_are_safe() -> None:
         ("PATCH", "/v1/merchants/me", True),
         ("GET", "/v1/merchants/me/payout-account", False),
         ("GET", "/v1/merchants/me", False),
-        ("PUT", "/v1/merchants/me/webhook", False),
+        ("PUT", "/v1/merchants/me/webhook", True),
+        ("GET", "/v1/merchants/me/webhook", False),
+        ("POST", "/v1/merchants/me/signature-keys", False),
         ("POST", "/v1/payments", False),
     ],
 )

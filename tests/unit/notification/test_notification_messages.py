@@ -194,6 +194,33 @@ def test_a_changed_payout_account_is_mailed_to_the_merchant_masked() -> None:
     assert "antes era ninguna cuenta" in first[0].body
 
 
+def test_a_changed_email_is_told_to_the_address_it_replaced() -> None:
+    event = Envelope(
+        type="MerchantEmailChanged",
+        source="paylab.merchant",
+        subject_id="merchant-1",
+        correlation_id="merchant-1",
+        data={
+            "merchant_id": "merchant-1",
+            "previous_email": "pagos@tienda.co",
+            "new_email_masked": "at***@evil.example",
+            "changed_at": "2026-12-05T19:30:00Z",
+        },
+    )
+    [draft] = compose(event)
+    assert (draft.channel, draft.recipient, draft.template) == (
+        Channel.EMAIL,
+        "pagos@tienda.co",
+        "email_changed",
+    )
+    assert draft.subject == "El correo de tu cuenta Paylab cambió"
+    assert "pasó a ser at***@evil.example" in draft.body
+    assert "05/12/2026 14:30" in draft.body  # Bogotá time
+    unmasked = {**event.data, "new_email_masked": "attacker@evil.example"}
+    with pytest.raises(InvalidEvent):  # never an unmasked address in a notice
+        compose(Envelope(**{**event.model_dump(), "data": unmasked}))
+
+
 def test_daily_summary_uses_the_figures_of_that_merchant_and_day() -> None:
     asked: list[tuple[str, date]] = []
 

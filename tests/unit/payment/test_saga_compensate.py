@@ -201,6 +201,8 @@ def test_the_cli_runs_the_steps_then_shows_the_payment_or_the_step_that_failed(
     monkeypatch.setattr(
         saga_cli, "_payment", lambda _id: {"status": "failed", "cod_respuesta": 4, "reason": None}
     )
+    outcome: set[str] = set()  # ids whose payment has its outcome (Notify ran)
+    monkeypatch.setattr(saga_cli, "_unfinished", lambda ids: set(ids) - outcome)
     lam = Lambda(ANSWERS, fail={"ReleaseFunds": {"errorType": "Refused", "errorMessage": "404."}})
     monkeypatch.setattr(paylab.core.aws, "invoker", lambda: lam)
     result = CliRunner().invoke(app, ["payments", "compensate", "p-1"])
@@ -212,6 +214,13 @@ def test_the_cli_runs_the_steps_then_shows_the_payment_or_the_step_that_failed(
     body = json.loads(result.stdout)
     assert [r["state"] for r in body["ran"]] == ["ReleaseFunds", "Notify"]
     assert body["payment"]["status"] == "failed"
+    # The payment has its outcome now: a second run is refused unless forced.
+    outcome.add("p-1")
+    result = CliRunner().invoke(app, ["payments", "compensate", "p-1"])
+    assert result.exit_code == 1
+    assert "already has its outcome (failed): nothing is left to finish" in result.output
+    result = CliRunner().invoke(app, ["payments", "compensate", "p-1", "--force"])
+    assert result.exit_code == 0, result.output
 
 
 class Executions:
@@ -281,3 +290,20 @@ def test_stopped_lists_badly_ended_sagas_whose_payment_is_pending_and_says_what_
         "Notify",
     ]
     assert release_failed.as_dict()["plan"]["execution_error"] == "CompensationFailed"
+
+
+@pytest.mark.parametrize(
+    "shaping", ["ResultSelector", "InputPath", "OutputPath", "Parameters", "Assign"]
+)
+def test_a_state_that_reshapes_its_input_or_output_is_refused(shaping: str) -> None:
+    sfn = Sfn("FAILED", [("ReleaseFunds", CARD), ("CompensationFailed", CARD)])
+    sfn.definition["States"]["Notify"][shaping] = {"x.$": "$"}
+    with pytest.raises(CannotCompensate, match=f"Notify uses {shaping}"):
+        plan(sfn, EXECUTION, "p-1")
+
+
+def test_a_jsonata_definition_is_refused() -> None:
+    sfn = Sfn("FAILED", [("ReleaseFunds", CARD), ("CompensationFailed", CARD)])
+    sfn.definition["QueryLanguage"] = "JSONata"
+    with pytest.raises(CannotCompensate, match="not JSONPath"):
+        plan(sfn, EXECUTION, "p-1")
