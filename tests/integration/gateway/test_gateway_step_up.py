@@ -55,7 +55,7 @@ def test_an_older_token_still_reads_and_does_the_rest(
     assert gateway.get("/v1/merchants/me", headers=old).status_code == 200
     assert gateway.get("/v1/merchants/me/payout-account", headers=old).status_code == 200
     assert gateway.get("/v1/merchants/me/webhook", headers=old).status_code == 200
-    assert gateway.post("/v1/payments", headers=old, json={}).status_code == 200
+    assert gateway.post("/v1/payments", headers=old, json={}).status_code == 201  # echo stub
 
 
 def test_the_age_is_a_setting(make_gateway: Callable[..., TestClient], ring: KeyRing) -> None:

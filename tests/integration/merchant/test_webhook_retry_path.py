@@ -206,6 +206,12 @@ def test_a_webhook_that_keeps_failing_holds_up_no_other(
 
     wait_until(lambda: arrived(receiver, fine.data["ref_payco"]), timeout=30, description="POST")
     try:
+        # The receiver answers before the merchant service records the attempt: wait for it.
+        wait_until(
+            lambda: any(a.status_code == 200 for a in attempts(sessions, fine.subject_id)),
+            timeout=30,
+            description="the healthy delivery recorded",
+        )
         # Sent while the failing one was still backing off: before its 4th and last receive
         # (in one shared group it would have waited for that one to be dead-lettered).
         [delivered] = [a for a in attempts(sessions, fine.subject_id) if a.status_code == 200]
