@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import httpx
 import redis.asyncio as aioredis
 import yaml
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from paylab.core.app import create_app
-from paylab.core.internal_auth import internal_credential, operator_key
+from paylab.core.internal_auth import operator_key
 from paylab.core.ratelimit import AsyncRateLimiter
 from paylab.core.settings import get_settings
+from paylab.gateway.keys import CachedKey
 from paylab.gateway.service import Gateway
 from paylab.gateway.settings import GatewaySettings
 from paylab.gateway.tokens import JwksCache, RedisRevocations, TokenVerifier
@@ -32,24 +31,6 @@ def public_spec() -> dict[str, Any]:
     """The hand-written public contract (the gateway proxies, so nothing generates it)."""
     doc: dict[str, Any] = yaml.safe_load(SPEC.read_text())
     return doc
-
-
-class InternalKey:
-    """A credential (the internal one unless told), re-read from Secrets Manager off the event
-    loop every `ttl` s."""
-
-    def __init__(self, ttl: float = 30.0, fetch: Callable[[], str] = internal_credential) -> None:
-        self._ttl = ttl
-        self._fetch = fetch
-        self._value: str | None = None
-        self._at = 0.0
-
-    async def __call__(self) -> str:
-        now = time.monotonic()
-        if self._value is None or now - self._at >= self._ttl:
-            self._value = await anyio.to_thread.run_sync(self._fetch)
-            self._at = now
-        return self._value
 
 
 def build_gateway(settings: GatewaySettings) -> tuple[Gateway, Callable[[], Any]]:
@@ -91,8 +72,8 @@ def build_gateway(settings: GatewaySettings) -> tuple[Gateway, Callable[[], Any]
         http,
         verifier,
         AsyncRateLimiter(cache),
-        InternalKey(),
-        InternalKey(fetch=operator_key),
+        CachedKey(),
+        CachedKey(fetch=operator_key),
     )
 
     async def close() -> None:

@@ -37,6 +37,7 @@ async def handle_ops(
     credential: Callable[[], Awaitable[str]],
     invoke: Callable[..., dict[str, Any]] = invoke_reprocessor,
     forward: Forward | None = None,
+    fresh: Callable[[], Awaitable[str]] | None = None,
 ) -> Response:
     """Answer one /v1/ops request: 401/403 without the operator key, 404 for unknown queues."""
     found = _REDRIVE.match(path)
@@ -55,8 +56,9 @@ async def handle_ops(
         return problem_response(
             401, "unauthenticated", "Missing X-Paylab-Ops-Key.", title="Unauthorized"
         )
-    expected = await credential()
-    if not hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode()):
+    if not _same(presented, await credential()) and (
+        fresh is None or not _same(presented, await fresh())  # rotated since it was read?
+    ):
         return problem_response(
             403, "forbidden", "X-Paylab-Ops-Key is not the operator key.", title="Forbidden"
         )
@@ -89,3 +91,7 @@ async def handle_ops(
         )
     log.info("ops.redrive", queue=queue, result=result)
     return JSONResponse(result["queues"][0])
+
+
+def _same(presented: str, expected: str) -> bool:
+    return hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode())

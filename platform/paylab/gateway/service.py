@@ -16,6 +16,7 @@ from paylab.core.problems import problem_response
 from paylab.core.ratelimit import AsyncRateLimiter, Decision
 from paylab.gateway import routing
 from paylab.gateway.headers import client_headers, client_ip, upstream_headers
+from paylab.gateway.keys import CachedKey
 from paylab.gateway.ops import handle_ops
 from paylab.gateway.settings import GatewaySettings
 from paylab.gateway.tokens import Claims, InvalidToken, KeysUnavailable, TokenVerifier
@@ -35,7 +36,7 @@ class Gateway:
     verifier: TokenVerifier
     limiter: AsyncRateLimiter
     internal_key: Callable[[], Awaitable[str]]  # what the gateway presents upstream
-    operator_key: Callable[[], Awaitable[str]]  # what operators present on /v1/ops
+    operator_key: CachedKey  # what operators present on /v1/ops
 
     async def handle(self, request: Request) -> Response:
         """Answer one public request; logs method, path, status, latency and merchant."""
@@ -75,7 +76,9 @@ class Gateway:
             async def forward(service: str, upstream_path: str) -> Response:
                 return await self._forward_ops(request, service, upstream_path, ip)
 
-            return await handle_ops(request, path, self.operator_key, forward=forward)
+            return await handle_ops(
+                request, path, self.operator_key, forward=forward, fresh=self.operator_key.fresh
+            )
         if route.public:
             limited = await self._limit(f"ip:{ip}", self.settings.anonymous_rate_limit_per_minute)
         else:

@@ -1,0 +1,44 @@
+"""Credentials the gateway holds: read from Secrets Manager off the event loop, cached."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio.to_thread
+
+from paylab.core.internal_auth import internal_credential
+
+
+class CachedKey:
+    """A credential (the internal one unless told), read again every `ttl` seconds, or at
+    once through `fresh()` when a presented key does not match (a rotation), at most every
+    `min_refresh` seconds so that wrong keys cannot make the gateway call AWS per request."""
+
+    def __init__(
+        self,
+        ttl: float = 30.0,
+        fetch: Callable[..., str] = internal_credential,
+        min_refresh: float = 1.0,
+    ) -> None:
+        self._ttl = ttl
+        self._fetch = fetch
+        self._min_refresh = min_refresh
+        self._value: str | None = None
+        self._at = 0.0
+
+    async def __call__(self) -> str:
+        if self._value is None or time.monotonic() - self._at >= self._ttl:
+            return await self._read(refresh=False)
+        return self._value
+
+    async def fresh(self) -> str:
+        """The value as Secrets Manager has it now (unless read within `min_refresh`)."""
+        if self._value is not None and time.monotonic() - self._at < self._min_refresh:
+            return self._value
+        return await self._read(refresh=True)
+
+    async def _read(self, *, refresh: bool) -> str:
+        value: str = await anyio.to_thread.run_sync(lambda: self._fetch(refresh=refresh))
+        self._value, self._at = value, time.monotonic()
+        return value

@@ -1,0 +1,85 @@
+"""The gateway's cached credentials: a rotated operator key works at once, wrong keys cost
+at most one Secrets Manager read a second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
+
+from paylab.gateway.keys import CachedKey
+from paylab.gateway.ops import OPS_KEY_HEADER, handle_ops
+
+
+class Secret:
+    """What Secrets Manager holds; counts the reads that bypassed the reader's cache."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.reads, self.fresh_reads = value, 0, 0
+
+    def __call__(self, *, refresh: bool = False) -> str:
+        self.reads += 1
+        self.fresh_reads += refresh
+        return self.value
+
+
+def test_the_value_is_cached_for_its_ttl_and_fresh_reads_are_spaced() -> None:
+    secret = Secret("k1")
+    key = CachedKey(ttl=30.0, fetch=secret, min_refresh=60.0)
+
+    async def go() -> list[str]:
+        first, again = await key(), await key()
+        secret.value = "k2"
+        return [first, again, await key.fresh(), await key()]
+
+    assert anyio.run(go) == ["k1", "k1", "k1", "k1"]  # read within min_refresh: not again
+    assert (secret.reads, secret.fresh_reads) == (1, 0)
+    key = CachedKey(ttl=30.0, fetch=secret, min_refresh=0.0)
+
+    async def rotated() -> list[str]:
+        return [await key(), await key.fresh()]
+
+    secret.value = "k3"
+    assert anyio.run(rotated) == ["k3", "k3"]
+    assert secret.fresh_reads == 1
+
+
+def _ops_app(key: CachedKey, invoked: list[str]) -> TestClient:
+    app = FastAPI()
+
+    def invoke(action: str, queue: str) -> dict[str, Any]:
+        invoked.append(queue)
+        return {"queues": [{"queue": queue, "redriven": 0, "parked": 0}]}
+
+    @app.post("/{path:path}")
+    async def ops(request: Request) -> Response:
+        return await handle_ops(request, request.url.path, key, invoke=invoke, fresh=key.fresh)
+
+    return TestClient(app)
+
+
+def test_a_rotated_operator_key_is_accepted_at_once_and_the_old_one_refused() -> None:
+    secret = Secret("old-key")
+    key = CachedKey(ttl=300.0, fetch=secret, min_refresh=0.0)
+    invoked: list[str] = []
+    client = _ops_app(key, invoked)
+    path = "/v1/ops/dlq/audit-ops/redrive"
+    assert client.post(path, headers={OPS_KEY_HEADER: "old-key"}).status_code == 200
+    secret.value = "new-key"  # rotated: the cache (300 s) still holds the old one
+    assert client.post(path, headers={OPS_KEY_HEADER: "new-key"}).status_code == 200
+    assert client.post(path, headers={OPS_KEY_HEADER: "old-key"}).status_code == 403
+    assert invoked == ["audit-ops", "audit-ops"]
+
+
+@pytest.mark.parametrize("wrong", ["guess-1", "guess-2", "guess-3"])
+def test_wrong_keys_do_not_read_the_secret_each_time(wrong: str) -> None:
+    secret = Secret("the-key")
+    key = CachedKey(ttl=300.0, fetch=secret, min_refresh=60.0)
+    client = _ops_app(key, [])
+    for _ in range(5):
+        response = client.post("/v1/ops/dlq/audit-ops/redrive", headers={OPS_KEY_HEADER: wrong})
+        assert response.status_code == 403
+    assert secret.reads == 1  # the first read; no fresh read within min_refresh
