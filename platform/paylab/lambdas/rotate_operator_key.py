@@ -2,7 +2,8 @@
 
 Nothing outside the secret has to change: the gateway compares the key operators present
 with AWSCURRENT and reads the secret again when a presented key does not match (at most once
-a second), so the new key works as soon as it is AWSCURRENT and the old one stops there.
+a second), so the new key works within a second of becoming AWSCURRENT and the old one
+stops there.
 Operators read the key when they need it (`paylab secrets operator-key`).
 """
 
