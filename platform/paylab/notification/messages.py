@@ -220,14 +220,8 @@ def _payout_account(envelope: Envelope, notice: PayoutAccountNotice) -> Draft:
         else f"la cuenta terminada en {previous}",
         "when": local_datetime(notice.changed_at),
     }
-    return _draft(
-        envelope,
-        Channel.EMAIL,
-        notice.merchant_email,
-        "payout_account",
-        values,
-        notice.merchant_id,
-        notice.merchant_id,
+    return _about_the_merchant(
+        envelope, notice.merchant_email, "payout_account", values, notice.merchant_id
     )
 
 
@@ -237,15 +231,16 @@ def _email_changed(envelope: Envelope, notice: EmailChangedNotice) -> Draft:
         "new_email": notice.new_email_masked,
         "when": local_datetime(notice.changed_at),
     }
-    return _draft(
-        envelope,
-        Channel.EMAIL,
-        notice.previous_email,
-        "email_changed",
-        values,
-        notice.merchant_id,
-        notice.merchant_id,
+    return _about_the_merchant(
+        envelope, notice.previous_email, "email_changed", values, notice.merchant_id
     )
+
+
+def _about_the_merchant(
+    envelope: Envelope, to: str, template: str, values: dict[str, str], merchant_id: str
+) -> Draft:
+    """An e-mail about the merchant's own account (its subject is the merchant)."""
+    return _draft(envelope, Channel.EMAIL, to, template, values, merchant_id, merchant_id)
 
 
 def _summary(envelope: Envelope, notice: DailySummaryNotice, day: DayFigures) -> Draft:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from paylab.payment.saga_trace import history
+
 # The states this command may run: the compensation path's Tasks and the final Notify. A
 # stop anywhere before them (ReserveFunds, ProcessPayment, CaptureFunds) is not a stopped
 # compensation: the money may be moving and the operator must look at the payment first.
@@ -103,7 +105,7 @@ def plan(sfn: Any, execution: str, payment_id: str) -> Plan:
     if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
         raise CannotCompensate("the SAGA's definition is not JSONPath: this cannot follow it")
     states: dict[str, Any] = definition["States"]
-    entered = _entered(_history(sfn, execution))
+    entered = _entered(history(sfn, execution))
     if not entered:
         raise CannotCompensate(f"the SAGA of payment {payment_id} entered no state")
     stopped_in, raw_input = entered[-1]
@@ -208,12 +210,6 @@ def _executions(sfn: Any, state_machine: str, status: str) -> Iterable[dict[str,
         if not page.get("nextToken"):
             return
         kwargs["nextToken"] = page["nextToken"]
-
-
-def _history(sfn: Any, execution: str) -> list[dict[str, Any]]:
-    from paylab.payment.saga_trace import history
-
-    return history(sfn, execution)
 
 
 def _entered(events: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
