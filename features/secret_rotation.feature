@@ -4,7 +4,9 @@ Feature: Secret rotation nobody notices
   until the rotation finishes), partner API keys (the partner accepts the old key for a
   grace window) and the JWT signing key (auth signs with AWSCURRENT within 2 s and
   publishes AWSCURRENT and AWSPREVIOUS; the gateway refetches auth's JWKS on an unknown kid
-  and every 15 s). Payments keep flowing through the gateway while it happens.
+  and every 15 s), the internal service credential (services accept the one it replaced for
+  15 minutes; the gateway and the Lambdas read it again when a service refuses theirs) and
+  the operator key. Payments keep flowing through the gateway while it happens.
 
   Background:
     Given the stack checks partner API keys
@@ -16,11 +18,12 @@ Feature: Secret rotation nobody notices
     And every payment was accepted and ended "approved"
 
     Examples:
-      | secret             |
-      | db/payment         |
-      | db/wallet          |
-      | partners/bank      |
-      | partners/antifraud |
+      | secret                      |
+      | db/payment                  |
+      | db/wallet                   |
+      | partners/bank               |
+      | partners/antifraud          |
+      | internal-service-credential |
 
   Scenario: A rotation whose testSecret fails leaves AWSCURRENT as it was
     Given the antifraud partner fails its key check

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -25,7 +24,7 @@ from paylab.auth.schemas import (
 )
 from paylab.auth.settings import AuthSettings
 from paylab.core.app import create_app
-from paylab.core.internal_auth import HEADER, InternalCaller, internal_credential
+from paylab.core.internal_auth import HEADER, InternalCaller, is_internal_caller
 from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem, problem_response
 
@@ -46,11 +45,7 @@ def client_ip(request: Request) -> str:
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for")
     presented = request.headers.get(HEADER)
-    if (
-        forwarded
-        and presented
-        and hmac.compare_digest(presented.encode(), internal_credential().encode())
-    ):
+    if forwarded and is_internal_caller(presented):
         return forwarded.split(",")[-1].strip()[:64] or peer
     return peer
 

@@ -1,12 +1,17 @@
 """Service-to-service calls (gateway and Lambdas → services) carry the internal credential.
 
-The credential lives in Secrets Manager (stack output `InternalServiceCredentialSecretArn`);
-a mismatch refreshes the cached value once, so a rotated credential is picked up at once.
+The credential lives in Secrets Manager (stack output `InternalServiceCredentialSecretArn`)
+and rotates every 30 days (`rotate_shared_key`). A mismatch reads the secret again, so a new
+credential is accepted at once; the one it replaced (AWSPREVIOUS) is accepted for
+`PREVIOUS_GRACE_SECONDS` after the new version was created, so callers that cache the value
+(for up to 5 minutes) keep working until they read it again. A key two rotations old, or one
+past the grace, is refused.
 """
 
 from __future__ import annotations
 
 import hmac
+import time
 from typing import Annotated
 
 import anyio.to_thread
@@ -14,14 +19,21 @@ from fastapi import Depends, Header
 
 from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem
-from paylab.core.secrets import SecretReader, parse_json
+from paylab.core.secrets import PREVIOUS, SecretReader, parse_json
 from paylab.core.stack_outputs import output
 
 HEADER = "X-Paylab-Internal-Key"
 MERCHANT_HEADER = "X-Paylab-Merchant-Id"
 _OUTPUT = "InternalServiceCredentialSecretArn"
+#: The problem type of a refused (not missing) internal credential.
+REFUSED = "internal-credential-refused"
+#: How long after a rotation the replaced credential still works: longer than any caller
+#: caches it (SecretReader and the Lambdas: 300 s; the gateway: 30 s).
+PREVIOUS_GRACE_SECONDS = 900.0
 
-_reader = SecretReader()
+# Read again every 30 s (not 5 minutes): after a leak, rotating twice takes the leaked
+# credential out of AWSPREVIOUS, and every process stops accepting it within 30 s.
+_reader = SecretReader(ttl_seconds=30.0)
 _secret_id: Lazy[str] = Lazy(lambda: output(_OUTPUT))
 # The operators' key for the gateway's /v1/ops routes: another secret, so that holding it
 # opens no service's /internal routes.
@@ -38,22 +50,59 @@ def operator_key(*, refresh: bool = False) -> str:
     return str(_reader.get_json(_operator_secret_id(), refresh=refresh)["password"])
 
 
-def _cached_credential() -> str | None:
-    """The credential when it is in memory and fresh (no I/O), else None."""
+def _password(raw: str) -> str:
+    return str(parse_json(_secret_id.built or "", raw)["password"])
+
+
+def _in_grace(created: float | None) -> bool:
+    """Whether AWSCURRENT (created then) is recent enough for AWSPREVIOUS to still count."""
+    return created is not None and time.time() - created < PREVIOUS_GRACE_SECONDS
+
+
+def _cached_credentials() -> list[str] | None:
+    """What is accepted, when it is in memory and fresh (no I/O), else None."""
     secret_id = _secret_id.built
-    raw = _reader.peek(secret_id) if secret_id is not None else None
-    return None if raw is None else str(parse_json(secret_id or "", raw)["password"])
+    current = _reader.peek(secret_id) if secret_id is not None else None
+    if secret_id is None or current is None:
+        return None
+    accepted = [_password(current)]
+    if _in_grace(_reader.created(secret_id)):
+        previous = _reader.peek(secret_id, PREVIOUS)
+        if previous is None:
+            return None  # not read since the rotation: _matches reads it
+        accepted.append(_password(previous))
+    return accepted
+
+
+def _accepted(*, refresh: bool) -> list[str]:
+    """AWSCURRENT, and AWSPREVIOUS while AWSCURRENT is younger than the grace: may call AWS."""
+    accepted = [internal_credential(refresh=refresh)]
+    secret_id = _secret_id()
+    if _in_grace(_reader.created(secret_id)):
+        previous = _reader.stage(secret_id, PREVIOUS, refresh=refresh)
+        if previous is not None:
+            accepted.append(_password(previous))
+    return accepted
 
 
 def _same(presented: str, credential: str) -> bool:
     return hmac.compare_digest(presented.encode(), credential.encode())
 
 
+def _any_same(presented: str, accepted: list[str]) -> bool:
+    return any([_same(presented, credential) for credential in accepted])  # no short cut
+
+
 def _matches(presented: str) -> bool:
-    """Against the cached credential, then a fresh one (a rotation happened): may call AWS."""
-    return _same(presented, internal_credential()) or _same(
-        presented, internal_credential(refresh=True)
+    """Against the cached credentials, then fresh ones (a rotation happened): may call AWS."""
+    return _any_same(presented, _accepted(refresh=False)) or _any_same(
+        presented, _accepted(refresh=True)
     )
+
+
+def is_internal_caller(presented: str | None) -> bool:
+    """Whether `presented` is an accepted internal credential (blocking: may call AWS)."""
+    return bool(presented) and _matches(presented or "")
 
 
 async def require_internal_caller(
@@ -61,16 +110,18 @@ async def require_internal_caller(
 ) -> None:
     """FastAPI dependency: 401 unless the caller presents the internal credential.
 
-    The common case (the cached credential matches) runs on the event loop; fetching the
-    secret (first use, expired cache, a rotated credential) runs in a worker thread.
+    The common case (a cached credential matches) runs on the event loop; fetching the
+    secret (first use, expired cache, a rotated credential) runs in a worker thread. A
+    refused key gets the type `internal-credential-refused`, which tells the gateway to read
+    the credential again and retry.
     """
     if not key:
         raise Problem(401, "unauthenticated", f"Missing {HEADER}.", title="Unauthorized")
-    cached = _cached_credential()
-    if cached is not None and _same(key, cached):
+    cached = _cached_credentials()
+    if cached is not None and _any_same(key, cached):
         return
     if not await anyio.to_thread.run_sync(_matches, key):
-        raise Problem(401, "unauthenticated", f"Invalid {HEADER}.", title="Unauthorized")
+        raise Problem(401, REFUSED, f"Invalid {HEADER}.", title="Unauthorized")
 
 
 async def merchant_id(

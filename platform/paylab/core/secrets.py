@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +31,7 @@ PREVIOUS = "AWSPREVIOUS"
 class _Cached:
     value: str | None
     fetched: float
+    created: float | None = None  # the version's CreatedDate (epoch seconds), when known
 
 
 class SecretReader:
@@ -62,10 +64,16 @@ class SecretReader:
             cached = self._cache.get(key)
             if cached and not refresh and now - cached.fetched < self._ttl:
                 return cached.value
-        value = self._fetch(secret_id, stage)
+        value, created = self._fetch(secret_id, stage)
         with self._lock:
-            self._cache[key] = _Cached(value, now)
+            self._cache[key] = _Cached(value, now, created)
         return value
+
+    def created(self, secret_id: str, stage: str = CURRENT) -> float | None:
+        """When the cached version at `stage` was created (epoch seconds), if it is cached."""
+        with self._lock:
+            cached = self._cache.get((secret_id, stage))
+        return None if cached is None else cached.created
 
     def peek(self, secret_id: str, stage: str = CURRENT) -> str | None:
         """The cached value at `stage` if it is fresh, else None; never calls AWS."""
@@ -75,16 +83,20 @@ class SecretReader:
             return None
         return cached.value
 
-    def _fetch(self, secret_id: str, stage: str) -> str | None:
+    def _fetch(self, secret_id: str, stage: str) -> tuple[str | None, float | None]:
         try:
             response = self._client.get_secret_value(SecretId=secret_id, VersionStage=stage)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if stage != CURRENT and code == "ResourceNotFoundException":
-                return None
+                return None, None
             raise
         raw = response.get("SecretString")
-        return None if raw is None else str(raw)
+        created = response.get("CreatedDate")
+        return (
+            None if raw is None else str(raw),
+            created.timestamp() if isinstance(created, datetime) else None,
+        )
 
     def get_json(self, secret_id: str, *, refresh: bool = False) -> dict[str, Any]:
         """The AWSCURRENT value parsed as a JSON object."""

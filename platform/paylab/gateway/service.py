@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
@@ -12,6 +12,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paylab.core.internal_auth import REFUSED
 from paylab.core.problems import problem_response
 from paylab.core.ratelimit import AsyncRateLimiter, Decision
 from paylab.gateway import routing
@@ -35,7 +36,7 @@ class Gateway:
     http: httpx.AsyncClient
     verifier: TokenVerifier
     limiter: AsyncRateLimiter
-    internal_key: Callable[[], Awaitable[str]]  # what the gateway presents upstream
+    internal_key: CachedKey  # what the gateway presents upstream
     operator_key: CachedKey  # what operators present on /v1/ops
 
     async def handle(self, request: Request) -> Response:
@@ -161,9 +162,45 @@ class Gateway:
         url = self.settings.upstream_url(service) + raw_path.decode("ascii", "replace")
         if query:
             url += "?" + query.decode("ascii", "replace")
+        upstream: httpx.Response | Response = await self._send(
+            request, service, url, body, merchant_id, ip, key=await self.internal_key()
+        )
+        if _credential_refused(upstream):
+            # The internal credential rotated since the gateway read it: read it again, once.
+            log.warning("upstream_refused_internal_credential", service=service)
+            upstream = await self._send(
+                request, service, url, body, merchant_id, ip, key=await self.internal_key.fresh()
+            )
+            if _credential_refused(upstream):
+                log.error("upstream_refused_fresh_internal_credential", service=service)
+                return problem_response(
+                    503,
+                    "upstream-unavailable",
+                    f"The {service} service refused the gateway's credential; try again.",
+                    headers={"Retry-After": "5"},
+                )
+        if isinstance(upstream, Response):
+            return upstream
+        response = Response(upstream.content, status_code=upstream.status_code)
+        for name, value in client_headers(upstream.headers.multi_items()):
+            response.headers.append(name, value)
+        return response
+
+    async def _send(
+        self,
+        request: Request,
+        service: str,
+        url: str,
+        body: bytes,
+        merchant_id: str | None,
+        ip: str,
+        *,
+        key: str,
+    ) -> httpx.Response | Response:
+        """One upstream request: its response, or the gateway's own answer when it failed."""
         headers = upstream_headers(
             request.headers.items(),
-            internal_key=await self.internal_key(),
+            internal_key=key,
             merchant_id=merchant_id,
             request_id=request.state.request_id,
             correlation_id=request.state.correlation_id,
@@ -197,10 +234,18 @@ class Gateway:
                 f"The {service} service gave no valid answer.",
                 title="Bad gateway",
             )
-        response = Response(upstream.content, status_code=upstream.status_code)
-        for name, value in client_headers(upstream.headers.multi_items()):
-            response.headers.append(name, value)
-        return response
+        return upstream
+
+
+def _credential_refused(upstream: httpx.Response | Response) -> bool:
+    """A service's 401 for the gateway's internal credential (not for the client)."""
+    if not isinstance(upstream, httpx.Response) or upstream.status_code != 401:
+        return False
+    try:
+        kind = upstream.json().get("type", "")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(kind, str) and kind.endswith("/" + REFUSED)
 
 
 def _wire(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

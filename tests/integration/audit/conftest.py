@@ -21,9 +21,11 @@ from paylab.audit.service import AuditService
 from paylab.audit.settings import AuditSettings
 from paylab.core.db import make_engine, service_engine
 from paylab.core.events import Envelope
-from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
+from paylab.core.internal_auth import MERCHANT_HEADER
 from paylab.core.settings import get_settings
 from paylab.devstack.postgres import ADMIN_USER, DATABASE
+
+from ..internal_caller import as_internal_caller
 
 SETTINGS = AuditSettings(verify_batch_size=50)  # small batches: the walk crosses many
 
@@ -79,8 +81,7 @@ def service(engine: Engine) -> AuditService:
 def client(engine: Engine) -> Iterator[TestClient]:
     """The app as the gateway calls it (internal credential; merchant header per request)."""
     with TestClient(create(engine=engine, settings=SETTINGS)) as test_client:
-        test_client.headers.update({HEADER: internal_credential()})
-        yield test_client
+        yield as_internal_caller(test_client)
 
 
 def as_merchant(merchant_id: str) -> dict[str, str]:

@@ -16,12 +16,14 @@ from sqlalchemy import Engine
 
 from paylab.core.db import service_engine
 from paylab.core.events import Envelope
-from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
+from paylab.core.internal_auth import MERCHANT_HEADER
 from paylab.core.partner_keys import partner_auth
 from paylab.core.settings import get_settings
 from paylab.notification.app import create
 from paylab.notification.service import NotificationService, build
 from paylab.notification.settings import NotificationSettings
+
+from ..internal_caller import as_internal_caller
 
 SMS_URL = "http://127.0.0.1:9004"
 # Quick retries: the tests wait for bounded retries to run out against a faulted provider.
@@ -52,8 +54,7 @@ def service(engine: Engine) -> NotificationService:
 @pytest.fixture(scope="session")
 def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create(engine=engine, settings=SETTINGS)) as test_client:
-        test_client.headers.update({HEADER: internal_credential()})
-        yield test_client
+        yield as_internal_caller(test_client)
 
 
 def as_merchant(merchant_id: str) -> dict[str, str]:
