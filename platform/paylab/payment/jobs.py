@@ -1,4 +1,5 @@
-"""Internal endpoints of the scheduled jobs: weekly report pages, data cleanup, refund reconciling.
+"""Internal endpoints of the scheduled jobs: weekly report pages, data cleanup, refund
+reconciling, and the unsettled late PSE approvals the ops-metrics job counts.
 
 `GET /internal/jobs/payments` pages one merchant's payments created in `[start, end)` by
 (created_at, id), so the weekly-report Lambda streams any number of them a page at a time.
@@ -23,7 +24,7 @@ from paylab.core.isotime import IsoDatetime
 from paylab.core.money import fmt
 from paylab.core.problems import Problem, problem_responses
 from paylab.core.retention import cleanup_router
-from paylab.payment import refund_reconcile
+from paylab.payment import late_approvals, refund_reconcile
 from paylab.payment.models import payments
 from paylab.payment.partners import PartnerRejected, PartnerUnavailable, unavailable
 from paylab.payment.wiring import Svc
@@ -183,3 +184,30 @@ def reconcile_refunds_job(
         raise unavailable("wallet", exc) from exc
     counts = Counter[str](item.action for item in settled)
     return ReconcileOut(settled=[item.as_dict() for item in settled], counts=dict(counts))
+
+
+class LateApprovalOut(BaseModel):
+    """A PSE approval of a payment the SAGA had ended otherwise, not settled yet."""
+
+    payment_id: str
+    merchant_id: str
+    amount: str = Field(examples=["45000.00"])
+    currency: str
+    outcome: str
+    pse_transaction_id: str
+    confirmed_at: datetime
+
+
+class LateApprovalsOut(BaseModel):
+    """Every unsettled late PSE approval, oldest first (the ops-metrics job counts them)."""
+
+    count: int
+    items: list[LateApprovalOut]
+
+
+@router.get("/internal/jobs/late-approvals", response_model=LateApprovalsOut)
+def late_approvals_job(_: InternalCaller, svc: Svc) -> LateApprovalsOut:
+    """What `paylab payments late-approvals` lists, for the ops-metrics job's gauge."""
+    found = late_approvals.late_approvals(svc)
+    items = [LateApprovalOut.model_validate(item.as_dict()) for item in found]
+    return LateApprovalsOut(count=len(items), items=items)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +13,8 @@ from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from paylab.cli import app as cli_app
+from paylab.core.aws import client as aws_client
+from paylab.core.settings import get_settings
 from paylab.payment.late_approvals import late_approvals
 from paylab.payment.wiring import Services
 
@@ -107,3 +111,43 @@ def test_a_rejection_after_the_end_or_an_approved_payment_is_not_listed(
     end(client, internal_headers, approved, "approved")
     listed = {a.payment_id for a in late_approvals(svc)}
     assert rejected not in listed and approved not in listed
+
+
+def ops_metrics_run() -> int:
+    """`paylab jobs run ops-metrics` against the running stack: the gauge it put."""
+    result = CliRunner().invoke(cli_app, ["jobs", "run", "ops-metrics", "--json"])
+    assert result.exit_code == 0, result.output
+    (delivery,) = json.loads(result.output)["deliveries"]
+    assert delivery["result"]["function_error"] is None, delivery
+    return int(delivery["result"]["payload"]["metrics"]["UnsettledLatePseApprovals"])
+
+
+def gauge_maximum(since: datetime) -> float | None:
+    """The largest UnsettledLatePseApprovals CloudWatch holds for this stack since `since`."""
+    found = aws_client("cloudwatch").get_metric_statistics(
+        Namespace="Paylab/Operations",
+        MetricName="UnsettledLatePseApprovals",
+        Dimensions=[{"Name": "Stack", "Value": get_settings().stack_name}],
+        StartTime=since,
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    return max((point["Maximum"] for point in found), default=None)
+
+
+def test_the_ops_metrics_job_puts_how_many_late_approvals_wait(
+    client: TestClient, headers: Headers, internal_headers: dict[str, str], svc: Services
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    payment_id, txn = create(client, headers)
+    end(client, internal_headers, payment_id, "abandoned")
+    confirm(client, payment_id, txn, "approved")
+    waiting = ops_metrics_run()
+    assert waiting == len(late_approvals(svc)) and waiting >= 1  # this test's one at least
+    assert gauge_maximum(since) == waiting  # the alarm's metric, in LocalStack's CloudWatch
+    settled = CliRunner().invoke(
+        cli_app, ["payments", "late-approvals", "--settle", payment_id, "--note", "ops test"]
+    )
+    assert settled.exit_code == 0, settled.output
+    assert ops_metrics_run() == waiting - 1
