@@ -5,7 +5,7 @@ Feature: Secret rotation nobody notices
   grace window) and the JWT signing key (auth signs with AWSCURRENT within 2 s and
   publishes AWSCURRENT and AWSPREVIOUS; the gateway refetches auth's JWKS on an unknown kid
   and every 15 s), the internal service credential (services accept the one it replaced for
-  15 minutes; the gateway and the Lambdas read it again when a service refuses theirs) and
+  15 minutes; every caller reads it again and resends once when a service refuses theirs) and
   the operator key. Payments keep flowing through the gateway while it happens.
 
   Background:
@@ -24,6 +24,15 @@ Feature: Secret rotation nobody notices
       | partners/bank               |
       | partners/antifraud          |
       | internal-service-credential |
+
+  Scenario: Rotating the internal credential twice in a row while payments flow fails none
+    The gateway (30 s) and the SAGA's Lambdas (5 minutes) may still hold the credential two
+    rotations old; once a caller with the new one has reached every service, they refuse it,
+    and each reads the secret again and sends once more.
+    When 20 card payments run while "internal-service-credential" is rotated twice in a row
+    Then "internal-service-credential" went through 2 new versions
+    And every payment was accepted and ended "approved"
+    And the gateway read its credential again when a service refused it, and sent the request again
 
   Scenario: A rotation whose testSecret fails leaves AWSCURRENT as it was
     Given the antifraud partner fails its key check

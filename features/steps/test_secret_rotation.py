@@ -23,6 +23,7 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from paylab import cli_secrets
 from paylab.core.aws import client
+from paylab.core.internal_auth import HEADER, internal_credential
 from paylab.core.settings import get_settings
 from paylab.devstack.stack import DevStack
 
@@ -48,6 +49,7 @@ class RotationWorld:
     failure: str | None = None
     logins: list[httpx.Response] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)  # JWT scenarios: which token when
+    gateway_retries: int = 0  # the gateway log's resends before the scenario
 
 
 @pytest.fixture
@@ -125,8 +127,16 @@ def _pay(world: RotationWorld, token: str | None = None) -> httpx.Response:
     )
 
 
-def _while_rotating(world: RotationWorld, name: str, count: int, one: Callable[[], None]) -> None:
-    """Run `one` `count` times in a thread, rotating `name` once a quarter of them ran."""
+def _while_rotating(
+    world: RotationWorld,
+    name: str,
+    count: int,
+    one: Callable[[], None],
+    times: int = 1,
+    then: Callable[[], None] = lambda: None,
+) -> None:
+    """Run `one` `count` times in a thread, rotating `name` (`times` times in a row, then
+    calling `then`) once a quarter of them ran."""
     started = threading.Event()
 
     def run() -> None:
@@ -139,7 +149,9 @@ def _while_rotating(world: RotationWorld, name: str, count: int, one: Callable[[
     stream = threading.Thread(target=run)
     stream.start()
     assert started.wait(120), "the payment stream did not start"
-    _rotate(world, name)
+    for _ in range(times):
+        _rotate(world, name)
+    then()
     stream.join(240)
     assert not stream.is_alive(), "the payment stream did not finish"
     assert world.failure is None, world.failure
@@ -148,6 +160,50 @@ def _while_rotating(world: RotationWorld, name: str, count: int, one: Callable[[
 @when(parsers.parse('{count:d} card payments run while "{name}" is rotated'))
 def _stream(world: RotationWorld, count: int, name: str) -> None:
     _while_rotating(world, name, count, lambda: world.answers.append(_pay(world)))
+
+
+# Internal requests that change nothing, one per service that checks the internal credential.
+SERVICE_PROBES = [
+    ("DELETE", "http://127.0.0.1:8001/internal/api-keys/pub_nonexistent"),
+    ("GET", "http://127.0.0.1:8002/internal/payments/pay_nonexistent"),
+    ("GET", "http://127.0.0.1:8003/internal/holds/nonexistent"),
+    ("PUT", "http://127.0.0.1:8004/internal/merchants/nonexistent"),
+    ("GET", "http://127.0.0.1:8006/internal/audit/verify"),
+]
+
+
+def _show_services_the_newest_credential() -> None:
+    """What the first caller with the new value does: every service reads the secret again,
+    and from then on refuses the value two rotations old that the gateway and the Lambdas
+    may still hold (otherwise they would go on accepting it until their 30 s re-read)."""
+    key = internal_credential(refresh=True)
+    for method, url in SERVICE_PROBES:
+        answer = httpx.request(method, url, headers={HEADER: key}, timeout=30.0)
+        assert answer.status_code != 401, (url, answer.text)
+
+
+def _gateway_retries() -> int:
+    """How many requests the gateway has sent again after a refusal of its credential."""
+    log = get_settings().state_dir / "logs" / "gateway.log"
+    return log.read_text(errors="replace").count("upstream_refused_internal_credential")
+
+
+@when(parsers.parse('{count:d} card payments run while "{name}" is rotated twice in a row'))
+def _stream_twice(world: RotationWorld, count: int, name: str) -> None:
+    world.gateway_retries = _gateway_retries()
+    _while_rotating(
+        world,
+        name,
+        count,
+        lambda: world.answers.append(_pay(world)),
+        times=2,
+        then=_show_services_the_newest_credential,
+    )
+
+
+@then("the gateway read its credential again when a service refused it, and sent the request again")
+def _gateway_retried(world: RotationWorld) -> None:
+    assert _gateway_retries() > world.gateway_retries
 
 
 @when(

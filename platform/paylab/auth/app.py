@@ -24,7 +24,7 @@ from paylab.auth.schemas import (
 )
 from paylab.auth.settings import AuthSettings
 from paylab.core.app import create_app
-from paylab.core.internal_auth import HEADER, InternalCaller, is_internal_caller
+from paylab.core.internal_auth import HEADER, REFUSED, InternalCaller, is_internal_caller
 from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem, problem_response
 
@@ -41,13 +41,20 @@ internal = APIRouter(
 
 
 def client_ip(request: Request) -> str:
-    """The caller's IP; X-Forwarded-For only counts when the gateway (internal key) sent it."""
+    """The caller's IP; X-Forwarded-For only counts when the gateway (internal key) sent it.
+
+    A request that presents an internal key auth does not accept is refused (401
+    `internal-credential-refused`, before any login work) rather than counted against the
+    gateway's own address: the gateway then reads the rotated key and sends it again.
+    """
     peer = request.client.host if request.client else "unknown"
     forwarded = request.headers.get("x-forwarded-for")
     presented = request.headers.get(HEADER)
-    if forwarded and is_internal_caller(presented):
-        return forwarded.split(",")[-1].strip()[:64] or peer
-    return peer
+    if presented is None:
+        return peer
+    if not is_internal_caller(presented):
+        raise Problem(401, REFUSED, f"Invalid {HEADER}.", title="Unauthorized")
+    return (forwarded.split(",")[-1].strip()[:64] if forwarded else "") or peer
 
 
 @public.post(

@@ -3,23 +3,22 @@
 The credential lives in Secrets Manager (stack output `InternalServiceCredentialSecretArn`)
 and rotates every 30 days (`rotate_shared_key`). A mismatch reads the secret again, so a new
 credential is accepted at once; the one it replaced (AWSPREVIOUS) is accepted for
-`PREVIOUS_GRACE_SECONDS` after the new version was created, so callers that cache the value
-(for up to 5 minutes) keep working until they read it again. A key two rotations old, or one
-past the grace, is refused.
+`PREVIOUS_GRACE_SECONDS` after the rotation (core/accepted_keys), so callers that cache the
+value (up to 5 minutes) keep working until they read it again. A key two rotations old, or
+one past the grace, is refused within 30 s.
 """
 
 from __future__ import annotations
 
-import hmac
-import time
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, Header
 
+from paylab.core.accepted_keys import AcceptedKeys
 from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem
-from paylab.core.secrets import PREVIOUS, SecretReader, parse_json
+from paylab.core.secrets import SecretReader
 from paylab.core.stack_outputs import output
 
 HEADER = "X-Paylab-Internal-Key"
@@ -28,13 +27,14 @@ _OUTPUT = "InternalServiceCredentialSecretArn"
 #: The problem type of a refused (not missing) internal credential.
 REFUSED = "internal-credential-refused"
 #: How long after a rotation the replaced credential still works: longer than any caller
-#: caches it (SecretReader and the Lambdas: 300 s; the gateway: 30 s).
+#: caches it (the Lambdas: 300 s; the services' clients: 30 s; the gateway: 30 s on top).
 PREVIOUS_GRACE_SECONDS = 900.0
 
-# Read again every 30 s (not 5 minutes): after a leak, rotating twice takes the leaked
-# credential out of AWSPREVIOUS, and every process stops accepting it within 30 s.
 _reader = SecretReader(ttl_seconds=30.0)
 _secret_id: Lazy[str] = Lazy(lambda: output(_OUTPUT))
+# What receivers accept, read again every 30 s (not 5 minutes): after a leak, rotating twice
+# takes the leaked credential out of AWSPREVIOUS, and every process refuses it within 30 s.
+_accepted = AcceptedKeys(lambda: _secret_id(), _reader, grace=PREVIOUS_GRACE_SECONDS)
 # The operators' key for the gateway's /v1/ops routes: another secret, so that holding it
 # opens no service's /internal routes.
 _operator_secret_id: Lazy[str] = Lazy(lambda: output("OperatorKeySecretArn"))
@@ -50,59 +50,9 @@ def operator_key(*, refresh: bool = False) -> str:
     return str(_reader.get_json(_operator_secret_id(), refresh=refresh)["password"])
 
 
-def _password(raw: str) -> str:
-    return str(parse_json(_secret_id.built or "", raw)["password"])
-
-
-def _in_grace(created: float | None) -> bool:
-    """Whether AWSCURRENT (created then) is recent enough for AWSPREVIOUS to still count."""
-    return created is not None and time.time() - created < PREVIOUS_GRACE_SECONDS
-
-
-def _cached_credentials() -> list[str] | None:
-    """What is accepted, when it is in memory and fresh (no I/O), else None."""
-    secret_id = _secret_id.built
-    current = _reader.peek(secret_id) if secret_id is not None else None
-    if secret_id is None or current is None:
-        return None
-    accepted = [_password(current)]
-    if _in_grace(_reader.created(secret_id)):
-        previous = _reader.peek(secret_id, PREVIOUS)
-        if previous is None:
-            return None  # not read since the rotation: _matches reads it
-        accepted.append(_password(previous))
-    return accepted
-
-
-def _accepted(*, refresh: bool) -> list[str]:
-    """AWSCURRENT, and AWSPREVIOUS while AWSCURRENT is younger than the grace: may call AWS."""
-    accepted = [internal_credential(refresh=refresh)]
-    secret_id = _secret_id()
-    if _in_grace(_reader.created(secret_id)):
-        previous = _reader.stage(secret_id, PREVIOUS, refresh=refresh)
-        if previous is not None:
-            accepted.append(_password(previous))
-    return accepted
-
-
-def _same(presented: str, credential: str) -> bool:
-    return hmac.compare_digest(presented.encode(), credential.encode())
-
-
-def _any_same(presented: str, accepted: list[str]) -> bool:
-    return any([_same(presented, credential) for credential in accepted])  # no short cut
-
-
-def _matches(presented: str) -> bool:
-    """Against the cached credentials, then fresh ones (a rotation happened): may call AWS."""
-    return _any_same(presented, _accepted(refresh=False)) or _any_same(
-        presented, _accepted(refresh=True)
-    )
-
-
 def is_internal_caller(presented: str | None) -> bool:
     """Whether `presented` is an accepted internal credential (blocking: may call AWS)."""
-    return bool(presented) and _matches(presented or "")
+    return bool(presented) and _accepted.check(presented or "")
 
 
 async def require_internal_caller(
@@ -117,10 +67,10 @@ async def require_internal_caller(
     """
     if not key:
         raise Problem(401, "unauthenticated", f"Missing {HEADER}.", title="Unauthorized")
-    cached = _cached_credentials()
-    if cached is not None and _any_same(key, cached):
+    cached = _accepted.cached()
+    if cached is not None and _accepted.accepts(key, cached):
         return
-    if not await anyio.to_thread.run_sync(_matches, key):
+    if not await anyio.to_thread.run_sync(_accepted.check, key):
         raise Problem(401, REFUSED, f"Invalid {HEADER}.", title="Unauthorized")
 
 

@@ -27,11 +27,14 @@ PENDING = "AWSPENDING"
 PREVIOUS = "AWSPREVIOUS"
 
 
-@dataclass
-class _Cached:
+@dataclass(frozen=True)
+class Version:
+    """One version of a secret as read at `fetched` (monotonic); `value` None: no such stage."""
+
     value: str | None
     fetched: float
-    created: float | None = None  # the version's CreatedDate (epoch seconds), when known
+    created: float | None = None  # its CreatedDate (epoch seconds), when known
+    version_id: str | None = None
 
 
 class SecretReader:
@@ -40,7 +43,7 @@ class SecretReader:
     def __init__(self, ttl_seconds: float = 300.0, sm: Any = None) -> None:
         self._ttl = ttl_seconds
         self._sm = sm
-        self._cache: dict[tuple[str, str], _Cached] = {}
+        self._cache: dict[tuple[str, str], Version] = {}
         self._lock = threading.Lock()
 
     @property
@@ -58,44 +61,49 @@ class SecretReader:
 
     def stage(self, secret_id: str, stage: str, *, refresh: bool = False) -> str | None:
         """The value at `stage`, or None when no version carries that label."""
-        now = time.monotonic()
-        key = (secret_id, stage)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached and not refresh and now - cached.fetched < self._ttl:
-                return cached.value
-        value, created = self._fetch(secret_id, stage)
-        with self._lock:
-            self._cache[key] = _Cached(value, now, created)
-        return value
+        return self.version(secret_id, stage, refresh=refresh).value
 
-    def created(self, secret_id: str, stage: str = CURRENT) -> float | None:
-        """When the cached version at `stage` was created (epoch seconds), if it is cached."""
+    def version(self, secret_id: str, stage: str, *, refresh: bool = False) -> Version:
+        """The version at `stage` with its metadata; fetched again when stale or asked to."""
+        if not refresh:
+            cached = self.cached(secret_id, stage)
+            if cached is not None:
+                return cached
+        found = self._fetch(secret_id, stage, time.monotonic())
         with self._lock:
-            cached = self._cache.get((secret_id, stage))
-        return None if cached is None else cached.created
+            known = self._cache.get((secret_id, stage))
+            if known is None or known.fetched <= found.fetched:  # a slower, older read loses
+                self._cache[(secret_id, stage)] = found
+        return found
 
-    def peek(self, secret_id: str, stage: str = CURRENT) -> str | None:
-        """The cached value at `stage` if it is fresh, else None; never calls AWS."""
+    def cached(self, secret_id: str, stage: str = CURRENT) -> Version | None:
+        """The cached version at `stage` if it is fresh, else None; never calls AWS."""
         with self._lock:
             cached = self._cache.get((secret_id, stage))
         if cached is None or time.monotonic() - cached.fetched >= self._ttl:
             return None
-        return cached.value
+        return cached
 
-    def _fetch(self, secret_id: str, stage: str) -> tuple[str | None, float | None]:
+    def peek(self, secret_id: str, stage: str = CURRENT) -> str | None:
+        """The cached value at `stage` if it is fresh, else None; never calls AWS."""
+        cached = self.cached(secret_id, stage)
+        return None if cached is None else cached.value
+
+    def _fetch(self, secret_id: str, stage: str, started: float) -> Version:
         try:
             response = self._client.get_secret_value(SecretId=secret_id, VersionStage=stage)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if stage != CURRENT and code == "ResourceNotFoundException":
-                return None, None
+                return Version(None, started)
             raise
         raw = response.get("SecretString")
         created = response.get("CreatedDate")
-        return (
+        return Version(
             None if raw is None else str(raw),
+            started,
             created.timestamp() if isinstance(created, datetime) else None,
+            response.get("VersionId"),
         )
 
     def get_json(self, secret_id: str, *, refresh: bool = False) -> dict[str, Any]:

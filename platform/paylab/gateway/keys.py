@@ -26,6 +26,7 @@ class CachedKey:
         self._min_refresh = min_refresh
         self._value: str | None = None
         self._at = 0.0
+        self._fresh_at: float | None = None  # the last read that bypassed every cache
 
     async def __call__(self) -> str:
         if self._value is None or time.monotonic() - self._at >= self._ttl:
@@ -33,12 +34,19 @@ class CachedKey:
         return self._value
 
     async def fresh(self) -> str:
-        """The value as Secrets Manager has it now (unless read within `min_refresh`)."""
-        if self._value is not None and time.monotonic() - self._at < self._min_refresh:
+        """The value as Secrets Manager has it now (unless read so within `min_refresh`)."""
+        if (
+            self._value is not None
+            and self._fresh_at is not None
+            and time.monotonic() - self._fresh_at < self._min_refresh
+        ):
             return self._value
         return await self._read(refresh=True)
 
     async def _read(self, *, refresh: bool) -> str:
+        started = time.monotonic()
         value: str = await anyio.to_thread.run_sync(lambda: self._fetch(refresh=refresh))
-        self._value, self._at = value, time.monotonic()
+        self._value, self._at = value, started
+        if refresh:
+            self._fresh_at = started
         return value

@@ -12,10 +12,9 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from paylab.core.internal_auth import REFUSED
 from paylab.core.problems import problem_response
 from paylab.core.ratelimit import AsyncRateLimiter, Decision
-from paylab.gateway import routing
+from paylab.gateway import routing, upstream
 from paylab.gateway.headers import client_headers, client_ip, upstream_headers
 from paylab.gateway.keys import CachedKey
 from paylab.gateway.ops import handle_ops
@@ -162,16 +161,18 @@ class Gateway:
         url = self.settings.upstream_url(service) + raw_path.decode("ascii", "replace")
         if query:
             url += "?" + query.decode("ascii", "replace")
-        upstream: httpx.Response | Response = await self._send(
-            request, service, url, body, merchant_id, ip, key=await self.internal_key()
-        )
-        if _credential_refused(upstream):
+        key = await upstream.credential(self.internal_key.__call__)
+        if isinstance(key, Response):
+            return key
+        answer = await self._send(request, service, url, body, merchant_id, ip, key=key)
+        if upstream.credential_refused(answer):
             # The internal credential rotated since the gateway read it: read it again, once.
             log.warning("upstream_refused_internal_credential", service=service)
-            upstream = await self._send(
-                request, service, url, body, merchant_id, ip, key=await self.internal_key.fresh()
-            )
-            if _credential_refused(upstream):
+            key = await upstream.credential(self.internal_key.fresh)
+            if isinstance(key, Response):
+                return key
+            answer = await self._send(request, service, url, body, merchant_id, ip, key=key)
+            if upstream.credential_refused(answer):
                 log.error("upstream_refused_fresh_internal_credential", service=service)
                 return problem_response(
                     503,
@@ -179,10 +180,10 @@ class Gateway:
                     f"The {service} service refused the gateway's credential; try again.",
                     headers={"Retry-After": "5"},
                 )
-        if isinstance(upstream, Response):
-            return upstream
-        response = Response(upstream.content, status_code=upstream.status_code)
-        for name, value in client_headers(upstream.headers.multi_items()):
+        if isinstance(answer, Response):
+            return answer
+        response = Response(answer.content, status_code=answer.status_code)
+        for name, value in client_headers(answer.headers.multi_items()):
             response.headers.append(name, value)
         return response
 
@@ -206,59 +207,7 @@ class Gateway:
             correlation_id=request.state.correlation_id,
             client_ip=ip,
         )
-        try:
-            upstream = await self.http.request(
-                request.method, url, headers=_wire(headers), content=body
-            )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            log.warning("upstream_unavailable", service=service, error=repr(exc))
-            return problem_response(
-                503,
-                "upstream-unavailable",
-                f"The {service} service is unavailable; try again.",
-                headers={"Retry-After": "5"},
-            )
-        except httpx.TimeoutException as exc:
-            log.warning("upstream_timeout", service=service, error=repr(exc))
-            return problem_response(
-                504,
-                "upstream-timeout",
-                f"The {service} service did not answer in time.",
-                title="Gateway timeout",
-            )
-        except httpx.HTTPError as exc:
-            log.warning("upstream_error", service=service, error=repr(exc))
-            return problem_response(
-                502,
-                "upstream-error",
-                f"The {service} service gave no valid answer.",
-                title="Bad gateway",
-            )
-        return upstream
-
-
-def _credential_refused(upstream: httpx.Response | Response) -> bool:
-    """A service's 401 for the gateway's internal credential (not for the client)."""
-    if not isinstance(upstream, httpx.Response) or upstream.status_code != 401:
-        return False
-    try:
-        kind = upstream.json().get("type", "")
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(kind, str) and kind.endswith("/" + REFUSED)
-
-
-def _wire(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    """Headers as the bytes the client sent them (Starlette decoded them as Latin-1)."""
-    # httpx encodes str values as ASCII: a client's "é" would raise there and answer 500.
-
-    def encode(text: str) -> bytes:
-        try:
-            return text.encode("latin-1")
-        except UnicodeEncodeError:  # only the gateway's own values can get here
-            return text.encode("utf-8")
-
-    return [(encode(name), encode(value)) for name, value in headers]
+        return await upstream.send(self.http, request.method, url, headers, body, service)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

@@ -1,14 +1,15 @@
-"""Rotation Lambda for the shared keys: the operator key (X-Paylab-Ops-Key) and the internal
-service credential (X-Paylab-Internal-Key). Each rotation is a new random 48-character key.
+"""Rotation code for the shared keys: the operator key (X-Paylab-Ops-Key) and the internal
+service credential (X-Paylab-Internal-Key), each rotated by its own function running this
+code. Each rotation is a new random 48-character key.
 
 Nothing outside the secret has to change, because whoever checks the key reads the secret:
 - the gateway compares operators' keys with AWSCURRENT and reads the secret again when a
   presented key does not match (at most once a second), so a new operator key works within
   a second of becoming AWSCURRENT and the old one stops there;
 - the services accept the internal credential at AWSCURRENT, read it again on a mismatch,
-  and accept AWSPREVIOUS for 15 minutes after the new version was created
-  (`paylab.core.internal_auth`), so callers holding the old value keep working until they
-  read the secret again (the Lambdas and the gateway also do that on a refusal).
+  and accept AWSPREVIOUS for 15 minutes after the rotation (`paylab.core.accepted_keys`),
+  so callers holding the old value keep working until they read the secret again (every
+  caller also does that, and resends once, when refused).
 Operators read the operator key when they need it (`paylab secrets operator-key`).
 """
 

@@ -109,9 +109,14 @@ class InternalClient:
             raise UpstreamUnavailable(str(exc)) from exc
 
     def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
-        headers = {**kwargs.pop("headers", {}), HEADER: self.credential(refresh=refresh)}
+        extra = kwargs.pop("headers", {})
+        headers = {**extra, HEADER: self.credential(refresh=refresh)}
         response = request(self.http, method, path, headers=headers, **kwargs)
-        # 401: the credential may have just rotated; retried with a refreshed one.
+        if response.status_code == 401 and not refresh:
+            # The credential may have just rotated: read it again and send once more, at
+            # once (whatever `attempts` allows; the service refused before doing anything).
+            headers = {**extra, HEADER: self.credential(refresh=True)}
+            response = request(self.http, method, path, headers=headers, **kwargs)
         if response.status_code >= 500 or response.status_code in (401, 429):
             raise Transient(f"{method} {path} answered {response.status_code}")
         if response.status_code >= 400:

@@ -42,3 +42,16 @@ def test_failures_per_ip_throttle_across_keys_and_trust_xff_only_from_the_gatewa
     spoofed = {"X-Forwarded-For": "203.0.113.9"}
     codes = [attempt(client, issue_key(), "x", **spoofed).status_code for _ in range(3)]
     assert codes == [401, 401, 429]  # all counted against the real peer
+
+
+def test_a_refused_internal_key_is_a_401_for_the_gateway_not_a_failed_login(
+    make_auth_client: Callable[..., TestClient], issue_key: Callable[..., dict[str, Any]]
+) -> None:
+    client = make_auth_client(login_failures_per_ip=1)
+    key = issue_key()
+    stale = {"X-Paylab-Internal-Key": "rotated-away", "X-Forwarded-For": "203.0.113.10"}
+    for _ in range(3):  # no failure is counted against anyone: the login never ran
+        answer = attempt(client, key, key["private_key"], **stale)
+        assert answer.status_code == 401
+        assert answer.json()["type"].endswith("/internal-credential-refused")
+    assert attempt(client, key, key["private_key"]).status_code == 200

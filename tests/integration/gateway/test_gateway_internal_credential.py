@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -57,7 +58,8 @@ def _gateway(
     stub, server = login_stub
     stub.seen.clear()
     client = make_gateway(auth_url=server.url)
-    client.app.state.gateway.internal_key = CachedKey(ttl=300.0, fetch=fetch, min_refresh=0.0)  # type: ignore[attr-defined]
+    # As the gateway runs: fresh reads at most once a second.
+    client.app.state.gateway.internal_key = CachedKey(ttl=300.0, fetch=fetch)  # type: ignore[attr-defined]
     return client
 
 
@@ -99,3 +101,16 @@ def test_a_services_401_for_the_client_passes_through_without_a_retry(
     assert answer.status_code == 401
     assert answer.json()["type"].endswith("/invalid-credentials")
     assert stub.seen == ["new"]
+
+
+def test_a_credential_secrets_manager_cannot_give_is_a_503(
+    make_gateway: Callable[..., TestClient], login_stub: tuple[Upstream, ServerThread]
+) -> None:
+    def unavailable(refresh: bool = False) -> str:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+
+    gateway = _gateway(make_gateway, login_stub, unavailable)
+    answer = gateway.post(LOGIN, json={"probe": 3})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert login_stub[0].seen == []

@@ -113,8 +113,9 @@ def client(payment_app: Any) -> TestClient:
     return TestClient(payment_app, raise_server_exceptions=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def internal_headers() -> dict[str, str]:
+    """The credential as it is now (a test may have rotated it since the session began)."""
     return {"X-Paylab-Internal-Key": internal_credential()}
 
 

@@ -1,52 +1,52 @@
-"""The internal service credential rotates with the shared-key Lambda: every running service
-accepts the new one at once and the one it replaced for the grace (callers cache it), and
-a second rotation retires the first within the services' 30 s re-read.
+"""The internal service credential rotates with its own Lambda: every running service
+accepts the new one at once and the one it replaced for the grace (callers cache it), and a
+second rotation retires the first within the services' 30 s re-read.
 
-Payments flowing through the gateway and the SAGA's Lambdas while it rotates:
+Payments flowing through the gateway and the SAGA's Lambdas while it rotates once and twice:
 features/secret_rotation.feature (`internal-service-credential`)."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import pytest
 
 from paylab import cli_secrets
 from paylab.core.aws import client
-from paylab.core.internal_auth import HEADER, internal_credential
+from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, REFUSED, internal_credential
 from paylab.core.stack_outputs import output
 
 from ..waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
-# One internal request per service that changes nothing (an id that does not exist, an
-# empty body): a 404 or 422 once the credential is accepted, 401 when it is not (the
-# credential is checked before the route looks at anything else).
+# One internal request per service that changes nothing (ids that do not exist, no body).
+# Whatever each answers (404, 422, 200...), only a 401 of type internal-credential-refused
+# means the credential was refused.
 PROBES = {
     "auth": ("DELETE", "http://127.0.0.1:8001/internal/api-keys/pub_nonexistent"),
     "payment": ("GET", "http://127.0.0.1:8002/internal/payments/pay_nonexistent"),
     "wallet": ("GET", "http://127.0.0.1:8003/internal/holds/nonexistent"),
     "merchant": ("PUT", "http://127.0.0.1:8004/internal/merchants/nonexistent"),
+    "notification": ("GET", "http://127.0.0.1:8005/v1/notifications?limit=1"),
     "audit": ("GET", "http://127.0.0.1:8006/internal/audit/verify"),
 }
 
 
-def answers(key: str) -> dict[str, int]:
-    """Each service's status for an internal request carrying `key`."""
-    return {
-        name: httpx.request(
-            method, url, headers={HEADER: key}, content=b"[]", timeout=30.0
-        ).status_code
-        for name, (method, url) in PROBES.items()
-    }
+def refused(key: str) -> dict[str, bool]:
+    """Which services refuse an internal request carrying `key`."""
+    found = {}
+    for name, (method, url) in PROBES.items():
+        headers = {HEADER: key, MERCHANT_HEADER: "it-nonexistent"}
+        answer = httpx.request(method, url, headers=headers, timeout=30.0)
+        assert answer.status_code < 500, (name, answer.status_code, answer.text)
+        found[name] = answer.status_code == 401 and answer.json()["type"].endswith(REFUSED)
+    return found
 
 
-def accepted_everywhere(key: str) -> bool:
-    return all(status != 401 for status in answers(key).values())
-
-
-def refused_everywhere(key: str) -> bool:
-    return all(status == 401 for status in answers(key).values())
+NOWHERE = dict.fromkeys(PROBES, False)
+EVERYWHERE = dict.fromkeys(PROBES, True)
 
 
 def rotate() -> str:
@@ -60,20 +60,21 @@ def rotate() -> str:
 
 def test_the_new_credential_works_at_once_the_old_one_for_the_grace_and_not_two_back() -> None:
     first = internal_credential(refresh=True)
-    baseline = answers(first)
-    assert 401 not in baseline.values(), baseline
-    assert refused_everywhere("not-the-credential")
+    assert refused(first) == NOWHERE
+    assert refused("not-the-credential") == EVERYWHERE
 
     second = rotate()
     assert second != first and len(second) == 48
     # The services hold `first` in memory: `second` makes each read the secret again.
-    assert answers(second) == baseline
-    assert answers(first) == baseline  # AWSPREVIOUS, within the 15-minute grace
+    assert refused(second) == NOWHERE
+    assert refused(first) == NOWHERE  # AWSPREVIOUS, within the 15-minute grace
 
     third = rotate()
+    rotated = time.monotonic()
     assert third != second
-    assert answers(third) == baseline  # every service has read the secret again...
-    assert answers(second) == baseline  # ...so `second` is AWSPREVIOUS, still in its grace
-    # ...and `first` is no version's any more: refused (at the latest after the 30 s re-read).
-    wait_until(lambda: refused_everywhere(first), timeout=45, description="the first retired")
-    assert accepted_everywhere(third)
+    # No service is shown `third`: each still holds current `second`, previous `first` from
+    # its last read, until that read is 30 s old; then `first` is no version's and refused.
+    wait_until(lambda: refused(first) == EVERYWHERE, timeout=45, description="first retired")
+    assert time.monotonic() - rotated <= 45
+    assert refused(third) == NOWHERE
+    assert refused(second) == NOWHERE  # now AWSPREVIOUS, in its own grace

@@ -20,6 +20,8 @@ from paylab.wallet.ledger import Currency
 from paylab.wallet.service import WalletService
 from paylab.wallet.settings import WalletSettings
 
+from ..internal_caller import as_internal_caller
+
 SETTINGS = WalletSettings(
     fee_rate=Decimal("0.0299"),
     fee_fixed={Currency.COP: Decimal("900.00"), Currency.USD: Decimal("0.30")},
@@ -44,16 +46,16 @@ def service(engine: Engine) -> WalletService:
     return WalletService(engine, SETTINGS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def internal_headers() -> dict[str, str]:
+    """The credential as it is now (a test may have rotated it since the session began)."""
     return {HEADER: internal_credential()}
 
 
 @pytest.fixture(scope="session")
-def client(engine: Engine, internal_headers: dict[str, str]) -> Iterator[TestClient]:
+def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create(engine=engine, settings=SETTINGS)) as test_client:
-        test_client.headers.update(internal_headers)
-        yield test_client
+        yield as_internal_caller(test_client)
 
 
 @dataclass

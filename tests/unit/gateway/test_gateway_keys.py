@@ -33,18 +33,21 @@ def test_the_value_is_cached_for_its_ttl_and_fresh_reads_are_spaced() -> None:
     async def go() -> list[str]:
         first, again = await key(), await key()
         secret.value = "k2"
-        return [first, again, await key.fresh(), await key()]
+        # A cached read a moment ago does not hold a fresh one back; a fresh one does.
+        fresh = await key.fresh()
+        secret.value = "k3"
+        return [first, again, fresh, await key(), await key.fresh()]
 
-    assert anyio.run(go) == ["k1", "k1", "k1", "k1"]  # read within min_refresh: not again
-    assert (secret.reads, secret.fresh_reads) == (1, 0)
+    assert anyio.run(go) == ["k1", "k1", "k2", "k2", "k2"]
+    assert (secret.reads, secret.fresh_reads) == (2, 1)
     key = CachedKey(ttl=30.0, fetch=secret, min_refresh=0.0)
 
     async def rotated() -> list[str]:
         return [await key(), await key.fresh()]
 
-    secret.value = "k3"
-    assert anyio.run(rotated) == ["k3", "k3"]
-    assert secret.fresh_reads == 1
+    secret.value = "k4"
+    assert anyio.run(rotated) == ["k4", "k4"]
+    assert secret.fresh_reads == 2
 
 
 def _ops_app(key: CachedKey, invoked: list[str]) -> TestClient:
@@ -82,4 +85,5 @@ def test_wrong_keys_do_not_read_the_secret_each_time(wrong: str) -> None:
     for _ in range(5):
         response = client.post("/v1/ops/dlq/audit-ops/redrive", headers={OPS_KEY_HEADER: wrong})
         assert response.status_code == 403
-    assert secret.reads == 1  # the first read; no fresh read within min_refresh
+    # The first read and one fresh read (the first mismatch); none more within min_refresh.
+    assert (secret.reads, secret.fresh_reads) == (2, 1)

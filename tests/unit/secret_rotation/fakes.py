@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -99,3 +101,35 @@ class FakeSecretsManager:
                 versions[RemoveFromVersionId]["stages"].append("AWSPREVIOUS")
         if MoveToVersionId is not None:
             versions[MoveToVersionId]["stages"].append(VersionStage)
+
+
+class RotatingSecret:
+    """GetSecretValue at AWSCURRENT / AWSPREVIOUS over versions a test adds; counts calls."""
+
+    def __init__(self, value: str, created: datetime | None = None) -> None:
+        self.versions: list[tuple[str, datetime | None]] = [
+            (value, created or datetime.now(UTC) - timedelta(days=40))
+        ]
+        self.calls = 0
+
+    @property
+    def value(self) -> str:
+        return self.versions[-1][0]
+
+    def rotate(self, new: str, created: datetime | None = None) -> None:
+        """A finished rotation: `new` is AWSCURRENT, the one before AWSPREVIOUS."""
+        self.versions.append((new, created or datetime.now(UTC)))
+
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
+        self.calls += 1
+        index = {"AWSCURRENT": -1, "AWSPREVIOUS": -2}.get(VersionStage)
+        if index is None or len(self.versions) < -index:
+            raise not_found(VersionStage)
+        value, created = self.versions[index]
+        answer: dict[str, Any] = {
+            "SecretString": json.dumps({"password": value}),
+            "VersionId": f"v{len(self.versions) + index}",
+        }
+        if created is not None:
+            answer["CreatedDate"] = created
+        return answer
