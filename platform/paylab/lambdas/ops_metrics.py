@@ -18,15 +18,12 @@ Environment: PAYLAB_PAYMENT_URL, PAYLAB_INTERNAL_SECRET_ARN, PAYLAB_STACK_NAME.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
-import boto3
-
+from paylab.lambdas._metrics import put_gauges
 from paylab.lambdas._schedule import fired_at
 from paylab.lambdas._services import call
 
-NAMESPACE = "Paylab/Operations"
 LATE_APPROVALS = "UnsettledLatePseApprovals"
 
 
@@ -35,18 +32,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     at = fired_at(event)  # also refuses an event that is not a scheduled one
     answer = call("payment", "GET", "/internal/jobs/late-approvals")
     late = int(answer["count"])
-    stack = os.environ["PAYLAB_STACK_NAME"]
-    boto3.client("cloudwatch").put_metric_data(
-        Namespace=NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": LATE_APPROVALS,
-                "Dimensions": [{"Name": "Stack", "Value": stack}],
-                "Value": late,
-                "Unit": "Count",
-            }
-        ],
-    )
+    put_gauges({LATE_APPROVALS: late})
     if late:
         line = {
             "level": "error",

@@ -7,7 +7,10 @@ half-way on purpose), where `./paylab jobs run refund-reconcile` runs it, as doe
 refund could not be settled for a passing reason (the next run tries again, and the failure
 shows), not for refunds left in doubt, which wait for an operator and are logged each run.
 
-Environment: PAYLAB_PAYMENT_URL, PAYLAB_INTERNAL_SECRET_ARN,
+Each run puts how many it left in doubt as the CloudWatch gauge `Paylab/Operations`
+`RefundsInDoubt` (dimension `Stack`), which `RefundsInDoubtAlarm` watches on AWS.
+
+Environment: PAYLAB_PAYMENT_URL, PAYLAB_INTERNAL_SECRET_ARN, PAYLAB_STACK_NAME,
 PAYLAB_REFUND_RECONCILE_AFTER_S (default 600: how long a refund must have gone unattempted).
 """
 
@@ -17,8 +20,11 @@ import json
 import os
 from typing import Any
 
+from paylab.lambdas._metrics import put_gauges
 from paylab.lambdas._schedule import fired_at
 from paylab.lambdas._services import call
+
+IN_DOUBT = "RefundsInDoubt"
 
 
 class UnsettledRefunds(Exception):
@@ -32,6 +38,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     answer = call("payment", "POST", "/internal/jobs/reconcile-refunds", {"older_than_s": after})
     counts = {str(k): int(v) for k, v in answer["counts"].items()}
     result = {"job": "refund-reconcile", "fired_at": at.isoformat(), "counts": counts}
+    put_gauges({IN_DOUBT: counts.get("in-doubt", 0)})  # RefundsInDoubtAlarm on AWS
     doubtful = [s for s in answer["settled"] if s["action"] in ("in-doubt", "failed")]
     if doubtful:
         print(json.dumps({"level": "error", "event": "refunds unsettled", "refunds": doubtful}))

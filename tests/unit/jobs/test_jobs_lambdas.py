@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from jobs_fakes import FakeCloudWatch
 
 from paylab.lambdas import daily_summary, data_cleanup, refund_reconcile
 
@@ -109,7 +110,9 @@ def reconcile_answer(*actions: str) -> dict[str, Any]:
 
 
 def test_refund_reconcile_asks_payment_with_the_grace_period(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cloudwatch: FakeCloudWatch,
 ) -> None:
     calls: list[tuple[str, str, str, Any]] = []
 
@@ -124,14 +127,16 @@ def test_refund_reconcile_asks_payment_with_the_grace_period(
     assert result["counts"] == {"cancelled": 1, "completed": 1, "in-doubt": 1}
     assert result["fired_at"] == "2026-12-05T06:15:00+00:00"
     assert '"refunds unsettled"' in capsys.readouterr().out  # the in-doubt one is logged
+    assert cloudwatch.gauges() == {"RefundsInDoubt": 1}  # RefundsInDoubtAlarm's metric
 
 
 def test_refund_reconcile_fails_the_run_when_a_refund_could_not_be_settled(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, cloudwatch: FakeCloudWatch
 ) -> None:
     monkeypatch.setattr(refund_reconcile, "call", lambda *a, **k: reconcile_answer("failed"))
     with pytest.raises(refund_reconcile.UnsettledRefunds, match='"failed": 1'):
         refund_reconcile.handler(scheduled("2026-12-05T06:15:00Z"), None)
+    assert cloudwatch.gauges() == {"RefundsInDoubt": 0}  # none in doubt: the gauge says so
 
 
 def test_refund_reconcile_refuses_an_event_that_is_not_scheduled() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from jobs_fakes import FakeCloudWatch
 
 from paylab.lambdas import ops_metrics
 from paylab.lambdas._services import TransientError
@@ -12,22 +13,6 @@ from paylab.lambdas._services import TransientError
 
 def scheduled(time: str) -> dict[str, Any]:
     return {"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "detail": {}}
-
-
-class FakeCloudWatch:
-    def __init__(self) -> None:
-        self.put: list[dict[str, Any]] = []
-
-    def put_metric_data(self, **kwargs: Any) -> None:
-        self.put.append(kwargs)
-
-
-@pytest.fixture
-def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> FakeCloudWatch:
-    fake = FakeCloudWatch()
-    monkeypatch.setattr(ops_metrics.boto3, "client", lambda name: fake)
-    monkeypatch.setenv("PAYLAB_STACK_NAME", "paylab-test")
-    return fake
 
 
 def answer(*payment_ids: str) -> dict[str, Any]:

@@ -1,0 +1,17 @@
+"""Fakes for the jobs' Lambdas (tests/unit/jobs is on sys.path, not a package)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FakeCloudWatch:
+    def __init__(self) -> None:
+        self.put: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **kwargs: Any) -> None:
+        self.put.append(kwargs)
+
+    def gauges(self) -> dict[str, float]:
+        """Every gauge put, by name (the last value of each)."""
+        return {d["MetricName"]: d["Value"] for p in self.put for d in p["MetricData"]}
