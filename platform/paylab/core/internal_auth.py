@@ -13,14 +13,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio.to_thread
+import structlog
 from fastapi import Depends, Header
 
-from paylab.core.accepted_keys import AcceptedKeys
+from paylab.core.accepted_keys import AcceptedKeys, KeysUnavailable
 from paylab.core.lazy import Lazy
 from paylab.core.problems import Problem
 from paylab.core.secrets import SecretReader
 from paylab.core.stack_outputs import output
 
+log = structlog.get_logger(__name__)
 HEADER = "X-Paylab-Internal-Key"
 MERCHANT_HEADER = "X-Paylab-Merchant-Id"
 _OUTPUT = "InternalServiceCredentialSecretArn"
@@ -51,8 +53,26 @@ def operator_key(*, refresh: bool = False) -> str:
 
 
 def is_internal_caller(presented: str | None) -> bool:
-    """Whether `presented` is an accepted internal credential (blocking: may call AWS)."""
-    return bool(presented) and _accepted.check(presented or "")
+    """Whether `presented` is an accepted internal credential (blocking: may call AWS).
+
+    A 503 problem when the secret cannot be read and no recent copy is left."""
+    if not presented:
+        return False
+    try:
+        return _accepted.check(presented)
+    except KeysUnavailable as exc:
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: KeysUnavailable) -> Problem:
+    log.error("internal_credential_unavailable", error=str(exc))
+    return Problem(
+        503,
+        "credentials-unavailable",
+        "Credentials cannot be checked right now; try again.",
+        title="Service unavailable",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def require_internal_caller(
@@ -70,7 +90,7 @@ async def require_internal_caller(
     cached = _accepted.cached()
     if cached is not None and _accepted.accepts(key, cached):
         return
-    if not await anyio.to_thread.run_sync(_accepted.check, key):
+    if not await anyio.to_thread.run_sync(is_internal_caller, key):
         raise Problem(401, REFUSED, f"Invalid {HEADER}.", title="Unauthorized")
 
 

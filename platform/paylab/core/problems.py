@@ -44,6 +44,7 @@ class Problem(Exception):
         *,
         title: str | None = None,
         errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -51,6 +52,7 @@ class Problem(Exception):
         self.detail = detail
         self.title = title or _TITLES.get(status, "Error")
         self.errors = errors
+        self.headers = headers
 
 
 def problem_body(
@@ -148,7 +150,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
         return problem_response(
-            exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors
+            exc.status,
+            exc.slug,
+            exc.detail,
+            title=exc.title,
+            errors=exc.errors,
+            headers=exc.headers,
         )
 
     async def on_stack_unavailable(_: Request, exc: Exception) -> Response:

@@ -46,6 +46,8 @@ class CachedKey:
     async def _read(self, *, refresh: bool) -> str:
         started = time.monotonic()
         value: str = await anyio.to_thread.run_sync(lambda: self._fetch(refresh=refresh))
+        if self._value is not None and self._fresh_at is not None and started < self._fresh_at:
+            return self._value  # a fresh read began after this one: its value stands
         self._value, self._at = value, started
         if refresh:
             self._fresh_at = started

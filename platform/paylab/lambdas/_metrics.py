@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import boto3
 
 NAMESPACE = "Paylab/Operations"
 
 
+def cloudwatch() -> Any:
+    """The CloudWatch client (tests put a fake here)."""
+    return boto3.client("cloudwatch")
+
+
 def put_gauges(values: dict[str, int]) -> None:
     """One data point per gauge, now (PAYLAB_STACK_NAME names the stack)."""
     stack = os.environ["PAYLAB_STACK_NAME"]
-    boto3.client("cloudwatch").put_metric_data(
+    cloudwatch().put_metric_data(
         Namespace=NAMESPACE,
         MetricData=[
             {

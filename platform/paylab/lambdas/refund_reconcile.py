@@ -7,7 +7,8 @@ half-way on purpose), where `./paylab jobs run refund-reconcile` runs it, as doe
 refund could not be settled for a passing reason (the next run tries again, and the failure
 shows), not for refunds left in doubt, which wait for an operator and are logged each run.
 
-Each run puts how many it left in doubt as the CloudWatch gauge `Paylab/Operations`
+Each run puts how many refunds' outcome it leaves unknown (in doubt, or not settled because
+the bank or the wallet did not answer) as the CloudWatch gauge `Paylab/Operations`
 `RefundsInDoubt` (dimension `Stack`), which `RefundsInDoubtAlarm` watches on AWS.
 
 Environment: PAYLAB_PAYMENT_URL, PAYLAB_INTERNAL_SECRET_ARN, PAYLAB_STACK_NAME,
@@ -19,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from paylab.lambdas._metrics import put_gauges
 from paylab.lambdas._schedule import fired_at
@@ -38,10 +41,15 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     answer = call("payment", "POST", "/internal/jobs/reconcile-refunds", {"older_than_s": after})
     counts = {str(k): int(v) for k, v in answer["counts"].items()}
     result = {"job": "refund-reconcile", "fired_at": at.isoformat(), "counts": counts}
-    put_gauges({IN_DOUBT: counts.get("in-doubt", 0)})  # RefundsInDoubtAlarm on AWS
     doubtful = [s for s in answer["settled"] if s["action"] in ("in-doubt", "failed")]
     if doubtful:
         print(json.dumps({"level": "error", "event": "refunds unsettled", "refunds": doubtful}))
+    try:
+        # RefundsInDoubtAlarm on AWS: those left in doubt, and those this run could not ask
+        # the bank or the wallet about (their outcome is just as unknown until a later run).
+        put_gauges({IN_DOUBT: len(doubtful)})
+    except (BotoCoreError, ClientError) as exc:  # the run's work is done: say so, go on
+        print(json.dumps({"level": "error", "event": "gauge not put", "error": repr(exc)}))
     if counts.get("failed"):
         raise UnsettledRefunds(json.dumps(result))
     return result

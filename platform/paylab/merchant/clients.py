@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from paylab.core.internal_auth import HEADER, internal_credential
+from paylab.core.internal_auth import HEADER, REFUSED, internal_credential
 from paylab.merchant.settings import MerchantSettings
 
 T = TypeVar("T")
@@ -110,12 +111,12 @@ class InternalClient:
 
     def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
         extra = kwargs.pop("headers", {})
-        headers = {**extra, HEADER: self.credential(refresh=refresh)}
+        headers = {**extra, HEADER: self._credential(refresh)}
         response = request(self.http, method, path, headers=headers, **kwargs)
-        if response.status_code == 401 and not refresh:
-            # The credential may have just rotated: read it again and send once more, at
-            # once (whatever `attempts` allows; the service refused before doing anything).
-            headers = {**extra, HEADER: self.credential(refresh=True)}
+        if response.status_code == 401 and _slug(response) == REFUSED and not refresh:
+            # The credential rotated: read it again and send once more, at once (whatever
+            # `attempts` allows; the service refused it before doing anything).
+            headers = {**extra, HEADER: self._credential(True)}
             response = request(self.http, method, path, headers=headers, **kwargs)
         if response.status_code >= 500 or response.status_code in (401, 429):
             raise Transient(f"{method} {path} answered {response.status_code}")
@@ -126,6 +127,12 @@ class InternalClient:
                 slug=_slug(response),
             )
         return response.json() if response.content else None
+
+    def _credential(self, refresh: bool) -> str:
+        try:
+            return self.credential(refresh=refresh)
+        except (BotoCoreError, ClientError, LookupError, ValueError) as exc:
+            raise Transient(f"the internal credential cannot be read: {exc!r}") from exc
 
 
 def _slug(response: httpx.Response) -> str:

@@ -47,11 +47,12 @@ def test_failures_per_ip_throttle_across_keys_and_trust_xff_only_from_the_gatewa
 def test_a_refused_internal_key_is_a_401_for_the_gateway_not_a_failed_login(
     make_auth_client: Callable[..., TestClient], issue_key: Callable[..., dict[str, Any]]
 ) -> None:
-    client = make_auth_client(login_failures_per_ip=1)
+    client = make_auth_client(login_failures_per_ip=1, login_failures_per_key=1)
     key = issue_key()
     stale = {"X-Paylab-Internal-Key": "rotated-away", "X-Forwarded-For": "203.0.113.10"}
-    for _ in range(3):  # no failure is counted against anyone: the login never ran
-        answer = attempt(client, key, key["private_key"], **stale)
+    for _ in range(3):  # wrong private keys, but the login never ran: no failure counted
+        answer = attempt(client, key, "wrong", **stale)
         assert answer.status_code == 401
         assert answer.json()["type"].endswith("/internal-credential-refused")
+    # One failure would already throttle this key and this peer (limits of 1): none was.
     assert attempt(client, key, key["private_key"]).status_code == 200

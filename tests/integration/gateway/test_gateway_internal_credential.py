@@ -114,3 +114,17 @@ def test_a_credential_secrets_manager_cannot_give_is_a_503(
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"] == "5"
     assert login_stub[0].seen == []
+
+
+def test_a_fresh_read_that_fails_after_a_refusal_is_a_503(
+    make_gateway: Callable[..., TestClient], login_stub: tuple[Upstream, ServerThread]
+) -> None:
+    def stale_then_unavailable(refresh: bool = False) -> str:
+        if refresh:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+        return "stale"
+
+    gateway = _gateway(make_gateway, login_stub, stale_then_unavailable)
+    answer = gateway.post(LOGIN, json={"probe": 4})
+    assert answer.status_code == 503, answer.text
+    assert login_stub[0].seen == ["stale"]  # refused once; no second try without a key

@@ -87,3 +87,34 @@ def test_wrong_keys_do_not_read_the_secret_each_time(wrong: str) -> None:
         assert response.status_code == 403
     # The first read and one fresh read (the first mismatch); none more within min_refresh.
     assert (secret.reads, secret.fresh_reads) == (2, 1)
+
+
+def test_a_slow_cached_read_does_not_overwrite_a_fresh_one() -> None:
+    """A TTL read that began before a fresh read and ends after it returns the old value
+    from the reader's cache: the fresh value must stand."""
+    began, release = anyio.Event(), anyio.Event()
+    secret = Secret("new")
+
+    def fetch(*, refresh: bool = False) -> str:
+        if refresh:
+            return secret(refresh=True)
+        anyio.from_thread.run_sync(began.set)
+        anyio.from_thread.run(release.wait)  # the slow read, answering what its cache held
+        return "old"
+
+    key = CachedKey(ttl=0.0, fetch=fetch, min_refresh=60.0)
+
+    async def go() -> list[str]:
+        seen: list[str] = []
+        async with anyio.create_task_group() as tasks:
+
+            async def slow() -> None:
+                seen.append(await key())
+
+            tasks.start_soon(slow)
+            await began.wait()
+            seen.append(await key.fresh())
+            release.set()
+        return [*seen, await key.fresh()]
+
+    assert anyio.run(go) == ["new", "new", "new"]

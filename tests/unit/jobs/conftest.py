@@ -11,6 +11,6 @@ from paylab.lambdas import _metrics
 @pytest.fixture(autouse=True)
 def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> FakeCloudWatch:
     fake = FakeCloudWatch()
-    monkeypatch.setattr(_metrics.boto3, "client", lambda name: fake)
+    monkeypatch.setattr(_metrics, "cloudwatch", lambda: fake)
     monkeypatch.setenv("PAYLAB_STACK_NAME", "paylab-test")
     return fake

@@ -8,8 +8,11 @@ from typing import Any
 class FakeCloudWatch:
     def __init__(self) -> None:
         self.put: list[dict[str, Any]] = []
+        self.error: Exception | None = None  # raised by every call when set
 
     def put_metric_data(self, **kwargs: Any) -> None:
+        if self.error is not None:
+            raise self.error
         self.put.append(kwargs)
 
     def gauges(self) -> dict[str, float]:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from jobs_fakes import FakeCloudWatch
 
 from paylab.lambdas import daily_summary, data_cleanup, refund_reconcile
@@ -136,9 +137,22 @@ def test_refund_reconcile_fails_the_run_when_a_refund_could_not_be_settled(
     monkeypatch.setattr(refund_reconcile, "call", lambda *a, **k: reconcile_answer("failed"))
     with pytest.raises(refund_reconcile.UnsettledRefunds, match='"failed": 1'):
         refund_reconcile.handler(scheduled("2026-12-05T06:15:00Z"), None)
-    assert cloudwatch.gauges() == {"RefundsInDoubt": 0}  # none in doubt: the gauge says so
+    assert cloudwatch.gauges() == {"RefundsInDoubt": 1}  # its outcome is unknown too
 
 
 def test_refund_reconcile_refuses_an_event_that_is_not_scheduled() -> None:
     with pytest.raises(ValueError, match="not a scheduled event"):
         refund_reconcile.handler({"detail": {}}, None)
+
+
+def test_refund_reconcile_logs_a_gauge_it_could_not_put_and_ends_well(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cloudwatch: FakeCloudWatch,
+) -> None:
+    cloudwatch.error = ClientError({"Error": {"Code": "Throttling"}}, "PutMetricData")
+    monkeypatch.setattr(refund_reconcile, "call", lambda *a, **k: reconcile_answer("in-doubt"))
+    result = refund_reconcile.handler(scheduled("2026-12-05T06:15:00Z"), None)
+    assert result["counts"] == {"in-doubt": 1}
+    logged = capsys.readouterr().out
+    assert '"refunds unsettled"' in logged and '"gauge not put"' in logged

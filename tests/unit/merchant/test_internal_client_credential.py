@@ -44,3 +44,17 @@ def test_a_fresh_credential_refused_again_is_an_outage_not_a_refusal() -> None:
     with pytest.raises(UpstreamUnavailable, match="401"):
         client("other", seen, Credential()).call("GET", "/internal/x")
     assert seen == ["old", "new"]
+
+
+def test_a_401_that_is_not_about_the_credential_is_not_resent() -> None:
+    seen: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["x-paylab-internal-key"])
+        return httpx.Response(401, json={"type": "x/unauthenticated"})
+
+    http = httpx.Client(base_url="http://wallet.test", transport=httpx.MockTransport(answer))
+    credential = Credential()
+    with pytest.raises(UpstreamUnavailable, match="401"):
+        InternalClient(http, attempts=1, credential=credential).call("GET", "/internal/x")
+    assert seen == ["old"] and credential.fresh_reads == 0

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from paylab.core.accepted_keys import AcceptedKeys
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from paylab.core.accepted_keys import AcceptedKeys, KeysUnavailable
 from paylab.core.secrets import SecretReader
 from paylab.lambdas import rotate_base, rotate_shared_key
 
@@ -119,7 +123,7 @@ def test_wrong_keys_read_again_but_never_match() -> None:
     assert not accepted.check("firs") and not accepted.check("") and not accepted.check("first ")
 
 
-def test_the_shared_key_lambda_rotates_what_receivers_then_accept() -> None:
+def test_the_shared_key_rotation_makes_a_new_full_length_key_current() -> None:
     sm = FakeSecretsManager()
     old = rotate_base.random_token(48)
     name = sm.create("paylab/internal-service-credential", json.dumps({"password": old}))
@@ -130,3 +134,68 @@ def test_the_shared_key_lambda_rotates_what_receivers_then_accept() -> None:
     new = json.loads(sm.value_at(name, "AWSCURRENT") or "{}")["password"]
     assert len(new) == 48 and new.isalnum() and new != old
     assert json.loads(sm.value_at(name, "AWSPREVIOUS") or "{}")["password"] == old
+
+
+class Failing(RotatingSecret):
+    """A secret whose reads fail while `down` is set."""
+
+    down = False
+
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, Any]:
+        if self.down:
+            self.calls += 1
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+        return super().get_secret_value(SecretId, VersionStage)
+
+
+def test_while_the_secret_cannot_be_read_the_last_current_key_works_for_a_while() -> None:
+    clocks = Clocks()
+    secret = Failing("first", created=NOW - timedelta(days=30))
+    accepted = keys(secret, clocks)
+    assert accepted.check("first")
+    secret.down = True
+    clocks.advance(TTL + 1)  # the snapshot is stale: a read is due, and fails
+    assert accepted.check("first") and not accepted.check("wrong")
+    clocks.advance(accepted.stale_for)
+    with pytest.raises(KeysUnavailable):
+        accepted.check("first")
+    secret.down = False
+    assert accepted.check("first")
+
+
+def test_misses_waiting_for_a_failed_read_share_its_failure() -> None:
+    clocks = Clocks()
+    secret = Failing("first")
+    accepted = keys(secret, clocks)
+    secret.down = True
+    with pytest.raises(EndpointConnectionError):
+        accepted.read(newer_than=clocks.monotonic() - 1)
+    calls = secret.calls
+    # A miss that began before that read reuses its failure instead of reading again...
+    with pytest.raises(EndpointConnectionError):
+        accepted.read(newer_than=clocks.monotonic() - 1)
+    assert secret.calls == calls
+    # ...and so does a check: nothing known yet, so the secret is unavailable.
+    with pytest.raises(KeysUnavailable):
+        accepted.check("first")
+    assert secret.calls == calls + 1  # the check began after the failure: it read again
+
+
+def test_a_creation_date_in_the_future_gives_no_more_than_the_grace() -> None:
+    clocks = Clocks()
+    secret = RotatingSecret("first", created=NOW - timedelta(days=30))
+    secret.rotate("second", created=NOW + timedelta(hours=1))  # its clock runs ahead
+    accepted = keys(secret, clocks)
+    snapshot = accepted.read()
+    assert snapshot.previous_until <= clocks.monotonic() + GRACE
+
+
+def test_an_idle_process_counts_the_grace_from_at_most_a_ttl_after_its_last_read() -> None:
+    clocks = Clocks()
+    secret = RotatingSecret("first", created=NOW - timedelta(days=30))
+    accepted = keys(secret, clocks)
+    assert accepted.check("first")
+    clocks.advance(3600)  # an hour without a request; the rotation happened meanwhile
+    secret.rotate("second", created=NOW + timedelta(seconds=600))  # 50 minutes ago
+    # The first request after it presents the old key: refused, its grace is long over.
+    assert not accepted.check("first") and accepted.check("second")

@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio.to_thread
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -39,7 +40,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     real = anyio.to_thread.run_sync
 
     async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(func, "__name__", "") == "check":  # not the route's own thread
+        if getattr(func, "__name__", "") == "is_internal_caller":  # not the route's thread
             seen.append(func)
         return await real(func, *args, **kwargs)
 
@@ -113,3 +114,18 @@ def test_is_internal_caller(sm: RotatingSecret) -> None:
     assert not internal_auth.is_internal_caller("wrong")
     assert not internal_auth.is_internal_caller(None)
     assert not internal_auth.is_internal_caller("")
+
+
+def test_a_secret_that_cannot_be_read_is_a_503_not_a_500(
+    monkeypatch: pytest.MonkeyPatch, client: TestClient
+) -> None:
+    class Down:
+        def get_secret_value(self, **_: Any) -> dict[str, Any]:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:4566")
+
+    reader = SecretReader(ttl_seconds=30.0, sm=Down())
+    monkeypatch.setattr(internal_auth, "_accepted", AcceptedKeys(lambda: "x", reader))
+    answer = client.get("/internal/ping", headers={HEADER: "first"})
+    assert answer.status_code == 503
+    assert answer.json()["type"].endswith("/credentials-unavailable")
+    assert answer.headers["retry-after"] == "5"
