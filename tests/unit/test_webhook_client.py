@@ -53,8 +53,8 @@ class ClosingServer(LoopbackServer):
 
     def _answer_once(self, conn: socket.socket) -> None:
         if _read_request(conn):
+            self.answered += 1  # before the answer: the client may check as soon as it has it
             conn.sendall(ANSWER)
-            self.answered += 1
             _read_request(conn)  # the next request on this connection: closed unanswered
 
 

@@ -161,25 +161,23 @@ class Gateway:
         url = self.settings.upstream_url(service) + raw_path.decode("ascii", "replace")
         if query:
             url += "?" + query.decode("ascii", "replace")
-        key = await upstream.credential(self.internal_key.__call__)
-        if isinstance(key, Response):
-            return key
-        answer = await self._send(request, service, url, body, merchant_id, ip, key=key)
-        if upstream.credential_refused(answer):
-            # The internal credential rotated since the gateway read it: read it again, once.
-            log.warning("upstream_refused_internal_credential", service=service)
-            key = await upstream.credential(self.internal_key.fresh)
+        # A refusal of the gateway's own credential (it rotated since the gateway read it):
+        # read it again, bypassing every cache, and send once more.
+        for read in (self.internal_key.__call__, self.internal_key.fresh):
+            key = await upstream.credential(read)
             if isinstance(key, Response):
                 return key
             answer = await self._send(request, service, url, body, merchant_id, ip, key=key)
-            if upstream.credential_refused(answer):
-                log.error("upstream_refused_fresh_internal_credential", service=service)
-                return problem_response(
-                    503,
-                    "upstream-unavailable",
-                    f"The {service} service refused the gateway's credential; try again.",
-                    headers={"Retry-After": "5"},
-                )
+            if not upstream.credential_refused(answer):
+                break
+            log.warning("upstream_refused_internal_credential", service=service)
+        else:
+            return problem_response(
+                503,
+                "upstream-unavailable",
+                f"The {service} service refused the gateway's credential; try again.",
+                headers={"Retry-After": "5"},
+            )
         if isinstance(answer, Response):
             return answer
         response = Response(answer.content, status_code=answer.status_code)
