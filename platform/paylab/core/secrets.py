@@ -66,7 +66,7 @@ class SecretReader:
     def version(self, secret_id: str, stage: str, *, refresh: bool = False) -> Version:
         """The version at `stage` with its metadata; fetched again when stale or asked to."""
         if not refresh:
-            cached = self.cached(secret_id, stage)
+            cached = self._fresh(secret_id, stage)
             if cached is not None:
                 return cached
         found = self._fetch(secret_id, stage, time.monotonic())
@@ -76,18 +76,13 @@ class SecretReader:
                 self._cache[(secret_id, stage)] = found
         return found
 
-    def cached(self, secret_id: str, stage: str = CURRENT) -> Version | None:
+    def _fresh(self, secret_id: str, stage: str) -> Version | None:
         """The cached version at `stage` if it is fresh, else None; never calls AWS."""
         with self._lock:
             cached = self._cache.get((secret_id, stage))
         if cached is None or time.monotonic() - cached.fetched >= self._ttl:
             return None
         return cached
-
-    def peek(self, secret_id: str, stage: str = CURRENT) -> str | None:
-        """The cached value at `stage` if it is fresh, else None; never calls AWS."""
-        cached = self.cached(secret_id, stage)
-        return None if cached is None else cached.value
 
     def _fetch(self, secret_id: str, stage: str, started: float) -> Version:
         try:
