@@ -10,7 +10,10 @@ was reached after ~3,600 executions, and every later thread start failed with "c
 thread" (StartExecution, CreateFunction and Lambda tasks answered InternalError).
 
 A reaper thread joins every started thread that has finished (joining one is immediate and
-frees its stack) and drops finished threads from TMP_THREADS, every REAP_INTERVAL_S.
+frees its stack) and drops finished threads from TMP_THREADS, every REAP_INTERVAL_S. TMP_THREADS
+holds other things to stop at shutdown too (`localstack.utils.asyncio` appends its thread pool
+when imported): those stay. (Asking them `is_alive()` failed every round, so no finished thread
+was ever dropped: TMP_THREADS kept every execution's worker and all it referenced.)
 """
 
 import contextlib
@@ -29,6 +32,8 @@ _reaper: threading.Thread | None = None
 def join_finished_threads() -> int:
     """Join each started thread that has ended, forget the ended ones in TMP_THREADS; how many.
 
+    Entries of TMP_THREADS that are not threads (a thread pool) are left where they are.
+
     `threading._dangling` is the weak set of every live `Thread` object; a thread still
     running or never started is left alone. Joining a thread twice is harmless.
     """
@@ -41,7 +46,8 @@ def join_finished_threads() -> int:
         if thread._started.is_set():  # type: ignore[attr-defined]
             thread.join()
             joined += 1
-    for thread in [t for t in TMP_THREADS if not t.is_alive()]:
+    ended = [t for t in TMP_THREADS if isinstance(t, threading.Thread) and not t.is_alive()]
+    for thread in ended:
         with contextlib.suppress(ValueError):  # gone already (shutdown cleans up too)
             TMP_THREADS.remove(thread)  # one atomic step: appends meanwhile are kept
     return joined
