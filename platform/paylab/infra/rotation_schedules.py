@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from paylab.core.aws import client
 from paylab.core.settings import Settings
 from paylab.infra.template import load_template
 
 SCHEDULE_TYPE = "AWS::SecretsManager::RotationSchedule"
-# Schedules registered at once: each costs four round trips (LocalStack logs a traceback for
-# the third), and one after the other they were ~2 s of every `up`.
+# Schedules registered at once: each costs four round trips, and one after the other they
+# were ~2 s of every `up`.
 PARALLEL = 8
 
 
@@ -96,18 +95,12 @@ def apply_rotation_schedules(
         ]
         if in_place(sm.describe_secret(SecretId=secret_arn), function_arn, schedule.days):
             return None
-        try:
-            sm.rotate_secret(
-                SecretId=secret_arn,
-                RotationLambdaARN=function_arn,
-                RotationRules={"AutomaticallyAfterDays": schedule.days},
-                RotateImmediately=False,
-            )
-        except ClientError as exc:
-            # LocalStack 2026.3 stores the schedule, then fails to build its answer when
-            # RotateImmediately is false (an unbound `new_version_id`): check, don't trust.
-            if exc.response.get("Error", {}).get("Code") != "InternalError":
-                raise
+        sm.rotate_secret(
+            SecretId=secret_arn,
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": schedule.days},
+            RotateImmediately=False,
+        )
         if not in_place(sm.describe_secret(SecretId=secret_arn), function_arn, schedule.days):
             raise RuntimeError(f"rotation schedule {schedule.name} did not take effect")
         progress(f"rotation schedule {schedule.name}: every {schedule.days} days")
