@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 import psutil
 
 from paylab.devstack.errors import StackError
-from paylab.devstack.process import ProcessManager, ProcessSpec, start_banner
+from paylab.devstack.process import ProcessManager, ProcessSpec, rotate_big_log, start_banner
 
 NAME = "launcher"
 # What every service imports (measured with `python -X importtime`); a missing one is skipped.
@@ -190,6 +190,7 @@ def launch(
     for spec in children:
         manager.prepare(spec)
     log = manager.log_file(NAME)
+    rotate_big_log(log)
     with log.open("ab") as out:
         out.write(start_banner(NAME))
         out.flush()
@@ -242,6 +243,7 @@ def _run_child(child: dict[str, Any], log: Path) -> NoReturn:
     code: int = 1
     try:
         os.setsid()  # its own group, which `stop` signals as a whole
+        rotate_big_log(log)
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         os.write(fd, start_banner(child["name"]))
         null = os.open(os.devnull, os.O_RDONLY)

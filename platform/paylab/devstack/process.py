@@ -68,6 +68,7 @@ class ProcessManager:
             return proc
         self.prepare(spec)
         env = {**os.environ, **spec.env}
+        rotate_big_log(self.log_file(spec.name))
         with self.log_file(spec.name).open("ab") as log:
             log.write(start_banner(spec.name))
             log.flush()
@@ -121,6 +122,18 @@ class ProcessManager:
         if proc is None:
             raise StackError(f"{name} exited during start-up; see {self.log_file(name)}")
         return proc
+
+
+# A start finds its component's log over this size: it becomes NAME.log.1 (replacing the one
+# before), so the logs of a lab used every day stay bounded and the last big run stays readable.
+LOG_ROTATE_BYTES = 32 * 1024 * 1024
+
+
+def rotate_big_log(path: Path, limit: int = LOG_ROTATE_BYTES) -> None:
+    """Move `path` aside to `path.1` if it has grown past `limit` bytes (before a start)."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size > limit:
+            path.replace(path.with_name(path.name + ".1"))
 
 
 def start_banner(name: str) -> bytes:
