@@ -9,41 +9,18 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from paylab import cli_secrets
 from paylab.core.aws import client
-from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, REFUSED, internal_credential
+from paylab.core.internal_auth import internal_credential
 from paylab.core.stack_outputs import output
+from paylab.devstack.internal_probes import PROBES
+from paylab.devstack.internal_probes import refused_by as refused
 
 from ..waiting import wait_until
 
 pytestmark = pytest.mark.timeout(180)
-
-# One internal request per service that changes nothing (ids that do not exist, no body).
-# Whatever each answers (404, 422, 200...), only a 401 of type internal-credential-refused
-# means the credential was refused.
-PROBES = {
-    "auth": ("DELETE", "http://127.0.0.1:8001/internal/api-keys/pub_nonexistent"),
-    "payment": ("GET", "http://127.0.0.1:8002/internal/payments/pay_nonexistent"),
-    "wallet": ("GET", "http://127.0.0.1:8003/internal/holds/nonexistent"),
-    "merchant": ("PUT", "http://127.0.0.1:8004/internal/merchants/nonexistent"),
-    "notification": ("GET", "http://127.0.0.1:8005/v1/notifications?limit=1"),
-    "audit": ("GET", "http://127.0.0.1:8006/internal/audit/verify"),
-}
-
-
-def refused(key: str) -> dict[str, bool]:
-    """Which services refuse an internal request carrying `key`."""
-    found = {}
-    for name, (method, url) in PROBES.items():
-        headers = {HEADER: key, MERCHANT_HEADER: "it-nonexistent"}
-        answer = httpx.request(method, url, headers=headers, timeout=30.0)
-        assert answer.status_code < 500, (name, answer.status_code, answer.text)
-        found[name] = answer.status_code == 401 and answer.json()["type"].endswith(REFUSED)
-    return found
-
 
 NOWHERE = dict.fromkeys(PROBES, False)
 EVERYWHERE = dict.fromkeys(PROBES, True)
