@@ -25,8 +25,8 @@ from paylab import cli_secrets
 from paylab.core.aws import client
 from paylab.core.internal_auth import internal_credential
 from paylab.core.settings import get_settings
+from paylab.devstack.demo import demo_login
 from paylab.devstack.internal_probes import refused_by
-from paylab.devstack.stack import DevStack
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
 scenarios("secret_rotation.feature")
@@ -96,15 +96,7 @@ def _keys_checked() -> None:
 
 @given("the demo merchant is logged in through the gateway")
 def _demo(world: RotationWorld) -> None:
-    demo = DevStack(get_settings()).status().get("demo")
-    assert demo, "no demo merchant: run ./paylab up"
-    login = httpx.post(
-        f"{sup.GATEWAY}/v1/auth/login",
-        json={"public_key": demo["public_key"], "private_key": demo["private_key"]},
-        timeout=10.0,
-    )
-    assert login.status_code == 200, login.text
-    token = login.json()["bearer_token"]
+    demo, token = demo_login(sup.GATEWAY)
     http = httpx.Client(
         base_url=sup.GATEWAY, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
     )

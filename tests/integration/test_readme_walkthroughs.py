@@ -31,8 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from paylab.core.settings import get_settings
-from paylab.devstack.stack import DevStack
+from paylab.devstack.demo import demo_login
 from paylab.merchant.schemas import nit_check_digit
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(180)]
@@ -200,15 +199,7 @@ def check_shown(
 
 
 def _demo_balance() -> dict[str, str]:
-    demo = DevStack(get_settings()).status().get("demo")
-    assert demo, "no demo merchant: run ./paylab up"
-    login = httpx.post(
-        f"{GATEWAY}/v1/auth/login",
-        json={"public_key": demo["public_key"], "private_key": demo["private_key"]},
-        timeout=10.0,
-    )
-    assert login.status_code == 200, login.text
-    token = login.json()["bearer_token"]
+    _, token = demo_login(GATEWAY)
     balance = httpx.get(
         f"{GATEWAY}/v1/merchants/me/balance",
         headers={"authorization": f"Bearer {token}"},
