@@ -31,15 +31,3 @@ def test_a_schedule_registered_without_rotating_answers_and_takes_effect(
     assert list(described["VersionIdsToStages"].values()) == [["AWSCURRENT"]]
     assert sm.get_secret_value(SecretId=secret["ARN"])["SecretString"] == "first"
     assert "new_version_id" not in localstack.log_tail(10**6)
-
-
-def test_a_missing_function_is_still_refused(localstack: LocalStack) -> None:
-    sm = client("secretsmanager")
-    secret = sm.create_secret(Name=f"t-{uuid.uuid4().hex[:8]}", SecretString="first")
-    missing = "arn:aws:lambda:us-east-1:000000000000:function:t-missing"
-    try:
-        sm.rotate_secret(SecretId=secret["ARN"], RotationLambdaARN=missing, RotateImmediately=False)
-    except sm.exceptions.ResourceNotFoundException:
-        pass
-    else:
-        raise AssertionError("a rotation function that does not exist was accepted")

@@ -48,6 +48,17 @@ def test_what_tmp_threads_holds_besides_threads_stays_and_does_not_stop_the_reap
     assert pool in TMP_THREADS
 
 
+def test_a_thread_not_started_yet_stays_until_it_has_run() -> None:
+    thread = threading.Thread(target=lambda: None, daemon=True)
+    TMP_THREADS.append(thread)  # as Step Functions does, right before start()
+    threads.join_finished_threads()
+    assert thread in TMP_THREADS
+    thread.start()
+    thread.join()
+    threads.join_finished_threads()
+    assert thread not in TMP_THREADS
+
+
 def test_a_running_thread_is_left_alone() -> None:
     release = threading.Event()
     thread = threading.Thread(target=release.wait, daemon=True)

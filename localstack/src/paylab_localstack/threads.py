@@ -46,7 +46,12 @@ def join_finished_threads() -> int:
         if thread._started.is_set():  # type: ignore[attr-defined]
             thread.join()
             joined += 1
-    ended = [t for t in TMP_THREADS if isinstance(t, threading.Thread) and not t.is_alive()]
+    ended = [
+        t
+        for t in TMP_THREADS
+        # Some callers append a thread before they start it: not ended yet, it stays.
+        if isinstance(t, threading.Thread) and t._started.is_set() and not t.is_alive()  # type: ignore[attr-defined]
+    ]
     for thread in ended:
         with contextlib.suppress(ValueError):  # gone already (shutdown cleans up too)
             TMP_THREADS.remove(thread)  # one atomic step: appends meanwhile are kept
@@ -71,8 +76,19 @@ def start_reaper() -> threading.Thread:
     return _reaper
 
 
+def stop_reaper() -> None:
+    """Stop the reaper (it ends within REAP_INTERVAL_S; a round in progress finishes)."""
+    _stop.set()
+
+
 @hooks.on_infra_start(priority=100)
 def paylab_thread_reaper() -> None:
     """Join finished threads in the background (a resource fix, not a perf patch: always on)."""
     start_reaper()
     LOG.debug("paylab thread reaper started (every %.1f s)", REAP_INTERVAL_S)
+
+
+@hooks.on_infra_shutdown(priority=100)
+def paylab_stop_thread_reaper() -> None:
+    """Stop reaping before LocalStack's shutdown walks TMP_THREADS (a removal would skip one)."""
+    stop_reaper()

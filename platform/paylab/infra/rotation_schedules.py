@@ -14,8 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.config import Config
-
 from paylab.core.aws import client
 from paylab.core.settings import Settings
 from paylab.infra.template import load_template
@@ -83,8 +81,7 @@ def apply_rotation_schedules(
 ) -> list[str]:
     """Register every schedule the secrets lack; returns the names of those registered."""
     cfn = cfn or client("cloudformation", settings)
-    # One attempt: LocalStack answers InternalError *after* storing the schedule (below).
-    sm = sm or client("secretsmanager", settings, config=Config(retries={"max_attempts": 1}))
+    sm = sm or client("secretsmanager", settings)
     lam = lam or client("lambda", settings)
     ids = _physical_ids(cfn, settings.stack_name)
 
