@@ -87,9 +87,11 @@ class WatchedRelay(OutboxRelay):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.round_ended = threading.Event()
+        self.rounds = 0
 
     def run_once(self) -> int:
         moved = super().run_once()
+        self.rounds += 1
         self.round_ended.set()
         return moved
 
@@ -210,3 +212,24 @@ def test_a_burst_of_commits_costs_one_linger_not_one_each(engine: Engine, table:
         )
     finally:
         stop.set()
+
+
+def test_stop_ends_the_relays_at_once_not_at_their_quiet_wait(engine: Engine, table: str) -> None:
+    """`down` stops the workers: a relay asleep until its quiet wait must not hold them up."""
+    relay = WatchedRelay(engine, SCHEMA, CountingPublisher(), table=table)
+    stop = threading.Event()
+    serving = threading.Thread(
+        target=serve, args=(relay, listener_factory(engine), stop, NO_POLL, 0.0), daemon=True
+    )
+    before = set(threading.enumerate())
+    serving.start()
+    # Listening, then the round its first wake-up asks for: the relay sleeps until woken.
+    wait_until(lambda: _listener_pids(engine, table), timeout=10, description="LISTEN")
+    wait_until(lambda: relay.rounds >= 2, timeout=10, description="the round after LISTEN")
+    publishers = [t for t in set(threading.enumerate()) - before if t.name == relay.schema]
+    assert len(publishers) == 1, publishers
+    stop.set()
+    serving.join(timeout=10)
+    # Asleep until its quiet wait (NO_POLL, 60 s), it would outlive serve's 5 s join.
+    publishers[0].join(timeout=10)
+    assert not publishers[0].is_alive(), "the relay went on sleeping after stop"

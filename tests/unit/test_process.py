@@ -6,6 +6,7 @@ import json
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -84,3 +85,27 @@ def test_every_port_of_a_spec_must_be_free(tmp_path: Path) -> None:
         with pytest.raises(StackError, match=rf"port {taken} needed by many is taken"):
             ProcessManager(tmp_path).start(spec)
         assert ProcessManager(tmp_path).running("many") is None
+
+
+def test_a_zombie_left_in_the_group_is_neither_killed_nor_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stopped process itself often stays a zombie until its parent reaps it: waiting for
+    it lasted the whole leftovers timeout on every component of `down`."""
+    import subprocess
+
+    from paylab.devstack import process
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"], start_new_session=True)
+    zombie = psutil.Process(child.pid)
+    wait_until(lambda: zombie.status() == psutil.STATUS_ZOMBIE, timeout=10, what="a zombie")
+    waited: list[psutil.Process] = []
+
+    def record(procs: list[psutil.Process], timeout: float) -> tuple[list[Any], list[Any]]:
+        waited.extend(procs)
+        return [], []
+
+    monkeypatch.setattr(psutil, "wait_procs", record)
+    process._kill_group_leftovers(child.pid)  # its own session: the group is its pid
+    assert [p.pid for p in waited] == []
+    child.wait()

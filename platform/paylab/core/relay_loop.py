@@ -64,6 +64,8 @@ def serve_many(
     for worker in workers:
         worker.start()
     _listen(connect, wakes, stop)
+    for wake in wakes.values():
+        wake.set()  # a relay sleeping until its quiet wait ends sees `stop` now, not then
     for worker in workers:
         worker.join(timeout=5)
 

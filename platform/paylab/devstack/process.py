@@ -178,7 +178,9 @@ def _kill_group_leftovers(group: int) -> None:
     leftovers = []
     for candidate in psutil.process_iter(["pid"]):
         try:
-            if os.getpgid(candidate.pid) == group:
+            # A zombie has ended: nothing to kill, and waiting for one we are not the parent
+            # of lasts until its parent reaps it (the stopped process itself, often).
+            if os.getpgid(candidate.pid) == group and candidate.status() != psutil.STATUS_ZOMBIE:
                 leftovers.append(candidate)
         except (ProcessLookupError, psutil.Error):
             continue
