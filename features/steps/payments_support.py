@@ -22,6 +22,7 @@ from waiting_support import wait_for
 from paylab.core.db import service_engine
 from paylab.core.internal_auth import HEADER, MERCHANT_HEADER, internal_credential
 from paylab.core.partner_keys import partner_auth
+from paylab.devstack.bank_cards import ensure_card_balance as ensure_card_balance
 from paylab.payment.schemas import luhn_ok
 from paylab.wallet import ledger
 from paylab.wallet.settings import WalletSettings
@@ -259,17 +260,6 @@ def bank_authorizations_of(payment_id: str) -> list[dict[str, Any]]:
 def bank_refunds(auth_id: str) -> int:
     """How many refund requests for an authorization the bank journal holds."""
     return journaled_posts("bank", f"/v1/authorizations/{auth_id}/refunds", "")
-
-
-def ensure_card_balance(number: str, at_least: str = "1000000.00") -> None:
-    """Top a shared test card back up when earlier runs have spent it down."""
-    card = httpx.get(f"{SIMS['bank']}/_sim/cards/{number}", timeout=5.0)
-    assert card.status_code == 200, card.text
-    if Decimal(card.json()["balance_cop"]) < Decimal(at_least):
-        r = httpx.patch(
-            f"{SIMS['bank']}/_sim/cards/{number}", json={"balance_cop": "5000000.00"}, timeout=5.0
-        )
-        assert r.status_code == 200, r.text
 
 
 def new_card_number() -> str:

@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+from paylab.devstack.bank_cards import ensure_card_balance
 from paylab.devstack.demo import demo_login
 from paylab.merchant.schemas import nit_check_digit
 
@@ -41,7 +42,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = "http://127.0.0.1:8080"
-BANK = "http://127.0.0.1:9002"
 APPROVED_CARD = "4575623182290326"  # the README's card
 PAYMENT = "A payment, end to end"
 PARTNERS = (
@@ -225,19 +225,8 @@ def _demo_balance() -> dict[str, str]:
     return dict(balance.json())
 
 
-def _card_with_funds(number: str, at_least: Decimal) -> None:
-    """The bank simulator's test card has a balance that earlier runs may have spent."""
-    card = httpx.get(f"{BANK}/_sim/cards/{number}", timeout=5.0)
-    assert card.status_code == 200, card.text
-    if Decimal(card.json()["balance_cop"]) < at_least:
-        topped = httpx.patch(
-            f"{BANK}/_sim/cards/{number}", json={"balance_cop": "5000000.00"}, timeout=5.0
-        )
-        assert topped.status_code == 200, topped.text
-
-
 def test_a_payment_end_to_end_works_as_the_readme_shows(tmp_path: Path) -> None:
-    _card_with_funds(APPROVED_CARD, Decimal("100000.00"))
+    ensure_card_balance(APPROVED_CARD, "100000.00")
     before = _demo_balance()
     calls, shown = run(PAYMENT, tmp_path)
     assert [c["status"] for c in calls if not 200 <= c["status"] < 300] == [], redacted(str(calls))
