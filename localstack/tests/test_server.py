@@ -31,3 +31,9 @@ def test_twisted_gateway_binds_loopback_and_keeps_connections_alive(tmp_path: Pa
         queue = client("sqs").create_queue(QueueName="t-twisted")["QueueUrl"]
         client("sqs").send_message(QueueUrl=queue, MessageBody="hi")
         assert client("sqs").receive_message(QueueUrl=queue)["Messages"][0]["Body"] == "hi"
+
+    # Stopped (SIGTERM) on leaving the block: a clean shutdown logs no traceback (the reactor
+    # once stopped the already stopped worker pool again: twisted's AlreadyQuit).
+    log = localstack.log_path.read_text(errors="replace")
+    assert "Stopping all services" in log
+    assert "Traceback" not in log, log[-3000:]

@@ -56,7 +56,19 @@ class LoopbackTwistedRuntimeServer(RuntimeServer):  # type: ignore[misc]
 
         if self.thread_pool is not None:
             _stop_pool(self.thread_pool, SHUTDOWN_TIMEOUT_S)
-        reactor.callFromThread(reactor.stop)
+        reactor.callFromThread(_stop_reactor, reactor)
+
+
+def _stop_reactor(reactor: Any) -> None:
+    """Stop the reactor, without its own stop of the pool that _stop_pool already stopped.
+
+    The reactor stops its thread pool from a shutdown trigger; a second stop of the pool raises
+    twisted's AlreadyQuit, logged with a traceback at every shutdown.
+    """
+    if reactor.threadpoolShutdownID is not None:
+        reactor.removeSystemEventTrigger(reactor.threadpoolShutdownID)
+        reactor.threadpoolShutdownID = None
+    reactor.stop()
 
 
 def _stop_pool(pool: Any, timeout: float) -> None:
