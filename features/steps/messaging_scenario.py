@@ -34,6 +34,7 @@ class World:
     restart_consumers: Callable[[], None] | None = None
     restore_audit: ExitStack = field(default_factory=ExitStack)
     broken_seq: int = 0
+    stopped_argv: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def m(self) -> sup.Merchant:

@@ -11,7 +11,6 @@ from paylab.audit.service import AuditService
 from paylab.audit.settings import AuditSettings, get_audit_settings
 from paylab.core.app import create_app
 from paylab.core.lazy import Lazy
-from paylab.core.sns_push import sns_router
 
 TITLE = "Paylab audit"
 
@@ -21,10 +20,8 @@ def create(engine: Engine | None = None, settings: AuditSettings | None = None) 
     settings = settings or get_audit_settings()  # invalid settings fail here, at startup
     app = create_app("audit", [public, internal], title=TITLE)
     if engine is None:
-        # The same service as the SNS handler below: one pool per process.
+        # The same service as the queue consumer's, when both run in one process.
         app.state.audit = consumers.SERVICE
     else:
         app.state.audit = Lazy(lambda: AuditService(engine, settings))
-    # SNS pushes from payment-events, wallet-events and merchant-events (signature checked).
-    app.include_router(sns_router(consumers.handle))
     return app

@@ -1,4 +1,8 @@
-"""Where events enter the audit log: the SQS worker and the SNS push router both call `handle`."""
+"""Where events enter the audit log: the audit-ops queue's worker calls `handle`.
+
+Audit takes no SNS push (a push to a service that is down is lost): every event it keeps comes
+through its FIFO queue (docs/decisions.md, "Audit reads its queue only").
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ def _build() -> AuditService:
     return AuditService(engine, settings)
 
 
-# One service per process: the app's routes and its SNS handler share the pool.
+# One service per process: the app's routes and the queue's handler share the pool.
 SERVICE: Lazy[AuditService] = Lazy(_build)
 
 
 def handle(envelope: Envelope) -> None:
-    """Store `envelope` once (a redelivery via SNS or SQS is a no-op); raises to be retried."""
+    """Store `envelope` once (a redelivery is a no-op); raises to be retried."""
     appended = SERVICE().record(envelope)
     log.info(
         "audit_recorded" if appended else "audit_duplicate",

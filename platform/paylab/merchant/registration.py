@@ -49,6 +49,11 @@ class Registration:
     private_key: str
 
 
+# The topic for every subscriber, and audit's own queue: an SNS push to a service that is down
+# is lost, the queue waits for it (decisions.md, "Audit reads its queue only").
+REGISTERED_TO = ("sns:merchant-events", "sqs:audit-ops")
+
+
 def request_hash(req: schemas.MerchantCreate) -> str:
     """A stable fingerprint of the signup form (a key reused with another form is a 409)."""
     canonical = json.dumps(req.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
@@ -90,9 +95,7 @@ def register(
         row.updated_at = now
         session.flush()
         if not replay:
-            add_event(
-                session, "merchant", _registered(row, correlation_id), ["sns:merchant-events"]
-            )
+            add_event(session, "merchant", _registered(row, correlation_id), REGISTERED_TO)
         return Registration(not replay, row, public_key, private_key)
 
 

@@ -29,7 +29,7 @@ from paylab.merchant import schemas
 from paylab.merchant.models import Merchant, PayoutAccount
 
 # Signup's own builder of MerchantRegistered: one shape of the event, whoever registers.
-from paylab.merchant.registration import CURRENCY, _registered, new_p_key
+from paylab.merchant.registration import CURRENCY, REGISTERED_TO, _registered, new_p_key
 from paylab.merchant.routes import NO_STORE, Service, _problems
 from paylab.merchant.service import MerchantService, merchant_view
 
@@ -103,9 +103,7 @@ def seed_merchant(
                 if req.payout_account is not None:
                     session.add(_payout(merchant_id, req.payout_account, now))
                 session.flush()
-                add_event(
-                    session, "merchant", _registered(row, correlation_id), ["sns:merchant-events"]
-                )
+                add_event(session, "merchant", _registered(row, correlation_id), REGISTERED_TO)
             elif row.api_public_key != req.api_public_key or row.wallet_account_id != account_id:
                 row.api_public_key, row.wallet_account_id, row.updated_at = (
                     req.api_public_key,

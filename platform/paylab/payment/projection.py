@@ -26,6 +26,9 @@ from paylab.payment.models import payments
 SOURCE = "paylab.payment"
 _NS = uuid.UUID("6a1f2b4e-6d0c-4f2a-9b1e-5c7d8e9f0a1b")
 _STATE_FIELDS = tuple(PaymentState.__dataclass_fields__)
+# The topic for every subscriber, and audit's own queue: an SNS push to a service that is down
+# is lost, the queue waits for it (decisions.md, "Audit reads its queue only").
+TO_TOPIC_AND_AUDIT = ("sns:payment-events", "sqs:audit-ops")
 
 
 class ProjectionBehind(Exception):
@@ -99,7 +102,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
     data = public_view(state)
     if event.type == domain.CREATED:
         created = _envelope(event, event.event_id, data)
-        add_event(session, "payment", created, ["sns:payment-events"])
+        add_event(session, "payment", created, TO_TOPIC_AND_AUDIT)
         # A payment antifraud rejected never starts processing (and holds nothing).
         if (event.data.get("antifraud") or {}).get("decision") != "reject":
             started = _envelope(event, _derived(event, "processing-started"), data)
@@ -110,7 +113,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
             session,
             "payment",
             _envelope(event, event.event_id, {**data, **_extras(event, state)}),
-            ["sns:payment-events"],
+            TO_TOPIC_AND_AUDIT,
         )
         notify = _envelope(event, _derived(event, "notify"), {**data, **_extras(event, state)})
         notify.type = "PaymentNotificationRequested"
@@ -122,7 +125,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
     elif event.type == domain.HELD_FOR_REVIEW:
         # The merchant is told "Retenida" (cod 7) like any state change it must wait on.
         held = _envelope(event, event.event_id, {**data, **_extras(event, state)})
-        add_event(session, "payment", held, ["sns:payment-events"])
+        add_event(session, "payment", held, TO_TOPIC_AND_AUDIT)
     elif event.type == domain.REVIEWED:
         # An operator's decision about someone else's money: the audit log must have it.
         review = {"decision": event.data["decision"], "review_reason": event.data.get("reason")}

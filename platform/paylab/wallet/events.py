@@ -17,7 +17,9 @@ from paylab.wallet import ledger
 from paylab.wallet.models import Account
 
 SOURCE = "paylab.wallet"
-WALLET_EVENTS = ("sns:wallet-events",)
+# Audit reads them from its queue: an SNS push to a service that is down is lost (decisions.md,
+# "Audit reads its queue only").
+WALLET_EVENTS = ("sns:wallet-events", "sqs:audit-ops")
 BUS = ("events:paylab",)
 
 

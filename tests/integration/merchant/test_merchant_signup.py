@@ -41,7 +41,7 @@ def test_signup_returns_keys_that_log_in_and_an_account_in_wallet(
     assert balance.json() == {"available": "0.00", "pending": "0.00", "currency": "COP"}
     [event] = outbox(merchant.id)
     assert event["type"] == "MerchantRegistered"
-    assert event["destinations"] == ["sns:merchant-events"]
+    assert event["destinations"] == ["sns:merchant-events", "sqs:audit-ops"]
     assert event["data"]["public_key"] == body["credentials"]["public_key"]
     assert event["data"]["account_ids"] == {"COP": body["merchant"]["wallet_account_id"]}
     assert "p_key" not in event["data"] and "private_key" not in str(event["data"])

@@ -222,7 +222,7 @@ def test_events_go_to_the_outbox_with_the_envelope(
         "correlation_id",
         "data",
     }
-    assert reserved["destinations"] == ["sns:wallet-events"]
+    assert reserved["destinations"] == ["sns:wallet-events", "sqs:audit-ops"]
     assert reserved["source"] == "paylab.wallet"
     assert reserved["subject_id"] == body["payment_id"]
     assert reserved["correlation_id"] == "corr-123"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
+from paylab.core.dlq import QUEUES
+from paylab.core.openapi_export import spec_path
 from paylab.gateway.ops import OPS_KEY_HEADER, handle_ops
 from paylab.gateway.routing import match
 
@@ -71,3 +74,12 @@ def test_other_paths_and_methods(method: str, path: str, status: int) -> None:
     forwarded: list[tuple[str, str, bytes]] = []
     response = _client(forwarded).request(method, path, headers={OPS_KEY_HEADER: KEY})
     assert response.status_code == status and forwarded == []
+
+
+def test_the_contract_lists_every_queue_the_redrive_route_takes() -> None:
+    """The route answers for each queue of core/dlq.QUEUES; the contract names the same ones."""
+    spec = yaml.safe_load(spec_path("gateway").read_text())
+    [parameter] = spec["paths"]["/v1/ops/dlq/{queue}/redrive"]["post"]["parameters"]
+    assert parameter["schema"]["enum"] == list(QUEUES)
+    answer = spec["components"]["schemas"]["DlqRedrive"]["properties"]["queue"]
+    assert answer["enum"] == list(QUEUES)
