@@ -15,6 +15,13 @@ class Target(StrEnum):
     AWS = "aws"
 
 
+def http_url(value: str) -> str:
+    """A settings validator: an http(s) base URL, without its trailing slash."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
 def _default_root() -> Path:
     # platform/paylab/core/settings.py -> repository root
     return Path(__file__).resolve().parents[3]

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from paylab.core.settings import Target, get_settings
+from paylab.core.settings import Target, get_settings, http_url
 
 
 class UrlPolicy(StrEnum):
@@ -17,12 +17,6 @@ class UrlPolicy(StrEnum):
 
     LOOPBACK = "loopback"  # local stack: only this machine, never the LAN or the internet
     PUBLIC = "public"  # AWS: only globally routable addresses, never the VPC or metadata
-
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
-    return value.rstrip("/")
 
 
 class MerchantSettings(BaseSettings):
@@ -69,7 +63,7 @@ class MerchantSettings(BaseSettings):
     @field_validator("auth_url", "wallet_url", "bank_url")
     @classmethod
     def _urls(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @model_validator(mode="after")
     def _policy_from_target(self) -> MerchantSettings:

@@ -7,11 +7,7 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"must be an http(s) URL, got {value!r}")
-    return value.rstrip("/")
+from paylab.core.settings import http_url
 
 
 class PaymentSettings(BaseSettings):
@@ -52,7 +48,7 @@ class PaymentSettings(BaseSettings):
     @field_validator("bank_url", "pse_url", "antifraud_url", "wallet_url", "public_base_url")
     @classmethod
     def _urls(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @field_validator("default_return_url")
     @classmethod
