@@ -34,3 +34,12 @@ Feature: Confirmation webhooks reach the merchant's endpoint, signed, exactly on
     And the receiver records exactly one confirmation of the payment with x_cod_response 2
     And its x_signature verifies with the merchant's p_key
     And it does not verify with the p_key from before the rotation
+
+  Scenario: The merchant service is down when a payment ends; its confirmation goes out once it is back
+    Given the merchant service is stopped
+    When the merchant charges "16000.00" COP to an approved card
+    Then the payment ends "approved" with cod_respuesta 1
+    And the confirmation waits, recorded, while the merchant service is down
+    When the merchant service starts again
+    Then the receiver records exactly one confirmation of the payment with x_cod_response 1
+    And its x_signature verifies with the merchant's p_key

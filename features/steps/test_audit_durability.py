@@ -1,7 +1,8 @@
 """Steps for features/messaging/audit_durability.feature: audit down, nothing lost.
 
 The audit service is stopped by its PID file and started again with the argv `up` recorded
-(services_support); it runs again after the scenario whatever happens.
+(services_support); the workers process's queue consumers are paused and resumed by signal
+(messaging_support). Both run again after the scenario whatever happens.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def merchant_logged_in(world: World) -> None:
     sup.ensure_card_balance(scenario.APPROVED_CARD)
 
 
-@given("the audit service is stopped")
+@given("the audit service is stopped, and the queue consumers with it")
 def audit_stopped(world: World) -> None:
+    # The consumers are threads of the workers process (audit's among them): paused, while
+    # the outbox relay keeps sending to the queues, as with audit down as a whole.
+    msg.pause_consumers()
+    world.cleanup.callback(lambda: msg.resume_consumers() if msg.consumers_paused() else None)
     argv = svc.recorded_argv("audit")
     world.cleanup.callback(
         lambda: (
@@ -54,9 +59,29 @@ def pay_approved(world: World, amount: str) -> None:
     scenario.pay_approved(world, amount)
 
 
-@when("the audit service starts again")
+@then("none of the payment's events is in the audit log yet")
+def none_yet(world: World) -> None:
+    def all_sent() -> bool | None:
+        [(left, rows)] = sup.service_rows(
+            "payment",
+            "SELECT count(*) FILTER (WHERE published_at IS NULL), count(*)"
+            " FROM payment.outbox WHERE aggregate_id = :id",
+            id=world.payment_id,
+        )
+        return (left == 0 and rows > 0) or None
+
+    # Every event of the payment has left its outbox (so is in audit-ops, or was lost).
+    sup.wait_for("the relay to send the payment's events", all_sent, timeout=scenario.EMAIL_WAIT)
+    [(stored,)] = sup.service_rows(
+        "audit", "SELECT count(*) FROM audit.events WHERE subject_id = :id", id=world.payment_id
+    )
+    assert stored == 0
+
+
+@when("the audit service and the queue consumers start again")
 def audit_starts(world: World) -> None:
     svc.start_service("audit", world.stopped_argv["audit"], AUDIT_PORT)
+    msg.resume_consumers()
 
 
 def _types_once(world: World, subject_id: str, expected: set[str]) -> Counter[str]:

@@ -182,3 +182,41 @@ def _listed_delivered(world: MerchantWorld) -> None:
     assert delivery is not None and delivery["status"] == "delivered", delivery
     assert delivery["last_status_code"] == 200
     assert ms.dead_letter(world.payment_id) is None
+
+
+# ------------------------------------------------------------------------------- service down
+@given("the merchant service is stopped")
+def _merchant_stopped(world: MerchantWorld) -> None:
+    argv = svc.recorded_argv("merchant")
+    world.cleanup.callback(
+        lambda: (
+            None
+            if svc.service_running("merchant")
+            else svc.start_service("merchant", argv, MERCHANT_PORT)
+        )
+    )
+    svc.stop_service("merchant")
+    world.notes["merchant_argv"] = argv
+
+
+@then("the confirmation waits, recorded, while the merchant service is down")
+def _recorded_while_down(world: MerchantWorld) -> None:
+    # The outcome came through the merchant-webhooks queue (no SNS push to a stopped service):
+    # the workers' consumer recorded the delivery; nothing has sent it.
+    def recorded() -> list[tuple[str, int]] | None:
+        rows = sup.service_rows(
+            "merchant",
+            "SELECT status, attempts FROM merchant.webhook_deliveries WHERE payment_id = :id",
+            id=world.payment_id,
+        )
+        return [(str(status), int(n)) for status, n in rows] or None
+
+    rows = sup.wait_for("the delivery to be recorded", recorded, timeout=scenario.WEBHOOK_WAIT)
+    assert rows == [("pending", 0)], rows
+    assert not svc.service_running("merchant")
+    assert ms.confirmations(world.ref_payco) == []
+
+
+@when("the merchant service starts again")
+def _merchant_starts(world: MerchantWorld) -> None:
+    svc.start_service("merchant", world.notes["merchant_argv"], MERCHANT_PORT)

@@ -14,8 +14,9 @@ from sqlalchemy import Engine, text
 from paylab.core.db import service_engine
 from paylab.core.events import Envelope
 from paylab.core.outbox_relay import OutboxRelay, channel
+from paylab.core.pg_listen import listener_factory
 from paylab.core.publishers import OutboxMessage, Publisher
-from paylab.core.relay_loop import listener_factory, serve
+from paylab.core.relay_loop import serve
 
 from .waiting import wait_until
 

@@ -423,12 +423,17 @@ def test_secrets_we_own_are_generated_never_written_in_the_template(
 
 
 def test_push_filters_pass_what_each_subscriber_handles(template: dict[str, Any]) -> None:
-    """A filter that dropped a handled type would silently lose webhooks or messages."""
-    from paylab.merchant.webhooks import PAYMENT_OUTCOMES
+    """A filter that dropped a handled type would silently lose messages."""
     from paylab.notification.messages import HANDLED
 
     resources = template["Resources"]
-    merchant = resources["MerchantPaymentEventsSubscription"]["Properties"]["FilterPolicy"]
     notification = resources["NotificationPaymentEventsSubscription"]["Properties"]["FilterPolicy"]
-    assert set(merchant["type"]) == PAYMENT_OUTCOMES
     assert set(notification["type"]) <= HANDLED
+
+
+def test_audit_and_merchant_take_no_push(template: dict[str, Any]) -> None:
+    """They read their queues (decisions.md, "Audit and merchant read their queues")."""
+    subscriptions = _resources(template, "AWS::SNS::Subscription").values()
+    endpoints = [s["Properties"]["Endpoint"] for s in subscriptions]
+    assert endpoints, "no SNS subscription at all"
+    assert all(e == {"Ref": "NotificationPushEndpoint"} for e in endpoints), endpoints

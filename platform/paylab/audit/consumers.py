@@ -1,7 +1,7 @@
 """Where events enter the audit log: the audit-ops queue's worker calls `handle`.
 
 Audit takes no SNS push (a push to a service that is down is lost): every event it keeps comes
-through its FIFO queue (docs/decisions.md, "Audit reads its queue only").
+through its FIFO queue (docs/decisions.md, "Audit and merchant read their queues").
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ class AuditService:
           locked row's newest version); a stricter level fails with a serialization error
           (retried), never forks.
 
-        The event id (SNS push, SQS poll or a redelivery of either) is checked under the same
+        The event id (an SQS poll, a redelivery, a redrive) is checked under the same
         lock (ON CONFLICT on the unique event id), so one event is one row whatever the
         interleaving. The row hash is `chain.link` computed by Postgres (`sha256` of
         prev_hash, content_hash and seq as 8 big-endian bytes, `int8send`); `verify`

@@ -18,8 +18,8 @@ class AuditSettings(BaseSettings):
     # A merchant's GET /v1/audit/verify reuses a walk this recent (each walk reads the whole
     # chain, every merchant's rows); an operator's /internal/audit/verify always walks.
     verify_reuse_seconds: float = Field(default=30.0, ge=0, le=3600)
-    # The HTTP routes and the SNS push handler share it (no overflow: appends serialize on
-    # the chain head); pushes beyond it wait for a connection.
+    # The HTTP routes and the queue consumer share it when they run in one process (no
+    # overflow: appends serialize on the chain head); appends beyond it wait for a connection.
     pool_size: int = Field(default=5, ge=1, le=50)
 
 

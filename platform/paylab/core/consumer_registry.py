@@ -22,7 +22,7 @@ from paylab.core.consumer import (
     Parser,
     QueueWorker,
 )
-from paylab.core.events import Envelope, from_eventbridge
+from paylab.core.events import Envelope, from_envelope_or_eventbridge
 from paylab.core.logging import configure_logging
 from paylab.core.stack_outputs import output
 
@@ -44,11 +44,12 @@ class Consumer:
 REGISTRY = {
     "notification": Consumer("NotificationOpsQueueUrl", "paylab.notification.consumers:handle"),
     "audit": Consumer("AuditOpsQueueUrl", "paylab.audit.consumers:handle"),
-    # Fed by the WebhookFailed rule on the paylab bus: bodies are EventBridge events.
+    # Fed by payment's outbox (the outcomes to confirm: envelopes) and by the WebhookFailed
+    # rule on the paylab bus (EventBridge events).
     "merchant": Consumer(
         "MerchantWebhooksQueueUrl",
-        "paylab.merchant.consumers:handle_webhook_failed",
-        parse=from_eventbridge,
+        "paylab.merchant.consumers:handle_queued",
+        parse=from_envelope_or_eventbridge,
         shared_group="webhook-failed",  # template.yaml, WebhookFailedRule's SqsParameters
     ),
 }

@@ -35,8 +35,9 @@ from sqlalchemy import Engine, text
 
 from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.logging import configure_logging
+from paylab.core.pg_listen import listener_factory
 from paylab.core.publishers import BATCH, OutboxMessage, Publisher
-from paylab.core.relay_loop import listener_factory, serve_many
+from paylab.core.relay_loop import serve_many
 
 log = structlog.get_logger(component="outbox-relay")
 

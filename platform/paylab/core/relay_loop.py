@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import structlog
-from sqlalchemy import Engine
+
+from paylab.core.pg_listen import listen
 
 if TYPE_CHECKING:
     from paylab.core.outbox_relay import OutboxRelay
@@ -63,37 +64,11 @@ def serve_many(
     ]
     for worker in workers:
         worker.start()
-    _listen(connect, wakes, stop)
+    listen(connect, wakes, stop)
     for wake in wakes.values():
         wake.set()  # a relay sleeping until its quiet wait ends sees `stop` now, not then
     for worker in workers:
         worker.join(timeout=5)
-
-
-def _listen(
-    connect: Callable[[], psycopg.Connection[Any]],
-    wakes: dict[str, threading.Event],
-    stop: threading.Event,
-) -> None:
-    backoff = 0.0
-    while not stop.is_set():
-        try:
-            with connect() as listener:
-                # The one session that must outlive idleness (the roles' idle_session_timeout).
-                listener.execute("SET idle_session_timeout = 0")
-                for channel_name in wakes:
-                    listener.execute(f"LISTEN {channel_name}")
-                backoff = 0.0
-                for wake in wakes.values():
-                    wake.set()  # notifications may have been missed while disconnected
-                while not stop.is_set():
-                    for note in listener.notifies(timeout=0.5):
-                        if (woken := wakes.get(note.channel)) is not None:
-                            woken.set()
-        except Exception as exc:  # a lost session or a failed reconnect: never die, retry
-            backoff = min(30.0, max(0.5, backoff * 2))
-            log.warning("outbox.listener_lost", error=str(exc), retry_in=backoff)
-            stop.wait(backoff)
 
 
 def _publish(
@@ -127,18 +102,3 @@ def _publish(
                 # The rows behind every notification so far are committed, so the next
                 # round takes them: drop those wake-ups, or they would each cost a linger.
                 wake.clear()
-
-
-def listener_factory(engine: Engine) -> Callable[[], psycopg.Connection[Any]]:
-    """New autocommit connections made by `engine` (its connect hooks, e.g. the password)."""
-
-    def connect() -> psycopg.Connection[Any]:
-        proxied = engine.raw_connection()
-        conn = proxied.driver_connection
-        proxied.detach()  # ours until closed; never goes back to the pool
-        if not isinstance(conn, psycopg.Connection):
-            raise TypeError(f"the engine's driver is not psycopg 3: {type(conn).__name__}")
-        conn.autocommit = True
-        return conn
-
-    return connect

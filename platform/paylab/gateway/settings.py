@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paylab.core.settings import http_url
+
 UPSTREAMS = ("auth", "payment", "wallet", "merchant", "notification", "audit")
 
 
@@ -53,9 +55,7 @@ class GatewaySettings(BaseSettings):
     @field_validator(*(f"{u}_url" for u in UPSTREAMS))
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_url(value)
 
     def upstream_url(self, service: str) -> str:
         """The base URL of one upstream service."""

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from paylab.core.app import create_app
 from paylab.core.lazy import Lazy
-from paylab.core.sns_push import sns_router
-from paylab.merchant import consumers, jobs
+from paylab.core.pg_listen import listener_factory
+from paylab.merchant import jobs
 from paylab.merchant.delivery import Deliverer, DeliveryLoop
 from paylab.merchant.dispersion_routes import router as dispersion_router
 from paylab.merchant.routes import router
@@ -29,8 +30,6 @@ def create(engine: Engine | None = None, settings: MerchantSettings | None = Non
     runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(settings, engine)) if custom else RUNTIME
     app = create_app("merchant", [router, jobs.router], title=TITLE)
     app.state.runtime = runtime
-    # payment-events reach consumers.handle through SNS HTTP pushes (template: Merchant*).
-    app.include_router(sns_router(consumers.handle))
     app.include_router(seed_router)  # PUT /internal/merchants/{id}: the demo merchant
     app.include_router(dispersion_router)  # daily payouts (issue 7)
 
@@ -45,7 +44,13 @@ def create(engine: Engine | None = None, settings: MerchantSettings | None = Non
                 built.loop = loop
                 return built.deliverer
 
-            loop = DeliveryLoop(deliverer, settings.delivery_poll_s, settings.delivery_batch)
+            def listener() -> Any:
+                # Woken by deliveries the queue consumers record (another process).
+                return listener_factory(runtime().sessions.kw["bind"])()
+
+            loop = DeliveryLoop(
+                deliverer, settings.delivery_poll_s, settings.delivery_batch, listener
+            )
             loop.start()
         try:
             yield

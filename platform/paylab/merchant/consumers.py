@@ -1,10 +1,11 @@
-"""payment-events → confirmation webhooks: one delivery row per event, stored with the inbox row.
+"""Payment outcomes → confirmation webhooks: one delivery row per event, stored with the inbox row.
 
-`handle` is what the SNS push router and the SQS consumer worker call
-(`paylab.merchant.consumers:handle`); it raises to have the message retried.
-`handle_webhook_failed` is the retry path's consumer (`merchant` in paylab.core.consumer):
-WebhookFailed → one more attempt; failing again raises, so the queue's backoff, DLQ and
-parking apply.
+The `merchant` queue consumer (`merchant-webhooks.fifo`, in the workers process) calls
+`handle_queued`: payment outcomes, which payment's outbox sends there (durable: the queue keeps
+them while anything is down), and the WebhookFailed events the bus's rule sends there. A
+recorded delivery NOTIFYs the merchant service's delivery loop, which sends it.
+`handle_webhook_failed` is the retry path: WebhookFailed → one more attempt; failing again
+raises, so the queue's backoff, DLQ and parking apply.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from paylab.core.db import unit_of_work
 from paylab.core.events import Envelope
 from paylab.core.inbox import first_delivery
-from paylab.merchant.delivery import Claimed, Deliverer, count_attempt, record_attempt
+from paylab.merchant.delivery import (
+    WEBHOOK_CHANNEL,
+    Claimed,
+    Deliverer,
+    count_attempt,
+    record_attempt,
+)
 from paylab.merchant.models import Merchant, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
 from paylab.merchant.webhooks import PAYMENT_OUTCOMES, form_fields
@@ -88,13 +95,17 @@ def record_webhook(
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(WebhookDelivery.id)
         ).first()
+        if inserted is not None:
+            # Sent at commit: wakes the merchant service's delivery loop when this runs in
+            # another process (the queue consumers, in the workers process).
+            session.execute(select(func.pg_notify(WEBHOOK_CHANNEL, "")))
     if inserted is not None and on_recorded is not None:
         on_recorded()  # after the commit: the delivery loop can see the row now
     return delivery_id if inserted is not None else None
 
 
 def handle(envelope: Envelope) -> None:
-    """Consumer entrypoint (SNS push or SQS worker): record the event's webhook, if any."""
+    """Record the event's webhook, if any; raises to have the message retried."""
     from paylab.merchant.runtime import RUNTIME
 
     runtime = RUNTIME()
@@ -159,3 +170,11 @@ def handle_webhook_failed(envelope: Envelope) -> None:
 
     runtime = RUNTIME()
     retry_failed_webhook(runtime.sessions, runtime.deliverer, envelope)
+
+
+def handle_queued(envelope: Envelope) -> None:
+    """Consumer entrypoint (merchant-webhooks queue): a failed webhook's retry, or an outcome."""
+    if envelope.type == "WebhookFailed":
+        handle_webhook_failed(envelope)
+    else:
+        handle(envelope)

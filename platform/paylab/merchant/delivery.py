@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from paylab.core.db import unit_of_work
 from paylab.core.events import Envelope
 from paylab.core.outbox import add_event
+from paylab.core.pg_listen import listen
 from paylab.merchant.models import Merchant, WebhookAttempt, WebhookDelivery
 from paylab.merchant.settings import MerchantSettings
 from paylab.merchant.urls import Resolver, UnsafeUrl, checked_addresses, pinned, resolve
@@ -34,6 +35,8 @@ from paylab.merchant.webhooks import backoff_s, signed
 log = structlog.get_logger("paylab.merchant.delivery")
 USER_AGENT = "Paylab-Webhooks/1.0"
 MAX_ERROR = 500
+#: NOTIFY'd when a delivery is recorded: the queue consumers record them in another process.
+WEBHOOK_CHANNEL = "merchant_webhooks"
 
 
 @dataclass(frozen=True)
@@ -255,17 +258,28 @@ def _failed(session: Session, row: WebhookDelivery) -> Envelope:
 
 class DeliveryLoop:
     """Runs a Deliverer in a daemon thread: at once when woken, else when the next retry is
-    due, and at least every `poll_s` (a row another copy recorded without waking us).
+    due, and at least every `poll_s`.
 
-    Sleeping until the next due retry rather than polling every second lets the pooled
-    Postgres session idle out at rest (devstack/database.py: one backend less).
+    Woken in process (`wake`), and, with `listener` (a new autocommit connection each call),
+    by a NOTIFY on WEBHOOK_CHANNEL: the queue consumers record deliveries in the workers
+    process. Sleeping until the next due retry rather than polling every second lets the
+    pooled Postgres session idle out at rest (devstack/database.py: one backend less); the
+    LISTEN session is the one that stays.
     """
 
-    def __init__(self, deliverer: Callable[[], Deliverer], poll_s: float, batch: int) -> None:
+    def __init__(
+        self,
+        deliverer: Callable[[], Deliverer],
+        poll_s: float,
+        batch: int,
+        listener: Callable[[], Any] | None = None,
+    ) -> None:
         self.deliverer, self.poll_s, self.batch = deliverer, poll_s, batch
+        self.listener = listener
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listening: threading.Thread | None = None
 
     def wake(self) -> None:
         """Something became due (a new delivery was recorded)."""
@@ -276,13 +290,22 @@ class DeliveryLoop:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="webhook-delivery", daemon=True)
             self._thread.start()
+        if self.listener is not None and self._listening is None:
+            self._listening = threading.Thread(
+                target=listen,
+                args=(self.listener, {WEBHOOK_CHANNEL: self._wake}, self._stop),
+                name="webhook-listen",
+                daemon=True,
+            )
+            self._listening.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the attempt in flight and stop."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._listening):
+            if thread is not None:
+                thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -49,8 +49,9 @@ class Registration:
     private_key: str
 
 
-# The topic for every subscriber, and audit's own queue: an SNS push to a service that is down
-# is lost, the queue waits for it (decisions.md, "Audit reads its queue only").
+# The topic (the published contract, ARCHITECTURE §3), and audit's own queue: an SNS push to
+# a service that is down is lost, the queue waits for it (decisions.md, "Audit and merchant
+# read their queues").
 REGISTERED_TO = ("sns:merchant-events", "sqs:audit-ops")
 
 

@@ -7,6 +7,8 @@ from functools import lru_cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paylab.core.settings import http_url
+
 _EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,190}$"
 
 
@@ -39,9 +41,7 @@ class NotificationSettings(BaseSettings):
     @field_validator("sms_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return http_url(value)
 
 
 @lru_cache(maxsize=1)

@@ -26,9 +26,12 @@ from paylab.payment.models import payments
 SOURCE = "paylab.payment"
 _NS = uuid.UUID("6a1f2b4e-6d0c-4f2a-9b1e-5c7d8e9f0a1b")
 _STATE_FIELDS = tuple(PaymentState.__dataclass_fields__)
-# The topic for every subscriber, and audit's own queue: an SNS push to a service that is down
-# is lost, the queue waits for it (decisions.md, "Audit reads its queue only").
+# The topic (the published contract, ARCHITECTURE §3), and the queues of the services that
+# must not miss an event (an SNS push to a service that is down is lost; a queue waits):
+# audit's, and for what the merchant confirms, the merchant's (decisions.md, "Audit and
+# merchant read their queues").
 TO_TOPIC_AND_AUDIT = ("sns:payment-events", "sqs:audit-ops")
+TO_CONFIRM = (*TO_TOPIC_AND_AUDIT, "sqs:merchant-webhooks")
 
 
 class ProjectionBehind(Exception):
@@ -113,7 +116,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
             session,
             "payment",
             _envelope(event, event.event_id, {**data, **_extras(event, state)}),
-            TO_TOPIC_AND_AUDIT,
+            TO_CONFIRM,
         )
         notify = _envelope(event, _derived(event, "notify"), {**data, **_extras(event, state)})
         notify.type = "PaymentNotificationRequested"
@@ -125,7 +128,7 @@ def publish(session: Session, state: PaymentState, event: EventRecord) -> None:
     elif event.type == domain.HELD_FOR_REVIEW:
         # The merchant is told "Retenida" (cod 7) like any state change it must wait on.
         held = _envelope(event, event.event_id, {**data, **_extras(event, state)})
-        add_event(session, "payment", held, TO_TOPIC_AND_AUDIT)
+        add_event(session, "payment", held, TO_CONFIRM)
     elif event.type == domain.REVIEWED:
         # An operator's decision about someone else's money: the audit log must have it.
         review = {"decision": event.data["decision"], "review_reason": event.data.get("reason")}

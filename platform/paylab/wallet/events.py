@@ -17,8 +17,9 @@ from paylab.wallet import ledger
 from paylab.wallet.models import Account
 
 SOURCE = "paylab.wallet"
-# Audit reads them from its queue: an SNS push to a service that is down is lost (decisions.md,
-# "Audit reads its queue only").
+# The topic is the published contract (ARCHITECTURE §3; no subscriber of ours today); audit
+# reads them from its queue: an SNS push to a service that is down is lost (decisions.md,
+# "Audit and merchant read their queues").
 WALLET_EVENTS = ("sns:wallet-events", "sqs:audit-ops")
 BUS = ("events:paylab",)
 

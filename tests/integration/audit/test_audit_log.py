@@ -48,7 +48,7 @@ def rows_of(engine: Engine, event_ids: list[str]) -> list[tuple[int, str, bytes,
 
 def test_the_same_event_three_times_is_one_row(service: AuditService, engine: Engine) -> None:
     e = event(uid("pay"), uid("merchant"))
-    # As the SNS push, the SQS worker and a redrive would hand it over: parsed from the wire.
+    # As the SQS worker and a redrive would hand it over: parsed from the wire.
     copies = [Envelope.model_validate_json(e.to_json()) for _ in range(3)]
     assert [service.record(c) for c in copies] == [True, False, False]
     assert len(rows_of(engine, [e.id])) == 1
@@ -56,7 +56,7 @@ def test_the_same_event_three_times_is_one_row(service: AuditService, engine: En
 
 def test_the_consumer_entry_point_stores_each_event_once(engine: Engine) -> None:
     e = event(uid("pay"), uid("merchant"))
-    for _ in range(3):  # what the SNS router and the SQS worker call, with the wire form
+    for _ in range(3):  # what the SQS worker calls, with the wire form
         consumers.handle(Envelope.model_validate_json(e.to_json()))
     assert len(rows_of(engine, [e.id])) == 1
 
@@ -91,8 +91,8 @@ def test_a_reused_id_with_other_content_keeps_the_first(
 def test_concurrent_appenders_keep_one_chain(service: AuditService, engine: Engine) -> None:
     merchant = uid("merchant")
     events = [event(uid("pay"), merchant) for _ in range(60)]
-    # Two appenders (the SNS push and the SQS worker) deliver every event, in other orders,
-    # each from 6 threads at once.
+    # Two appenders (two consumer processes, or a redrive next to the worker) deliver every
+    # event, in other orders, each from 6 threads at once.
     orders = [events, list(reversed(events))]
 
     def deliver(i: int) -> int:

@@ -92,6 +92,30 @@ def test_an_approved_then_refunded_card_payment_publishes_valid_events() -> None
         validate(envelope)
 
 
+def test_every_outcome_a_merchant_confirms_goes_to_its_queue() -> None:
+    """Held, completed, failed, refunded: each to merchant-webhooks, whatever SNS delivers."""
+    from paylab.merchant.webhooks import PAYMENT_OUTCOMES
+
+    streams = [
+        [created(), record(2, domain.FAILED, status="rejected", reason="declined")],
+        [
+            created(decision="review"),
+            record(2, domain.HELD_FOR_REVIEW, reason="antifraud_review"),
+            record(3, domain.REVIEWED, decision="approve", reason=None),
+            record(4, domain.PROCESSED, outcome="approved", reason=None, authorization_id="a1"),
+            record(5, domain.COMPLETED, status="approved", reason=None),
+            record(6, domain.REFUNDED, refund_id="rf_1", amount="40000.00"),
+        ],
+    ]
+    queued = {
+        payload["type"]
+        for stream in streams
+        for payload, where in publish_stream(stream).outbox
+        if "sqs:merchant-webhooks" in where
+    }
+    assert queued == PAYMENT_OUTCOMES
+
+
 def test_partial_refunds_publish_valid_events_with_what_each_gave_back() -> None:
     session = publish_stream(
         [

@@ -47,5 +47,9 @@ def test_held_goes_to_the_merchants_topic_and_the_decision_to_audit() -> None:
         ]
     )
     destinations = {payload["type"]: where for payload, where in session.outbox}
-    assert list(destinations["PaymentHeld"]) == ["sns:payment-events", "sqs:audit-ops"]
+    assert list(destinations["PaymentHeld"]) == [
+        "sns:payment-events",
+        "sqs:audit-ops",
+        "sqs:merchant-webhooks",
+    ]
     assert destinations["PaymentReviewed"] == ["sqs:audit-ops"]
