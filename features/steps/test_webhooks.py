@@ -201,7 +201,7 @@ def _merchant_stopped(world: MerchantWorld) -> None:
 
 @then("the confirmation waits, recorded, while the merchant service is down")
 def _recorded_while_down(world: MerchantWorld) -> None:
-    # The outcome came through the merchant-webhooks queue (no SNS push to a stopped service):
+    # The outcome came through the merchant-ops queue (no SNS push to a stopped service):
     # the workers' consumer recorded the delivery; nothing has sent it.
     def recorded() -> list[tuple[str, int]] | None:
         rows = sup.service_rows(

@@ -144,6 +144,24 @@ CONTRACT: list[tuple[str, str, str, dict[str, str]]] = [
         {"AuditOpsParkingUrl": "Ref", "AuditOpsParkingArn": "Arn"},
     ),
     (
+        "merchant-ops.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-ops.fifo",
+        {"MerchantOpsQueueUrl": "Ref", "MerchantOpsQueueArn": "Arn"},
+    ),
+    (
+        "merchant-ops-dlq.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-ops-dlq.fifo",
+        {"MerchantOpsDlqUrl": "Ref", "MerchantOpsDlqArn": "Arn"},
+    ),
+    (
+        "merchant-ops-parking.fifo",
+        "AWS::SQS::Queue",
+        "${AWS::StackName}-merchant-ops-parking.fifo",
+        {"MerchantOpsParkingUrl": "Ref", "MerchantOpsParkingArn": "Arn"},
+    ),
+    (
         "merchant-webhooks.fifo",
         "AWS::SQS::Queue",
         "${AWS::StackName}-merchant-webhooks.fifo",

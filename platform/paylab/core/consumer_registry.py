@@ -22,7 +22,7 @@ from paylab.core.consumer import (
     Parser,
     QueueWorker,
 )
-from paylab.core.events import Envelope, from_envelope_or_eventbridge
+from paylab.core.events import Envelope, from_eventbridge
 from paylab.core.logging import configure_logging
 from paylab.core.stack_outputs import output
 
@@ -44,12 +44,13 @@ class Consumer:
 REGISTRY = {
     "notification": Consumer("NotificationOpsQueueUrl", "paylab.notification.consumers:handle"),
     "audit": Consumer("AuditOpsQueueUrl", "paylab.audit.consumers:handle"),
-    # Fed by payment's outbox (the outcomes to confirm: envelopes) and by the WebhookFailed
-    # rule on the paylab bus (EventBridge events).
+    # The payment outcomes the merchant service confirms (payment's outbox).
+    "merchant-ops": Consumer("MerchantOpsQueueUrl", "paylab.merchant.consumers:handle"),
+    # Fed by the WebhookFailed rule on the paylab bus: bodies are EventBridge events.
     "merchant": Consumer(
         "MerchantWebhooksQueueUrl",
-        "paylab.merchant.consumers:handle_queued",
-        parse=from_envelope_or_eventbridge,
+        "paylab.merchant.consumers:handle_webhook_failed",
+        parse=from_eventbridge,
         shared_group="webhook-failed",  # template.yaml, WebhookFailedRule's SqsParameters
     ),
 }

@@ -9,7 +9,7 @@ from paylab.core.aws import invoker
 from paylab.core.stack_outputs import output
 
 # Queues the reprocessor manages (its PAYLAB_DLQ_QUEUES keys in the template).
-QUEUES = ("notification-ops", "audit-ops", "merchant-webhooks")
+QUEUES = ("notification-ops", "audit-ops", "merchant-ops", "merchant-webhooks")
 _FUNCTION_OUTPUT = "DlqReprocessorFunctionName"
 #: The reprocessor's function timeout (the template's 120 s) and a margin: a caller (the
 #: gateway's redrive route among them) answers 504 after this, never waits longer.

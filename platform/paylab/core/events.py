@@ -27,14 +27,6 @@ class Envelope(BaseModel):
         return self.model_dump_json()
 
 
-def from_envelope_or_eventbridge(body: str) -> Envelope:
-    """An Envelope as the outbox relay sends it, or in an EventBridge event's `detail`."""
-    event = json.loads(body)
-    if isinstance(event, dict) and "detail-type" in event:
-        return from_eventbridge(body)
-    return Envelope.model_validate(event)
-
-
 def from_eventbridge(body: str) -> Envelope:
     """The Envelope in an EventBridge event's `detail` (what a rule's SQS target receives)."""
     event = json.loads(body)

@@ -22,7 +22,7 @@ DESTINATIONS = frozenset(
         "events:paylab",
         "sqs:notification-ops",
         "sqs:audit-ops",
-        "sqs:merchant-webhooks",
+        "sqs:merchant-ops",
     }
 )
 

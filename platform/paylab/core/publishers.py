@@ -27,7 +27,7 @@ _OUTPUTS = {
     "events:paylab": "EventBusName",
     "sqs:notification-ops": "NotificationOpsQueueUrl",
     "sqs:audit-ops": "AuditOpsQueueUrl",
-    "sqs:merchant-webhooks": "MerchantWebhooksQueueUrl",
+    "sqs:merchant-ops": "MerchantOpsQueueUrl",
 }
 
 

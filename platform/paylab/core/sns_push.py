@@ -1,6 +1,6 @@
 """SNS HTTP(S) push endpoint: signature check, subscription confirmation, then the handler.
 
-    app = create_app("merchant", [sns_router(handle)], title=...)   # POST /internal/sns
+    app = create_app("notification", [sns_router(handle)], title=...)   # POST /internal/sns
 
 SNS signs every message (SignatureVersion 1: SHA1, 2: SHA256, RSA PKCS#1 v1.5) with the
 certificate at SigningCertURL. The certificate is fetched only from a host we trust (the

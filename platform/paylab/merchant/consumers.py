@@ -1,11 +1,11 @@
 """Payment outcomes → confirmation webhooks: one delivery row per event, stored with the inbox row.
 
-The `merchant` queue consumer (`merchant-webhooks.fifo`, in the workers process) calls
-`handle_queued`: payment outcomes, which payment's outbox sends there (durable: the queue keeps
-them while anything is down), and the WebhookFailed events the bus's rule sends there. A
-recorded delivery NOTIFYs the merchant service's delivery loop, which sends it.
-`handle_webhook_failed` is the retry path: WebhookFailed → one more attempt; failing again
-raises, so the queue's backoff, DLQ and parking apply.
+`handle` is what the `merchant-ops` queue consumer calls (in the workers process): payment's
+outbox sends each outcome there (the queue keeps them while anything is down). A recorded
+delivery NOTIFYs the merchant service's delivery loop, which sends it.
+`handle_webhook_failed` is the retry path's consumer (`merchant`, on `merchant-webhooks.fifo`,
+which the WebhookFailed rule feeds): one more attempt; failing again raises, so the queue's
+backoff, DLQ and parking apply.
 """
 
 from __future__ import annotations
@@ -170,11 +170,3 @@ def handle_webhook_failed(envelope: Envelope) -> None:
 
     runtime = RUNTIME()
     retry_failed_webhook(runtime.sessions, runtime.deliverer, envelope)
-
-
-def handle_queued(envelope: Envelope) -> None:
-    """Consumer entrypoint (merchant-webhooks queue): a failed webhook's retry, or an outcome."""
-    if envelope.type == "WebhookFailed":
-        handle_webhook_failed(envelope)
-    else:
-        handle(envelope)

@@ -43,7 +43,9 @@ class MerchantSettings(BaseSettings):
     delivery_poll_s: float = Field(default=30.0, gt=0, le=300)
     delivery_batch: int = Field(default=10, ge=1, le=200)
     # Deliveries are recorded in this lane and the loop claims only this lane's rows: a test's
-    # own copy of the service (fast retries) never races the stack's over the same table.
+    # own copy of the service (fast retries) never races the stack's over the same table. The
+    # stack's payments are recorded by the merchant-ops consumer (workers process) with the
+    # workers' setting: a merchant service given another lane never sends them.
     delivery_lane: str = Field(default="default", min_length=1, max_length=40)
 
     # Self-signup is public (behind the gateway): at most this many per client IP and hour.

@@ -31,7 +31,7 @@ _STATE_FIELDS = tuple(PaymentState.__dataclass_fields__)
 # audit's, and for what the merchant confirms, the merchant's (decisions.md, "Audit and
 # merchant read their queues").
 TO_TOPIC_AND_AUDIT = ("sns:payment-events", "sqs:audit-ops")
-TO_CONFIRM = (*TO_TOPIC_AND_AUDIT, "sqs:merchant-webhooks")
+TO_CONFIRM = (*TO_TOPIC_AND_AUDIT, "sqs:merchant-ops")
 
 
 class ProjectionBehind(Exception):

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from paylab.core.events import Envelope
+from paylab.core.pg_listen import listener_factory
 from paylab.merchant.consumers import record_webhook
+from paylab.merchant.delivery import WEBHOOK_CHANNEL, Deliverer, DeliveryLoop, webhook_client
 
 from ..waiting import wait_until
 from .conftest import SETTINGS, Registered
@@ -165,3 +167,51 @@ def test_a_failing_endpoint_is_retried_then_the_webhook_fails(
         event.data["payment_id"],
     )
     assert arrived(receiver, event.data["ref_payco"]) == []
+
+
+def test_a_delivery_recorded_in_another_process_wakes_a_sleeping_loop(
+    register: Callable[..., Registered],
+    receiver: httpx.Client,
+    receiver_url: str,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    service_url: str,
+) -> None:
+    """The merchant-ops consumer records deliveries in the workers process: its NOTIFY, not the
+    loop's poll (300 s here), is what gets the webhook out at once."""
+    settings = SETTINGS.model_copy(
+        update={"delivery_lane": f"it-listen-{uuid.uuid4().hex[:8]}", "delivery_poll_s": 300.0}
+    )
+    merchant = setup_merchant(register, receiver, receiver_url)
+
+    def listening() -> int:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE query = :q"),
+                    {"q": f"LISTEN {WEBHOOK_CHANNEL}"},
+                ).scalar_one()
+            )
+
+    before = listening()
+    with webhook_client() as http:
+        deliverer = Deliverer(sessions, settings, http)
+        loop = DeliveryLoop(
+            lambda: deliverer,
+            settings.delivery_poll_s,
+            settings.delivery_batch,
+            listener_factory(engine),
+        )
+        loop.start()
+        try:
+            # Its first round has run and its session listens: now it sleeps for 300 s.
+            wait_until(lambda: listening() > before or None, description="the loop to listen")
+            event = payment_event(merchant.id)
+            assert record_webhook(sessions, settings, event) is not None
+            ref = event.data["ref_payco"]
+            [hook] = wait_until(
+                lambda: arrived(receiver, ref), timeout=10, description="the woken delivery"
+            )
+            assert hook["signature_valid"], hook["signature_note"]
+        finally:
+            loop.stop()

@@ -93,7 +93,7 @@ def test_an_approved_then_refunded_card_payment_publishes_valid_events() -> None
 
 
 def test_every_outcome_a_merchant_confirms_goes_to_its_queue() -> None:
-    """Held, completed, failed, refunded: each to merchant-webhooks, whatever SNS delivers."""
+    """Held, completed, failed, refunded: each to merchant-ops, whatever SNS delivers."""
     from paylab.merchant.webhooks import PAYMENT_OUTCOMES
 
     streams = [
@@ -111,7 +111,7 @@ def test_every_outcome_a_merchant_confirms_goes_to_its_queue() -> None:
         payload["type"]
         for stream in streams
         for payload, where in publish_stream(stream).outbox
-        if "sqs:merchant-webhooks" in where
+        if "sqs:merchant-ops" in where
     }
     assert queued == PAYMENT_OUTCOMES
 

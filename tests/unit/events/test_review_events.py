@@ -50,6 +50,6 @@ def test_held_goes_to_the_merchants_topic_and_the_decision_to_audit() -> None:
     assert list(destinations["PaymentHeld"]) == [
         "sns:payment-events",
         "sqs:audit-ops",
-        "sqs:merchant-webhooks",
+        "sqs:merchant-ops",
     ]
     assert destinations["PaymentReviewed"] == ["sqs:audit-ops"]

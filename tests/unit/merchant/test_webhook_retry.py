@@ -13,6 +13,7 @@ from paylab.core.events import Envelope
 from paylab.merchant.consumers import (
     RETRY_CONSUMER,
     WebhookStillFailing,
+    handle_webhook_failed,
     retry_failed_webhook,
 )
 from paylab.merchant.delivery import Claimed, Result
@@ -160,12 +161,8 @@ def test_unknown_deliveries_and_other_events_are_left_alone() -> None:
 
 def test_the_registered_handler_is_the_merchant_consumer() -> None:
     from paylab.core.consumer_registry import REGISTRY, load_handler
-    from paylab.core.events import from_envelope_or_eventbridge
-    from paylab.merchant.consumers import handle_queued
+    from paylab.core.events import from_eventbridge
 
     entry = REGISTRY["merchant"]
-    assert load_handler(entry.handler) is handle_queued
-    assert (entry.queue_output, entry.parse) == (
-        "MerchantWebhooksQueueUrl",
-        from_envelope_or_eventbridge,
-    )
+    assert load_handler(entry.handler) is handle_webhook_failed
+    assert (entry.queue_output, entry.parse) == ("MerchantWebhooksQueueUrl", from_eventbridge)

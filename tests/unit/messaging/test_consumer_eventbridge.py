@@ -16,7 +16,7 @@ from paylab.core.consumer import (
     QueueWorker,
 )
 from paylab.core.consumer_registry import REGISTRY
-from paylab.core.events import Envelope, from_envelope_or_eventbridge, from_eventbridge
+from paylab.core.events import Envelope, from_eventbridge
 from paylab.infra.template import load_template
 from paylab.lambdas.dlq_reprocessor import Reprocessor
 
@@ -61,22 +61,8 @@ def test_what_is_not_an_eventbridge_envelope_fails(body: str, error: type[Except
 
 def test_only_the_merchant_consumer_unwraps() -> None:
     parsers = {name: consumer.parse for name, consumer in REGISTRY.items()}
-    assert parsers.pop("merchant") is from_envelope_or_eventbridge
+    assert parsers.pop("merchant") is from_eventbridge
     assert set(parsers.values()) == {Envelope.model_validate_json}
-
-
-def test_the_merchant_queue_takes_the_relays_envelopes_and_the_rules_events() -> None:
-    """payment's outbox sends outcomes as envelopes; the WebhookFailed rule sends events."""
-    bare = envelope_body("evt-2", type_="PaymentCompleted")
-    assert from_envelope_or_eventbridge(bare) == Envelope.model_validate_json(bare)
-    wrapped = eventbridge_body("evt-1")
-    assert from_envelope_or_eventbridge(wrapped) == from_eventbridge(wrapped)
-    with pytest.raises(json.JSONDecodeError):
-        from_envelope_or_eventbridge("not json")
-    with pytest.raises(ValueError, match="not an EventBridge event"):
-        from_envelope_or_eventbridge('{"detail-type": "x", "detail": "text"}')
-    with pytest.raises(ValidationError):
-        from_envelope_or_eventbridge('{"id": "x"}')
 
 
 def _worker(sqs: FakeSqs, handler: object, shared_group: str | None = None) -> QueueWorker:
