@@ -140,7 +140,7 @@ def test_outcome_is_recorded_once_and_published(
         id=payment_id,
     )
     by_type = {r["event_type"]: set(r["destinations"]) for r in rows}
-    assert by_type["PaymentFailed"] == {"sns:payment-events", "sqs:audit-ops"}
+    assert by_type["PaymentFailed"] == {"sns:payment-events", "sqs:audit-ops", "sqs:merchant-ops"}
     assert by_type["PaymentNotificationRequested"] == {"sqs:notification-ops", "sqs:audit-ops"}
     # After a final outcome, processing answers it without calling the bank.
     processed = client.post(
