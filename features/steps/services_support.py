@@ -16,6 +16,7 @@ from waiting_support import wait_for
 
 from paylab.core.settings import get_settings
 from paylab.devstack.process import ProcessManager, ProcessSpec
+from paylab.devstack.services import SERVICES
 
 
 # ------------------------------------------------------------------------------- processes
@@ -88,3 +89,16 @@ def resume_service(proc: psutil.Process) -> None:
 def service_running(name: str) -> bool:
     """True while the component started as `name` is alive."""
     return _manager().running(name) is not None
+
+
+def stop_for_scenario(name: str, cleanup: contextlib.ExitStack) -> list[str]:
+    """Stop one service; `cleanup` starts it again (same argv) unless it runs by then."""
+    argv = recorded_argv(name)
+    cleanup.callback(lambda: None if service_running(name) else start_again(name, argv))
+    stop_service(name)
+    return argv
+
+
+def start_again(name: str, argv: list[str]) -> None:
+    """Start a service stopped by `stop_for_scenario` on its own port; wait until healthy."""
+    start_service(name, argv, SERVICES[name])

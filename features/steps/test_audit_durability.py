@@ -23,8 +23,6 @@ from pytest_bdd import given, parsers, scenarios, then, when
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(300)]
 scenarios("messaging/audit_durability.feature")
 
-AUDIT_PORT = 8006
-
 
 @pytest.fixture
 def world() -> Iterator[World]:
@@ -45,13 +43,7 @@ def audit_stopped(world: World) -> None:
     # the outbox relay keeps sending to the queues, as with audit down as a whole.
     msg.pause_consumers()
     world.cleanup.callback(lambda: msg.resume_consumers() if msg.consumers_paused() else None)
-    argv = svc.recorded_argv("audit")
-    world.cleanup.callback(
-        lambda: (
-            None if svc.service_running("audit") else svc.start_service("audit", argv, AUDIT_PORT)
-        )
-    )
-    world.stopped_argv["audit"] = svc.stop_service("audit")
+    world.stopped_argv["audit"] = svc.stop_for_scenario("audit", world.cleanup)
 
 
 @when(parsers.parse("the payer pays {amount} COP by card and the payment is approved"))
@@ -80,7 +72,7 @@ def none_yet(world: World) -> None:
 
 @when("the audit service and the queue consumers start again")
 def audit_starts(world: World) -> None:
-    svc.start_service("audit", world.stopped_argv["audit"], AUDIT_PORT)
+    svc.start_again("audit", world.stopped_argv["audit"])
     msg.resume_consumers()
 
 

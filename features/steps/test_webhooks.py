@@ -187,16 +187,7 @@ def _listed_delivered(world: MerchantWorld) -> None:
 # ------------------------------------------------------------------------------- service down
 @given("the merchant service is stopped")
 def _merchant_stopped(world: MerchantWorld) -> None:
-    argv = svc.recorded_argv("merchant")
-    world.cleanup.callback(
-        lambda: (
-            None
-            if svc.service_running("merchant")
-            else svc.start_service("merchant", argv, MERCHANT_PORT)
-        )
-    )
-    svc.stop_service("merchant")
-    world.notes["merchant_argv"] = argv
+    world.notes["merchant_argv"] = svc.stop_for_scenario("merchant", world.cleanup)
 
 
 @then("the confirmation waits, recorded, while the merchant service is down")
@@ -219,4 +210,4 @@ def _recorded_while_down(world: MerchantWorld) -> None:
 
 @when("the merchant service starts again")
 def _merchant_starts(world: MerchantWorld) -> None:
-    svc.start_service("merchant", world.notes["merchant_argv"], MERCHANT_PORT)
+    svc.start_again("merchant", world.notes["merchant_argv"])

@@ -93,12 +93,10 @@ def record_webhook(
                 next_attempt_at=func.now(),
             )
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(WebhookDelivery.id)
+            # A new row wakes the merchant service's delivery loop (this runs in the workers
+            # process) in the same statement, as the outbox wakes its relay; sent at commit.
+            .returning(WebhookDelivery.id, func.pg_notify(WEBHOOK_CHANNEL, ""))
         ).first()
-        if inserted is not None:
-            # Sent at commit: wakes the merchant service's delivery loop when this runs in
-            # another process (the queue consumers, in the workers process).
-            session.execute(select(func.pg_notify(WEBHOOK_CHANNEL, "")))
     if inserted is not None and on_recorded is not None:
         on_recorded()  # after the commit: the delivery loop can see the row now
     return delivery_id if inserted is not None else None
