@@ -35,6 +35,7 @@ _SUBCOMMANDS = {
     "dlq": "paylab.cli_dlq",
     "jobs": "paylab.cli_jobs",
     "payments": "paylab.payment.cli",
+    "deploy": "paylab.cli_deploy",
 }
 
 

@@ -454,4 +454,11 @@ def test_audit_and_merchant_take_no_push(template: dict[str, Any]) -> None:
     subscriptions = _resources(template, "AWS::SNS::Subscription").values()
     endpoints = [s["Properties"]["Endpoint"] for s in subscriptions]
     assert endpoints, "no SNS subscription at all"
-    assert all(e == {"Ref": "NotificationPushEndpoint"} for e in endpoints), endpoints
+    notification = {
+        "Fn::If": [
+            "IsAws",
+            {"Fn::GetAtt": ["ComputePlane", "Outputs.NotificationPushEndpoint"]},
+            {"Ref": "NotificationPushEndpoint"},
+        ]
+    }
+    assert all(e == notification for e in endpoints), endpoints

@@ -12,9 +12,9 @@ from alembic import command
 from alembic.config import Config
 from botocore.exceptions import ClientError
 from psycopg import sql
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
-from paylab.core.db import SERVICES_WITH_DB, role_name
+from paylab.core.db import SERVICES_WITH_DB, db_secret_output, role_name
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 # Postgres closes a service role's session after this long between transactions: an idle
@@ -113,6 +113,38 @@ def admin_login(admin_url: str) -> dict[str, str | int]:
         "port": url.port or 5432,
         "dbname": url.database or "postgres",
     }
+
+
+def admin_url_from_login(login: Mapping[str, Any], sslmode: str | None = None) -> str:
+    """The inverse of `admin_login`: the admin secret (as Aurora's cluster fills it on AWS:
+    host and port attached, `dbname` from the template) as a libpq URL."""
+    missing = sorted({"username", "password", "host", "port"} - login.keys())
+    if missing:
+        raise ValueError(
+            f"the database admin secret has no {', '.join(missing)}"
+            " (on AWS the cluster attaches host and port once it exists)"
+        )
+    url = URL.create(
+        "postgresql",
+        username=str(login["username"]),
+        password=str(login["password"]),
+        host=str(login["host"]),
+        port=int(login["port"]),
+        database=str(login.get("dbname") or "postgres"),
+        query={"sslmode": sslmode} if sslmode else {},
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def service_passwords(stack_outputs: Mapping[str, str], reader: Any) -> dict[str, str]:
+    """Each service's database password, from its secret (named by the stack's outputs)."""
+    passwords = {}
+    for service in SERVICES_WITH_DB:
+        arn = stack_outputs.get(db_secret_output(service))
+        if arn is None:
+            raise LookupError(f"the stack has no output {db_secret_output(service)}")
+        passwords[service] = str(reader.get_json(arn)["password"])
+    return passwords
 
 
 def store_admin_login(admin_url: str, secret_arn: str, sm: Any) -> bool:

@@ -213,17 +213,13 @@ class DevStack:
         return self.settings.database_url or self.postgres.admin_url()
 
     def _db_passwords(self, stack_outputs: dict[str, str]) -> dict[str, str]:
-        from paylab.core.db import SERVICES_WITH_DB, db_secret_output
         from paylab.core.secrets import SecretReader
+        from paylab.devstack import database
 
-        reader = SecretReader()
-        passwords = {}
-        for service in SERVICES_WITH_DB:
-            arn = stack_outputs.get(db_secret_output(service))
-            if arn is None:
-                raise StackError(f"the stack has no output {db_secret_output(service)}")
-            passwords[service] = str(reader.get_json(arn)["password"])
-        return passwords
+        try:
+            return database.service_passwords(stack_outputs, SecretReader())
+        except LookupError as exc:
+            raise StackError(str(exc)) from None
 
     def available_services(self) -> dict[str, int]:
         """The services whose code exists (issues add them one by one)."""

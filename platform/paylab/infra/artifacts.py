@@ -23,6 +23,7 @@ from paylab.infra.deploy import TEMPLATE
 
 PACKAGE = Path(__file__).resolve().parents[1]  # platform/paylab
 WORKFLOWS = PACKAGE / "workflows"
+COMPUTE_TEMPLATE = PACKAGE / "infra" / "compute.yaml"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -36,12 +37,15 @@ class Artifacts:
     # The template goes by URL: an inline TemplateBody is limited to 51,200 bytes, which ours
     # approaches; a template in S3 may have 1 MB.
     template_url: str = ""
+    # The compute plane's nested template (AWS only; published on every target, unused locally).
+    compute_template_key: str = ""
 
     def parameters(self) -> dict[str, str]:
         return {
             "ArtifactsBucket": self.bucket,
             "LambdaCodeKey": self.lambda_code_key,
             "PaymentSagaDefinitionKey": self.saga_definition_key,
+            "ComputeTemplateKey": self.compute_template_key,
         }
 
 
@@ -100,14 +104,17 @@ def publish(settings: Settings, s3: Any = None) -> Artifacts:
     _ensure_bucket(s3, bucket, settings.region)
     code = lambda_zip()
     saga = (WORKFLOWS / "payment_saga.asl.json").read_bytes()
+    compute = COMPUTE_TEMPLATE.read_bytes()
     artifacts = Artifacts(
         bucket=bucket,
         lambda_code_key=_keyed("lambdas/paylab-", code, ".zip"),
         saga_definition_key=_keyed("workflows/payment_saga-", saga, ".asl.json"),
         template_url=upload_template(settings, TEMPLATE.read_bytes(), s3, bucket),
+        compute_template_key=_keyed("templates/compute-", compute, ".yaml"),
     )
     _put_once(s3, bucket, artifacts.lambda_code_key, code)
     _put_once(s3, bucket, artifacts.saga_definition_key, saga)
+    _put_once(s3, bucket, artifacts.compute_template_key, compute)
     return artifacts
 
 

@@ -1,0 +1,192 @@
+"""`paylab deploy`: the template, its compute plane and the code, to AWS (ARCHITECTURE §5).
+
+Locally `up` deploys the template to LocalStack and runs the services on the host. On AWS the
+same template, with Environment=aws, also creates the compute plane (infra/compute.yaml): the
+services run from the platform image on ECS, and the database is bootstrapped by a task.
+
+The order keeps the services on a schema they know:
+- first deployment: the stack is created with no tasks, the bootstrap task creates the roles,
+  schemas and passwords and migrates, then the services are started;
+- later ones: the bootstrap task runs the *new* image's migrations first (a revision of its
+  task definition with the new image), then the stack rolls the services over. The running
+  services meet the new schema before their new code does, so migrations must be additive
+  (expand now, contract in a later release), as they have been so far.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+
+from paylab.core.aws import client
+from paylab.core.settings import Settings
+from paylab.infra.artifacts import Artifacts, publish
+from paylab.infra.deploy import DeploymentError, deploy
+
+# Aurora and ElastiCache take 10-20 minutes to create; an update of the services ~5.
+STACK_TIMEOUT_S = 3600.0
+BOOTSTRAP_TIMEOUT_S = 900
+# The outputs the parent stack has only once its compute plane exists.
+COMPUTE_OUTPUTS = (
+    "ClusterName",
+    "DbBootstrapTaskDefinitionArn",
+    "PrivateSubnetIds",
+    "ServicesSecurityGroupId",
+)
+# What `register_task_definition` takes back from `describe_task_definition`.
+_TASK_DEFINITION_FIELDS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+)
+
+
+@dataclass(frozen=True)
+class Release:
+    """What a deployment to AWS needs beyond the code: the image and the partners."""
+
+    image: str
+    pse_url: str
+    bank_url: str
+    antifraud_url: str
+    sms_url: str
+    sender_email: str
+    checkout_return_url: str
+    desired_count: int = 2
+
+    def parameters(self, desired_count: int) -> dict[str, str]:
+        return {
+            "PlatformImage": self.image,
+            "PseUrl": self.pse_url,
+            "BankUrl": self.bank_url,
+            "AntifraudUrl": self.antifraud_url,
+            "SmsUrl": self.sms_url,
+            "SenderEmail": self.sender_email,
+            "CheckoutReturnUrl": self.checkout_return_url,
+            "ServiceDesiredCount": str(desired_count),
+        }
+
+
+class AwsDeployer:
+    """Publishes the artifacts, deploys the stack and bootstraps the database, in order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        progress: Callable[[str], None] = lambda _: None,
+        *,
+        cfn: Any = None,
+        ecs: Any = None,
+        publish_artifacts: Callable[[Settings], Artifacts] = publish,
+        deploy_stack: Callable[..., dict[str, str]] = deploy,
+    ) -> None:
+        self.settings = settings
+        self.progress = progress
+        self.cfn = cfn or client("cloudformation", settings)
+        self.ecs = ecs or client("ecs", settings)
+        self.publish_artifacts = publish_artifacts
+        self.deploy_stack = deploy_stack
+
+    def run(self, release: Release) -> dict[str, str]:
+        """Deploy `release`; the stack's outputs (ApiUrl among them) once the services run."""
+        existing = self._compute_outputs()
+        self.progress("publishing the template, the Lambda code and the state machines")
+        artifacts = self.publish_artifacts(self.settings)
+        if existing is not None:
+            self.progress("migrating the database with the new image")
+            self.bootstrap(existing, image=release.image)
+            self.progress("updating the stack (the services roll over to the new image)")
+            return self._deploy(artifacts, release.parameters(release.desired_count))
+        self.progress("creating the stack without tasks (the database is not bootstrapped yet)")
+        outputs = self._deploy(artifacts, release.parameters(0))
+        self.progress("bootstrapping the database")
+        self.bootstrap(outputs)
+        self.progress(f"starting {release.desired_count} task(s) of each service")
+        return self._deploy(artifacts, release.parameters(release.desired_count))
+
+    def bootstrap(self, outputs: dict[str, str], image: str | None = None) -> None:
+        """Run the db-bootstrap task (with `image`, when given) and wait for it to succeed."""
+        missing = [k for k in COMPUTE_OUTPUTS if k not in outputs]
+        if missing:
+            raise DeploymentError(f"the stack has no compute plane outputs: {', '.join(missing)}")
+        cluster = outputs["ClusterName"]
+        definition = outputs["DbBootstrapTaskDefinitionArn"]
+        if image is not None:
+            definition = self._with_image(definition, image)
+        started = self.ecs.run_task(
+            cluster=cluster,
+            taskDefinition=definition,
+            launchType="FARGATE",
+            count=1,
+            startedBy="paylab-deploy",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": outputs["PrivateSubnetIds"].split(","),
+                    "securityGroups": [outputs["ServicesSecurityGroupId"]],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+        )
+        if started.get("failures") or not started.get("tasks"):
+            raise DeploymentError(
+                f"the database bootstrap task did not start: {started.get('failures')}"
+            )
+        task_arn = started["tasks"][0]["taskArn"]
+        try:
+            self.ecs.get_waiter("tasks_stopped").wait(
+                cluster=cluster,
+                tasks=[task_arn],
+                WaiterConfig={"Delay": 6, "MaxAttempts": BOOTSTRAP_TIMEOUT_S // 6},
+            )
+        except WaiterError as exc:
+            raise DeploymentError(
+                f"the database bootstrap task {task_arn} did not end: {exc}"
+            ) from exc
+        task = self.ecs.describe_tasks(cluster=cluster, tasks=[task_arn])["tasks"][0]
+        codes = [c.get("exitCode") for c in task.get("containers", [])]
+        if codes != [0]:
+            code = codes[0] if codes else None
+            reason = task.get("stoppedReason", "no reason given")
+            raise DeploymentError(
+                f"the database bootstrap task {task_arn} failed (exit code {code}, {reason});"
+                f" its log is in CloudWatch Logs, group /paylab/{self.settings.stack_name},"
+                " stream prefix db-bootstrap"
+            )
+
+    def _with_image(self, definition: str, image: str) -> str:
+        """A new revision of the bootstrap task's definition that runs `image`."""
+        current = self.ecs.describe_task_definition(taskDefinition=definition)["taskDefinition"]
+        revision = {k: copy.deepcopy(current[k]) for k in _TASK_DEFINITION_FIELDS if k in current}
+        for container in revision["containerDefinitions"]:
+            container["image"] = image
+        registered = self.ecs.register_task_definition(**revision)
+        return str(registered["taskDefinition"]["taskDefinitionArn"])
+
+    def _deploy(self, artifacts: Artifacts, parameters: dict[str, str]) -> dict[str, str]:
+        return self.deploy_stack(
+            self.settings,
+            self.progress,
+            timeout=STACK_TIMEOUT_S,
+            parameters={**artifacts.parameters(), **parameters},
+            template_url=artifacts.template_url,
+        )
+
+    def _compute_outputs(self) -> dict[str, str] | None:
+        """The stack's outputs when its compute plane exists, else None (first deployment)."""
+        try:
+            stacks = self.cfn.describe_stacks(StackName=self.settings.stack_name)["Stacks"]
+        except ClientError as exc:
+            if "does not exist" in str(exc):
+                return None
+            raise
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        return outputs if all(k in outputs for k in COMPUTE_OUTPUTS) else None

@@ -1,0 +1,169 @@
+"""`paylab deploy`'s order: no service runs on a database that is not bootstrapped/migrated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from paylab.core.settings import Settings, Target
+from paylab.infra.artifacts import Artifacts
+from paylab.infra.aws_deploy import AwsDeployer, Release
+from paylab.infra.deploy import DeploymentError
+
+OUTPUTS = {
+    "ClusterName": "paylab",
+    "DbBootstrapTaskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/paylab-db-bootstrap:1",
+    "PrivateSubnetIds": "subnet-a,subnet-b",
+    "ServicesSecurityGroupId": "sg-1",
+    "ApiUrl": "https://abc.execute-api.us-east-1.amazonaws.com",
+}
+RELEASE = Release(
+    image="1.dkr.ecr.us-east-1.amazonaws.com/paylab:new",
+    pse_url="https://pse.example",
+    bank_url="https://bank.example",
+    antifraud_url="https://antifraud.example",
+    sms_url="https://sms.example",
+    sender_email="pagos@example.co",
+    checkout_return_url="https://shop.example/return",
+    desired_count=3,
+)
+ARTIFACTS = Artifacts("bucket", "lambdas/x.zip", "workflows/y.json", "https://t", "templates/c")
+
+
+class FakeCfn:
+    def __init__(self, outputs: dict[str, str] | None) -> None:
+        self.outputs = outputs
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        if self.outputs is None:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ValidationError",
+                        "Message": f"Stack {StackName} does not exist",
+                    }
+                },
+                "DescribeStacks",
+            )
+        outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
+        return {"Stacks": [{"Outputs": outputs}]}
+
+
+class FakeWaiter:
+    def __init__(self, log: list[tuple[str, Any]]) -> None:
+        self.log = log
+
+    def wait(self, **kwargs: Any) -> None:
+        self.log.append(("wait", kwargs["tasks"]))
+
+
+class FakeEcs:
+    def __init__(self, log: list[tuple[str, Any]], exit_code: int | None = 0) -> None:
+        self.log = log
+        self.exit_code = exit_code
+
+    def run_task(self, **kwargs: Any) -> dict[str, Any]:
+        self.log.append(("run_task", kwargs))
+        return {"tasks": [{"taskArn": "arn:task/1"}], "failures": []}
+
+    def get_waiter(self, name: str) -> FakeWaiter:
+        assert name == "tasks_stopped"
+        return FakeWaiter(self.log)
+
+    def describe_tasks(self, **kwargs: Any) -> dict[str, Any]:
+        container = {} if self.exit_code is None else {"exitCode": self.exit_code}
+        return {
+            "tasks": [{"containers": [container], "stoppedReason": "Essential container exited"}]
+        }
+
+    def describe_task_definition(self, taskDefinition: str) -> dict[str, Any]:
+        return {
+            "taskDefinition": {
+                "taskDefinitionArn": taskDefinition,
+                "family": "paylab-db-bootstrap",
+                "revision": 1,
+                "status": "ACTIVE",
+                "containerDefinitions": [{"name": "db-bootstrap", "image": "old"}],
+                "cpu": "512",
+                "memory": "1024",
+            }
+        }
+
+    def register_task_definition(self, **kwargs: Any) -> dict[str, Any]:
+        self.log.append(("register", kwargs))
+        return {
+            "taskDefinition": {"taskDefinitionArn": "arn:task-definition/paylab-db-bootstrap:2"}
+        }
+
+
+def _deployer(
+    existing: dict[str, str] | None, log: list[tuple[str, Any]], exit_code: int | None = 0
+) -> AwsDeployer:
+    def deploy_stack(settings: Settings, progress: Any, **kwargs: Any) -> dict[str, str]:
+        log.append(("deploy", kwargs["parameters"]))
+        assert kwargs["template_url"] == "https://t"
+        return OUTPUTS
+
+    return AwsDeployer(
+        Settings(target=Target.AWS),
+        cfn=FakeCfn(existing),
+        ecs=FakeEcs(log, exit_code),
+        publish_artifacts=lambda _settings: ARTIFACTS,
+        deploy_stack=deploy_stack,
+    )
+
+
+def _steps(log: list[tuple[str, Any]]) -> list[str]:
+    steps = []
+    for step, arg in log:
+        if step == "deploy":
+            steps.append(f"deploy({arg['ServiceDesiredCount']})")
+        elif step in ("run_task", "register"):
+            steps.append(step)
+    return steps
+
+
+def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
+    log: list[tuple[str, Any]] = []
+    outputs = _deployer(None, log).run(RELEASE)
+    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)"]
+    assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
+    deployed = log[0][1]
+    assert deployed["PlatformImage"] == RELEASE.image
+    assert deployed["ComputeTemplateKey"] == "templates/c"
+    (run,) = [arg for step, arg in log if step == "run_task"]
+    assert run["taskDefinition"] == OUTPUTS["DbBootstrapTaskDefinitionArn"]
+    network = run["networkConfiguration"]["awsvpcConfiguration"]
+    assert network["subnets"] == ["subnet-a", "subnet-b"]
+    assert network["securityGroups"] == ["sg-1"]
+
+
+def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -> None:
+    log: list[tuple[str, Any]] = []
+    _deployer(OUTPUTS, log).run(RELEASE)
+    assert _steps(log) == ["register", "run_task", "deploy(3)"]
+    (registered,) = [arg for step, arg in log if step == "register"]
+    assert registered["containerDefinitions"] == [{"name": "db-bootstrap", "image": RELEASE.image}]
+    assert "revision" not in registered and "status" not in registered
+    (run,) = [arg for step, arg in log if step == "run_task"]
+    assert run["taskDefinition"].endswith(":2")
+
+
+@pytest.mark.parametrize("exit_code", [1, None])
+def test_a_failed_bootstrap_stops_the_deployment_before_the_services_start(
+    exit_code: int | None,
+) -> None:
+    log: list[tuple[str, Any]] = []
+    with pytest.raises(DeploymentError, match="bootstrap task arn:task/1 failed") as failure:
+        _deployer(None, log, exit_code).run(RELEASE)
+    assert _steps(log) == ["deploy(0)", "run_task"]
+    assert "/paylab/paylab" in str(failure.value)
+
+
+def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None:
+    """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
+    log: list[tuple[str, Any]] = []
+    _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
+    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)"]

@@ -1,0 +1,191 @@
+"""The compute plane (infra/compute.yaml) against the code it runs.
+
+No AWS account is at hand: cfn-lint checks the resources' properties
+(test_template_cfn_lint.py); these tests check what cfn-lint cannot know, that the tasks
+run what `up` runs locally, on ARCHITECTURE's ports, with settings the code reads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_settings import BaseSettings
+
+from paylab.core.consumer_registry import REGISTRY
+from paylab.core.settings import Settings
+from paylab.devstack.process import ProcessManager
+from paylab.devstack.services import SERVICES, HostServices
+from paylab.infra.artifacts import COMPUTE_TEMPLATE
+from paylab.infra.template import load_template
+
+# Variables read without the PAYLAB_ prefix (core/settings.py's validation aliases).
+_UNPREFIXED = {"DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL"}
+
+
+@pytest.fixture(scope="module")
+def compute() -> dict[str, Any]:
+    return load_template(COMPUTE_TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def parent() -> dict[str, Any]:
+    return load_template()
+
+
+def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _container(task: dict[str, Any]) -> dict[str, Any]:
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    return dict(container)
+
+
+def _tasks(compute: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Container name -> container definition, for every task definition."""
+    tasks = _of_type(compute, "AWS::ECS::TaskDefinition").values()
+    return {_container(t)["Name"]: _container(t) for t in tasks}
+
+
+def _settings_classes() -> list[type[BaseSettings]]:
+    classes: list[type[BaseSettings]] = [Settings]
+    for name in SERVICES:
+        module = importlib.import_module(f"paylab.{name}.settings")
+        classes += [
+            c
+            for c in vars(module).values()
+            if isinstance(c, type) and issubclass(c, BaseSettings) and c is not Settings
+        ]
+    return classes
+
+
+def _reads(variable: str, classes: list[type[BaseSettings]]) -> bool:
+    """Whether some settings class reads `variable` (env prefix + field name)."""
+    if variable in _UNPREFIXED:
+        return True
+    for cls in classes:
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        if prefix and variable.startswith(prefix):
+            field = variable[len(prefix) :].lower()
+            if field in cls.model_fields:
+                return True
+    return False
+
+
+def test_each_service_runs_on_its_architecture_port_with_the_local_command(
+    compute: dict[str, Any],
+) -> None:
+    """The task runs the argv `up` runs (devstack/services.py), listening on all interfaces."""
+    tasks = _tasks(compute)
+    specs = HostServices(Path.cwd(), ProcessManager(Path("/nonexistent"))).specs(SERVICES)
+    for spec in specs:
+        container = tasks[spec.name]
+        local = [a if a != "127.0.0.1" else "0.0.0.0" for a in spec.argv[1:]]
+        assert container["Command"] == ["python", *local], spec.name
+        assert container["PortMappings"] == [{"ContainerPort": spec.port}], spec.name
+
+
+def test_each_service_has_a_listener_and_target_group_on_its_port(
+    compute: dict[str, Any],
+) -> None:
+    listeners = {
+        r["Properties"]["Port"]: r["Properties"]["DefaultActions"][0]["TargetGroupArn"]["Ref"]
+        for r in _of_type(compute, "AWS::ElasticLoadBalancingV2::Listener").values()
+    }
+    groups = _of_type(compute, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    services = _of_type(compute, "AWS::ECS::Service")
+    assert sorted(listeners) == sorted(SERVICES.values())
+    for name, port in SERVICES.items():
+        group = listeners[port]
+        assert groups[group]["Properties"]["Port"] == port
+        assert groups[group]["Properties"]["HealthCheckPath"] == "/health"
+        (service,) = [
+            s
+            for s in services.values()
+            if "LoadBalancers" in s["Properties"]
+            and s["Properties"]["LoadBalancers"][0]["TargetGroupArn"] == {"Ref": group}
+        ]
+        assert service["Properties"]["LoadBalancers"][0]["ContainerName"] == name
+        assert service["Properties"]["LoadBalancers"][0]["ContainerPort"] == port
+
+
+def test_every_registered_consumer_runs_in_a_task(compute: dict[str, Any]) -> None:
+    """A consumer no task runs would leave its queue to fill up on AWS."""
+    run = []
+    for container in _tasks(compute).values():
+        command = container["Command"]
+        if command[:3] == ["python", "-m", "paylab.core.consumer"]:
+            run += command[3:]
+    assert sorted(run) == sorted(REGISTRY)
+
+
+def test_the_relay_and_the_bootstrap_run_modules_that_exist(compute: dict[str, Any]) -> None:
+    tasks = _tasks(compute)
+    for name, module in (
+        ("outbox-relay", "paylab.core.outbox_relay"),
+        ("db-bootstrap", "paylab.infra.db_bootstrap"),
+    ):
+        assert tasks[name]["Command"] == ["python", "-m", module]
+        importlib.import_module(module)
+
+
+def test_every_variable_a_task_sets_is_a_setting_the_code_reads(compute: dict[str, Any]) -> None:
+    """A misspelt variable would be ignored, and the service would use its local default."""
+    classes = _settings_classes()
+    for name, container in _tasks(compute).items():
+        for variable in container["Environment"]:
+            assert _reads(variable["Name"], classes), (name, variable["Name"])
+
+
+def test_every_task_runs_on_aws_against_its_parent_stack(compute: dict[str, Any]) -> None:
+    for name, container in _tasks(compute).items():
+        env = {v["Name"]: v["Value"] for v in container["Environment"]}
+        assert env["PAYLAB_TARGET"] == "aws", name
+        assert env["PAYLAB_STACK_NAME"] == {"Ref": "ParentStackName"}, name
+
+
+def test_a_service_that_calls_another_reaches_it_on_the_internal_balancer_at_its_port(
+    compute: dict[str, Any],
+) -> None:
+    """PAYLAB_<SERVICE>_<OTHER>_URL points at <OTHER>'s port, never at a local default."""
+    for name, container in _tasks(compute).items():
+        for variable in container["Environment"]:
+            match = re.fullmatch(r"PAYLAB_[A-Z]+_([A-Z]+)_URL", variable["Name"])
+            if match and match.group(1).lower() in SERVICES:
+                port = SERVICES[match.group(1).lower()]
+                assert variable["Value"] == {
+                    "Fn::Sub": f"http://${{InternalLoadBalancer.DNSName}}:{port}"
+                }, (name, variable["Name"])
+
+
+def test_the_parent_passes_every_parameter_and_reads_only_outputs_that_exist(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    nested = parent["Resources"]["ComputePlane"]
+    assert nested["Condition"] == "IsAws"
+    assert set(nested["Properties"]["Parameters"]) == set(compute["Parameters"])
+    text = str(parent)
+    read = set(re.findall(r"'Outputs\.(\w+)'", text))
+    assert read, "the parent reads no compute plane output"
+    assert read <= set(compute["Outputs"]), read - set(compute["Outputs"])
+
+
+def test_the_deploy_command_finds_the_outputs_it_needs(parent: dict[str, Any]) -> None:
+    from paylab.infra.aws_deploy import COMPUTE_OUTPUTS
+
+    outputs = parent["Outputs"]
+    for key in (*COMPUTE_OUTPUTS, "ApiUrl"):
+        assert outputs[key]["Condition"] == "IsAws", key
+
+
+def test_lambdas_that_call_a_service_run_in_the_vpc_on_aws(parent: dict[str, Any]) -> None:
+    """Outside the VPC a Lambda cannot reach the internal load balancer."""
+    for name, function in _of_type(parent, "AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if any("ServiceUrl" in str(v) for v in variables.values()):
+            vpc = function["Properties"].get("VpcConfig")
+            assert vpc is not None and vpc["Fn::If"][0] == "IsAws", name
