@@ -86,3 +86,18 @@ def test_nothing_outlives_the_containers(compose: dict[str, Any]) -> None:
 def test_no_credential_literals(compose: dict[str, Any]) -> None:
     password = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
     assert password.startswith("${") and ":?" in password
+
+
+def test_the_platform_image_copies_what_its_links_point_at() -> None:
+    """A link in platform/ whose target the image lacks would build a wheel without it
+    (the event schemas come into the package through platform/paylab/event_contracts)."""
+    copied = [
+        Path(line.split()[1])
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    ]
+    links = [p for p in (ROOT / "platform").rglob("*") if p.is_symlink()]
+    assert links, "no link under platform/: drop this test"
+    for link in links:
+        target = link.resolve().relative_to(ROOT)
+        assert any(target == c or c in target.parents for c in copied), (link, target)
