@@ -112,6 +112,7 @@ def _deployer(
         ecs=FakeEcs(log, exit_code),
         publish_artifacts=lambda _settings: ARTIFACTS,
         deploy_stack=deploy_stack,
+        resend_confirmations=lambda _settings, **_: log.append(("resend", None)) or [],
     )
 
 
@@ -120,7 +121,7 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
     for step, arg in log:
         if step == "deploy":
             steps.append(f"deploy({arg['ServiceDesiredCount']})")
-        elif step in ("run_task", "register"):
+        elif step in ("run_task", "register", "resend"):
             steps.append(step)
     return steps
 
@@ -128,7 +129,7 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
 def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
     log: list[tuple[str, Any]] = []
     outputs = _deployer(None, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)"]
+    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)", "resend"]
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
     deployed = log[0][1]
     assert deployed["PlatformImage"] == RELEASE.image
@@ -143,7 +144,7 @@ def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> No
 def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -> None:
     log: list[tuple[str, Any]] = []
     _deployer(OUTPUTS, log).run(RELEASE)
-    assert _steps(log) == ["register", "run_task", "deploy(3)"]
+    assert _steps(log) == ["register", "run_task", "deploy(3)", "resend"]
     (registered,) = [arg for step, arg in log if step == "register"]
     assert registered["containerDefinitions"] == [{"name": "db-bootstrap", "image": RELEASE.image}]
     assert "revision" not in registered and "status" not in registered
@@ -166,4 +167,53 @@ def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None
     """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
     log: list[tuple[str, Any]] = []
     _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)"]
+    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)", "resend"]
+
+
+def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:
+    from paylab.infra.deploy import resend_pending_confirmations
+
+    class Stack:
+        def get_paginator(self, operation: str) -> Stack:
+            assert operation == "list_stack_resources"
+            return self
+
+        def paginate(self, StackName: str) -> list[dict[str, Any]]:
+            topic = {"ResourceType": "AWS::SNS::Topic", "PhysicalResourceId": "arn:topic:payments"}
+            queue = {"ResourceType": "AWS::SQS::Queue", "PhysicalResourceId": "q"}
+            return [{"StackResourceSummaries": [queue]}, {"StackResourceSummaries": [topic]}]
+
+    class Sns:
+        subscribed: list[dict[str, str]] = []
+
+        def list_subscriptions_by_topic(self, TopicArn: str) -> dict[str, Any]:
+            return {
+                "Subscriptions": [
+                    {
+                        "SubscriptionArn": "PendingConfirmation",
+                        "Protocol": "https",
+                        "Endpoint": "https://api/sns/notification",
+                    },
+                    {"SubscriptionArn": "arn:sub:1", "Protocol": "https", "Endpoint": "https://x"},
+                    {
+                        "SubscriptionArn": "PendingConfirmation",
+                        "Protocol": "email",
+                        "Endpoint": "ops@example.co",
+                    },
+                ]
+            }
+
+        def subscribe(self, **kwargs: str) -> dict[str, str]:
+            self.subscribed.append(kwargs)
+            return {"SubscriptionArn": "pending confirmation"}
+
+    sns = Sns()
+    asked = resend_pending_confirmations(Settings(target=Target.AWS), cfn=Stack(), sns=sns)
+    assert asked == ["https://api/sns/notification"]
+    assert sns.subscribed == [
+        {
+            "TopicArn": "arn:topic:payments",
+            "Protocol": "https",
+            "Endpoint": "https://api/sns/notification",
+        }
+    ]

@@ -189,3 +189,35 @@ def test_lambdas_that_call_a_service_run_in_the_vpc_on_aws(parent: dict[str, Any
         if any("ServiceUrl" in str(v) for v in variables.values()):
             vpc = function["Properties"].get("VpcConfig")
             assert vpc is not None and vpc["Fn::If"][0] == "IsAws", name
+
+
+def test_the_gateway_trusts_the_client_address_api_gateway_states_and_nothing_else(
+    compute: dict[str, Any],
+) -> None:
+    """API Gateway overwrites the header a client might send; the balancer leaves the
+    gateway's X-Forwarded-For to the services (auth's and merchant's per-IP limits)."""
+    env = {v["Name"]: v["Value"] for v in _tasks(compute)["gateway"]["Environment"]}
+    header = env["PAYLAB_GATEWAY_CLIENT_IP_HEADER"]
+    assert "PAYLAB_GATEWAY_TRUSTED_PROXY_HOPS" not in env
+    integration = compute["Resources"]["GatewayIntegration"]["Properties"]
+    assert integration["RequestParameters"] == {
+        f"overwrite:header.{header}": "$context.identity.sourceIp"
+    }
+    attributes = compute["Resources"]["InternalLoadBalancer"]["Properties"][
+        "LoadBalancerAttributes"
+    ]
+    assert {"Key": "routing.http.xff_header_processing.mode", "Value": "preserve"} in attributes
+
+
+def test_only_the_bootstrap_task_may_read_the_database_admin_login(
+    compute: dict[str, Any],
+) -> None:
+    resources = compute["Resources"]
+    for name, task in _of_type(compute, "AWS::ECS::TaskDefinition").items():
+        role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        assert role == ("BootstrapTaskRole" if name == "DbBootstrapTask" else "TaskRole"), name
+    statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    denied = [s for s in statements if s["Effect"] == "Deny"]
+    assert [s["Resource"]["Fn::Sub"].rsplit(":", 1)[1] for s in denied] == [
+        "${ParentStackName}/db/admin*"
+    ]

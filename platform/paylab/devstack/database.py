@@ -41,6 +41,10 @@ def prepare(admin_url: str) -> None:
             ).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+            # Aurora's master user is not a superuser: it may create a schema owned by the
+            # role, and migrations may hand it tables, only as a member of the role
+            # (PostgreSQL 15). Re-granting is harmless.
+            conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
             conn.execute(
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
                     sql.Identifier(service), role

@@ -100,8 +100,13 @@ def client_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[str, str]]
     ]
 
 
-def client_ip(peer: str | None, forwarded_for: str | None, trusted_hops: int) -> str:
-    """The client's address: the peer, or the entry `trusted_hops` proxies back in XFF."""
+def client_ip(
+    peer: str | None, forwarded_for: str | None, trusted_hops: int, stated: str | None = None
+) -> str:
+    """The client's address: what the proxy in front `stated` (its own header, when one is
+    configured), else the peer, or the entry `trusted_hops` proxies back in XFF."""
+    if stated and stated.strip():
+        return stated.strip()[:64]
     chain = (
         [p.strip() for p in (forwarded_for or "").split(",") if p.strip()] if trusted_hops else []
     )

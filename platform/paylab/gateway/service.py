@@ -66,6 +66,7 @@ class Gateway:
             request.client.host if request.client else None,
             request.headers.get("x-forwarded-for"),
             self.settings.trusted_proxy_hops,
+            request.headers.get(header) if (header := self.settings.client_ip_header) else None,
         )
         if route.operator:
             # The anonymous limit also slows down guessing the operator key.

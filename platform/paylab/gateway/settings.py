@@ -51,6 +51,10 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1)
     # Proxies in front of the gateway whose X-Forwarded-For entries are trusted (0: none).
     trusted_proxy_hops: int = Field(default=0, ge=0, le=5)
+    # A header the proxy in front sets to the client's address, overwriting whatever the client
+    # sent (on AWS API Gateway's `x-paylab-client-ip`, infra/compute.yaml); it then wins over
+    # X-Forwarded-For. Unset locally: nothing stands in front of the gateway.
+    client_ip_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
 
     @field_validator(*(f"{u}_url" for u in UPSTREAMS))
     @classmethod

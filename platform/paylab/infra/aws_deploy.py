@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError, WaiterError
 from paylab.core.aws import client
 from paylab.core.settings import Settings
 from paylab.infra.artifacts import Artifacts, publish
-from paylab.infra.deploy import DeploymentError, deploy
+from paylab.infra.deploy import DeploymentError, deploy, resend_pending_confirmations
 
 # Aurora and ElastiCache take 10-20 minutes to create; an update of the services ~5.
 STACK_TIMEOUT_S = 3600.0
@@ -47,6 +47,9 @@ _TASK_DEFINITION_FIELDS = (
     "requiresCompatibilities",
     "cpu",
     "memory",
+    "runtimePlatform",
+    "ephemeralStorage",
+    "volumes",
 )
 
 
@@ -88,6 +91,7 @@ class AwsDeployer:
         ecs: Any = None,
         publish_artifacts: Callable[[Settings], Artifacts] = publish,
         deploy_stack: Callable[..., dict[str, str]] = deploy,
+        resend_confirmations: Callable[..., list[str]] = resend_pending_confirmations,
     ) -> None:
         self.settings = settings
         self.progress = progress
@@ -95,6 +99,7 @@ class AwsDeployer:
         self.ecs = ecs or client("ecs", settings)
         self.publish_artifacts = publish_artifacts
         self.deploy_stack = deploy_stack
+        self.resend_confirmations = resend_confirmations
 
     def run(self, release: Release) -> dict[str, str]:
         """Deploy `release`; the stack's outputs (ApiUrl among them) once the services run."""
@@ -105,13 +110,18 @@ class AwsDeployer:
             self.progress("migrating the database with the new image")
             self.bootstrap(existing, image=release.image)
             self.progress("updating the stack (the services roll over to the new image)")
-            return self._deploy(artifacts, release.parameters(release.desired_count))
-        self.progress("creating the stack without tasks (the database is not bootstrapped yet)")
-        outputs = self._deploy(artifacts, release.parameters(0))
-        self.progress("bootstrapping the database")
-        self.bootstrap(outputs)
-        self.progress(f"starting {release.desired_count} task(s) of each service")
-        return self._deploy(artifacts, release.parameters(release.desired_count))
+        else:
+            self.progress("creating the stack without tasks (the database is not bootstrapped)")
+            outputs = self._deploy(artifacts, release.parameters(0))
+            self.progress("bootstrapping the database")
+            self.bootstrap(outputs)
+            self.progress(f"starting {release.desired_count} task(s) of each service")
+        outputs = self._deploy(artifacts, release.parameters(release.desired_count))
+        # The stack waited for the services to be stable: the push endpoint now answers the
+        # confirmations SNS sent (and gave up on) while no task ran.
+        for endpoint in self.resend_confirmations(self.settings, cfn=self.cfn):
+            self.progress(f"asked SNS to confirm {endpoint} again")
+        return outputs
 
     def bootstrap(self, outputs: dict[str, str], image: str | None = None) -> None:
         """Run the db-bootstrap task (with `image`, when given) and wait for it to succeed."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,9 @@ def confirm_pending_subscriptions(
     cfn = cfn or client("cloudformation", settings)
     sns = sns or client("sns", settings)
     get = http or httpx.get
-    resources = cfn.describe_stack_resources(StackName=settings.stack_name)["StackResources"]
-    topics = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::SNS::Topic"]
     confirmed = []
-    for topic in topics:
-        for sub in sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", []):
-            if sub["Protocol"] not in ("http", "https"):
-                continue
+    for topic, subs in _http_subscriptions(settings, cfn, sns):
+        for sub in subs:
             arn = sub["SubscriptionArn"]
             if not arn.startswith("arn:"):
                 # Listed as "PendingConfirmation": Subscribe is idempotent and returns its ARN.
@@ -123,6 +119,41 @@ def confirm_pending_subscriptions(
             sns.confirm_subscription(TopicArn=topic, Token=response.json()["subscription_token"])
             confirmed.append(arn)
     return confirmed
+
+
+def resend_pending_confirmations(settings: Settings, cfn: Any = None, sns: Any = None) -> list[str]:
+    """AWS: have SNS send the confirmation of each pending HTTP(S) subscription again.
+
+    SNS sends it when the stack creates the subscription, and retries for about a minute; on
+    a first deployment the services start many minutes later (`paylab deploy`). A Subscribe
+    for a pending subscription sends it again; the endpoint confirms it itself
+    (`paylab.core.sns_push`). Returns the endpoints asked again.
+    """
+    cfn = cfn or client("cloudformation", settings)
+    sns = sns or client("sns", settings)
+    asked = []
+    for topic, subs in _http_subscriptions(settings, cfn, sns):
+        for sub in subs:
+            if sub["SubscriptionArn"] == "PendingConfirmation":
+                sns.subscribe(TopicArn=topic, Protocol=sub["Protocol"], Endpoint=sub["Endpoint"])
+                asked.append(sub["Endpoint"])
+    return asked
+
+
+def _http_subscriptions(
+    settings: Settings, cfn: Any, sns: Any
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(topic ARN, its HTTP(S) subscriptions) for each of the stack's topics."""
+    # ListStackResources, not DescribeStackResources: that one returns the first 100 only,
+    # and the stack has more on AWS.
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=settings.stack_name)
+    resources = [r for page in pages for r in page["StackResourceSummaries"]]
+    for resource in resources:
+        if resource["ResourceType"] != "AWS::SNS::Topic":
+            continue
+        topic = resource["PhysicalResourceId"]
+        subs = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+        yield topic, [sub for sub in subs if sub["Protocol"] in ("http", "https")]
 
 
 def _status(cfn: Any, name: str) -> str | None:

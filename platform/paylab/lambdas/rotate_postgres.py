@@ -17,8 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets
+import ssl
 from typing import Any
 
 from paylab.lambdas.rotate_base import (
@@ -76,7 +78,24 @@ def connect(server: dict[str, Any], username: str, password: str) -> Any:
         port=int(server["port"]),
         database=str(server["dbname"]),
         timeout=_TIMEOUT_SECONDS,
+        ssl_context=ssl_context(os.environ.get("PAYLAB_DB_SSL", "disable")),
     )
+
+
+def ssl_context(mode: str) -> ssl.SSLContext | None:
+    """TLS for the connection: `require` on AWS (the template sets it), `disable` locally.
+
+    `require` encrypts without checking the server's certificate, as libpq's sslmode=require
+    does (the services' DATABASE_URL): the zip carries no RDS CA bundle to verify against.
+    """
+    if mode == "disable":
+        return None
+    if mode != "require":
+        raise RotationError(f"PAYLAB_DB_SSL must be require or disable, not {mode!r}")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def generate(current: dict[str, Any]) -> dict[str, Any]:

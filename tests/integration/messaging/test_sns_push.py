@@ -120,14 +120,18 @@ def test_router_confirms_then_handles_signed_events_and_refuses_forgeries(
 
 
 class _OneTopicStack:
-    """describe_stack_resources for a stack whose only topic is `topic`."""
+    """list_stack_resources' paginator for a stack whose only topic is `topic`."""
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
 
-    def describe_stack_resources(self, StackName: str) -> dict[str, Any]:
+    def get_paginator(self, operation: str) -> _OneTopicStack:
+        assert operation == "list_stack_resources"
+        return self
+
+    def paginate(self, StackName: str) -> list[dict[str, Any]]:
         resources = [{"ResourceType": "AWS::SNS::Topic", "PhysicalResourceId": self.topic}]
-        return {"StackResources": resources}
+        return [{"StackResourceSummaries": resources}]
 
 
 def test_localstack_never_resends_a_missed_confirmation_so_up_confirms_it(

@@ -86,3 +86,9 @@ def test_client_ip_trusts_only_the_configured_proxies() -> None:
     assert client_ip("10.0.0.9", "6.6.6.6, 7.7.7.7", 2) == "6.6.6.6"
     assert client_ip("10.0.0.9", None, 2) == "10.0.0.9"
     assert client_ip(None, None, 0) == "unknown"
+
+
+def test_a_client_ip_stated_by_the_proxy_in_front_wins_over_the_forwarded_chain() -> None:
+    assert client_ip("10.0.0.9", "6.6.6.6, 10.0.1.5", 2, stated=" 203.0.113.7 ") == "203.0.113.7"
+    assert client_ip("10.0.0.9", "6.6.6.6", 1, stated="") == "6.6.6.6"
+    assert client_ip("10.0.0.9", "6.6.6.6", 1, stated=None) == "6.6.6.6"
