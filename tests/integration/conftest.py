@@ -317,3 +317,26 @@ def cfn_create_stack(aws: AwsClients) -> Iterator[Callable[..., dict[str, Any]]]
     yield create
     for stack_id in created:
         delete_stack(aws, stack_id)
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[tuple[str, str]]:
+    """(name, admin URL) of a new empty database on the stack's Postgres, dropped afterwards:
+    for what must not touch the stack's own database."""
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    from paylab.devstack.stack import DevStack
+
+    admin = DevStack(get_settings()).admin_database_url()
+    name = f"paylab_scratch_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name, make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -5,31 +5,17 @@ Run on a throwaway database of the stack's Postgres, never on the stack's own.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from paylab.core.db import SERVICES_WITH_DB
-from paylab.core.settings import get_settings
 from paylab.devstack import database
-from paylab.devstack.stack import DevStack
 
 
 @pytest.fixture
-def scratch_url() -> Iterator[str]:
-    admin = DevStack(get_settings()).admin_database_url()
-    name = f"paylab_reset_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def scratch_url(scratch_database: tuple[str, str]) -> str:
+    return scratch_database[1]
 
 
 def _count(url: str, table: str) -> int:

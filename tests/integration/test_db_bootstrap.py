@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from paylab.core.db import SERVICES_WITH_DB, role_name
@@ -28,16 +25,8 @@ from paylab.infra.db_bootstrap import bootstrap_database
 
 
 @pytest.fixture
-def scratch() -> Iterator[str]:
-    admin = DevStack(get_settings()).admin_database_url()
-    name = f"paylab_bootstrap_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def scratch(scratch_database: tuple[str, str]) -> str:
+    return scratch_database[0]
 
 
 def _layout(url: Any) -> tuple[list[tuple[str, str]], list[tuple[str]]]:

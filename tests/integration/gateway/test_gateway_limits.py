@@ -34,6 +34,22 @@ def test_anonymous_routes_are_limited_per_ip(make_gateway: Callable[..., TestCli
     assert codes == [401, 401, 429]
 
 
+def test_behind_api_gateway_the_stated_client_address_is_the_bucket_and_xff_is_ignored(
+    make_gateway: Callable[..., TestClient],
+) -> None:
+    """On AWS API Gateway overwrites x-paylab-client-ip (infra/compute.yaml)."""
+    gateway = make_gateway(anonymous_rate_limit_per_minute=2, client_ip_header="x-paylab-client-ip")
+    body = {"public_key": "pub_x", "private_key": "prv_x"}
+
+    def login_from(address: str, forged: str) -> int:
+        headers = {"x-paylab-client-ip": address, "X-Forwarded-For": forged}
+        return gateway.post("/v1/auth/login", json=body, headers=headers).status_code
+
+    # A new forged X-Forwarded-For each time changes nothing; another client has its own budget.
+    assert [login_from("203.0.113.1", f"198.51.100.{n}") for n in range(3)] == [401, 401, 429]
+    assert login_from("203.0.113.2", "198.51.100.9") == 401
+
+
 def test_bodies_over_the_limit_get_413(
     make_gateway: Callable[..., TestClient],
     login: Callable[[], tuple[str, str]],
