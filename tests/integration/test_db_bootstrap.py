@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from paylab.core.db import SERVICES_WITH_DB, role_name
@@ -79,6 +82,70 @@ def test_bootstrap_builds_every_schema_and_each_role_logs_in_with_its_secret(
 
     # A second run (the next deployment's) changes nothing and does not fail.
     bootstrap_database(settings, sslmode="disable", reader=reader)
+
+
+@pytest.fixture
+def master_like_admin() -> Iterator[dict[str, Any]]:
+    """A login like Aurora's master user: no superuser, CREATEROLE, and on the service roles
+    the ADMIN option without SET or INHERIT (what PostgreSQL 16+ gives the roles' creator),
+    owning a new database. Its login as the admin secret would hold it."""
+    admin = DevStack(get_settings()).admin_database_url()
+    name = f"paylab_master_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    roles = [sql.Identifier(role_name(s)) for s in SERVICES_WITH_DB]
+    user = sql.Identifier(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                user, sql.Literal(password)
+            )
+        )
+        for role in roles:
+            conn.execute(
+                sql.SQL("GRANT {} TO {} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE").format(
+                    role, user
+                )
+            )
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(user, user))
+    url = make_url(admin)
+    try:
+        yield {
+            "username": name,
+            "password": password,
+            "host": url.host,
+            "port": url.port,
+            "dbname": name,
+        }
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(user))
+            for role in roles:
+                conn.execute(sql.SQL("REVOKE {} FROM {} CASCADE").format(role, user))
+            conn.execute(sql.SQL("DROP ROLE {}").format(user))
+
+
+def test_bootstrap_works_as_a_master_user_that_is_not_a_superuser(
+    master_like_admin: dict[str, Any],
+) -> None:
+    """Aurora's master may make a role own a schema only as a member of it: `prepare` grants
+    each service role to itself first (without that: "must be able to SET ROLE")."""
+    settings = get_settings()
+    outputs = stack_outputs(settings)
+
+    class MasterReader(SecretReader):
+        def get_json(self, secret_id: str, *, refresh: bool = False) -> dict[str, Any]:
+            if secret_id == outputs["DbAdminSecretArn"]:
+                return master_like_admin
+            return super().get_json(secret_id, refresh=refresh)
+
+    bootstrap_database(settings, sslmode="disable", reader=MasterReader())
+    stack_db = make_url(DevStack(settings).admin_database_url())
+    built = _layout(stack_db.set(database=master_like_admin["dbname"]))
+    # As `up` built the stack's, the admin (here the master) owning audit's schema.
+    schemas, heads = _layout(stack_db)
+    admin = stack_db.username
+    expected = [(n, master_like_admin["username"] if o == admin else o) for n, o in schemas]
+    assert built == (expected, heads)
 
 
 def test_a_server_without_tls_is_refused_in_one_line_when_tls_is_required() -> None:

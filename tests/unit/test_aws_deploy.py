@@ -33,8 +33,9 @@ ARTIFACTS = Artifacts("bucket", "lambdas/x.zip", "workflows/y.json", "https://t"
 
 
 class FakeCfn:
-    def __init__(self, outputs: dict[str, str] | None) -> None:
+    def __init__(self, outputs: dict[str, str] | None, status: str = "UPDATE_COMPLETE") -> None:
         self.outputs = outputs
+        self.status = status
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if self.outputs is None:
@@ -48,7 +49,13 @@ class FakeCfn:
                 "DescribeStacks",
             )
         outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
-        return {"Stacks": [{"Outputs": outputs}]}
+        parameters = [{"ParameterKey": "PlatformImage", "ParameterValue": "paylab:running"}]
+        return {
+            "Stacks": [{"StackStatus": self.status, "Outputs": outputs, "Parameters": parameters}]
+        }
+
+    def describe_stack_events(self, StackName: str) -> dict[str, Any]:
+        return {"StackEvents": []}
 
 
 class FakeWaiter:
@@ -91,6 +98,9 @@ class FakeEcs:
             }
         }
 
+    def deregister_task_definition(self, taskDefinition: str) -> None:
+        self.log.append(("deregister", taskDefinition))
+
     def register_task_definition(self, **kwargs: Any) -> dict[str, Any]:
         self.log.append(("register", kwargs))
         return {
@@ -99,16 +109,20 @@ class FakeEcs:
 
 
 def _deployer(
-    existing: dict[str, str] | None, log: list[tuple[str, Any]], exit_code: int | None = 0
+    existing: dict[str, str] | None,
+    log: list[tuple[str, Any]],
+    exit_code: int | None = 0,
+    status: str = "UPDATE_COMPLETE",
+    deployed: dict[str, str] = OUTPUTS,
 ) -> AwsDeployer:
     def deploy_stack(settings: Settings, progress: Any, **kwargs: Any) -> dict[str, str]:
         log.append(("deploy", kwargs["parameters"]))
         assert kwargs["template_url"] == "https://t"
-        return OUTPUTS
+        return deployed
 
     return AwsDeployer(
         Settings(target=Target.AWS),
-        cfn=FakeCfn(existing),
+        cfn=FakeCfn(existing, status),
         ecs=FakeEcs(log, exit_code),
         publish_artifacts=lambda _settings: ARTIFACTS,
         deploy_stack=deploy_stack,
@@ -120,8 +134,10 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
     steps = []
     for step, arg in log:
         if step == "deploy":
-            steps.append(f"deploy({arg['ServiceDesiredCount']})")
-        elif step in ("run_task", "register", "resend"):
+            steps.append(
+                f"deploy({arg['ServiceDesiredCount']}, {arg['PlatformImage'].rsplit(':', 1)[-1]})"
+            )
+        elif step in ("run_task", "register", "deregister", "resend"):
             steps.append(step)
     return steps
 
@@ -129,7 +145,7 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
 def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
     log: list[tuple[str, Any]] = []
     outputs = _deployer(None, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)", "resend"]
+    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
     deployed = log[0][1]
     assert deployed["PlatformImage"] == RELEASE.image
@@ -142,9 +158,20 @@ def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> No
 
 
 def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -> None:
+    """What the release adds exists first (the running image), then the new image migrates,
+    then the services roll over: a new service's database secret is there for the bootstrap."""
     log: list[tuple[str, Any]] = []
-    _deployer(OUTPUTS, log).run(RELEASE)
-    assert _steps(log) == ["register", "run_task", "deploy(3)", "resend"]
+    with_new_service = {**OUTPUTS, "LedgerDbSecretArn": "arn:secret:ledger"}
+    _deployer(OUTPUTS, log, deployed=with_new_service).run(RELEASE)
+    assert _steps(log) == [
+        "deploy(3, running)",
+        "register",
+        "run_task",
+        "deregister",
+        "deploy(3, new)",
+        "resend",
+    ]
+    assert ("deregister", "arn:task-definition/paylab-db-bootstrap:2") in log
     (registered,) = [arg for step, arg in log if step == "register"]
     assert registered["containerDefinitions"] == [{"name": "db-bootstrap", "image": RELEASE.image}]
     assert "revision" not in registered and "status" not in registered
@@ -159,15 +186,39 @@ def test_a_failed_bootstrap_stops_the_deployment_before_the_services_start(
     log: list[tuple[str, Any]] = []
     with pytest.raises(DeploymentError, match="bootstrap task arn:task/1 failed") as failure:
         _deployer(None, log, exit_code).run(RELEASE)
-    assert _steps(log) == ["deploy(0)", "run_task"]
+    assert _steps(log) == ["deploy(0, new)", "run_task"]
     assert "/paylab/paylab" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "remedy"),
+    [
+        ("UPDATE_IN_PROGRESS", "another deployment is changing it"),
+        ("UPDATE_ROLLBACK_FAILED", "continue-update-rollback"),
+        ("ROLLBACK_FAILED", "deletion protection"),
+    ],
+)
+def test_a_stack_being_changed_or_stuck_is_refused_before_anything_runs(
+    status: str, remedy: str
+) -> None:
+    log: list[tuple[str, Any]] = []
+    with pytest.raises(DeploymentError, match=remedy):
+        _deployer(OUTPUTS, log, status=status).run(RELEASE)
+    assert log == []
+
+
+def test_a_stack_whose_creation_rolled_back_is_deployed_as_a_first_time() -> None:
+    """deploy() deletes a ROLLBACK_COMPLETE stack and creates it again: no cluster to migrate."""
+    log: list[tuple[str, Any]] = []
+    _deployer(OUTPUTS, log, status="ROLLBACK_COMPLETE").run(RELEASE)
+    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
 
 
 def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None:
     """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
     log: list[tuple[str, Any]] = []
     _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0)", "run_task", "deploy(3)", "resend"]
+    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
 
 
 def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:

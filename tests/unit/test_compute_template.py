@@ -221,3 +221,21 @@ def test_only_the_bootstrap_task_may_read_the_database_admin_login(
     assert [s["Resource"]["Fn::Sub"].rsplit(":", 1)[1] for s in denied] == [
         "${ParentStackName}/db/admin*"
     ]
+
+
+def test_the_review_findings_stay_fixed(compute: dict[str, Any], parent: dict[str, Any]) -> None:
+    """Each would only show on a real first deployment (decisions.md, "The AWS compute plane")."""
+    rotations = _of_type(parent, "AWS::SecretsManager::RotationSchedule")
+    for name, schedule in rotations.items():
+        if name.endswith("DbSecretRotation"):  # the roles do not exist before the bootstrap
+            assert schedule["Properties"]["RotateImmediatelyOnUpdate"] == {
+                "Fn::If": ["IsAws", False, {"Ref": "AWS::NoValue"}]
+            }, name
+    for name, instance in _of_type(compute, "AWS::RDS::DBInstance").items():
+        assert instance["Properties"]["PubliclyAccessible"] is False, name
+    for name, task in _of_type(compute, "AWS::ECS::TaskDefinition").items():
+        # README: the image is built with --platform linux/amd64.
+        assert task["Properties"]["RuntimePlatform"]["CpuArchitecture"] == "X86_64", name
+    egress = compute["Resources"]["VpcLinkSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    routed = {SERVICES["gateway"], SERVICES["payment"], SERVICES["notification"]}
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in egress} == {(p, p) for p in routed}

@@ -11,6 +11,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
+# `pip freeze` leaves these out (the environment's own installers); a dependency may name one.
+_INSTALLERS = {"pip", "setuptools", "wheel"}
 
 
 def _pins() -> dict[str, Version]:
@@ -41,7 +43,33 @@ def test_every_dependency_is_pinned_within_what_pyproject_allows() -> None:
         )
 
 
-def test_the_environment_runs_the_pinned_versions() -> None:
-    """./paylab reinstalls when constraints.txt changes: a mismatch means a stale .venv."""
-    for name, version in _pins().items():
-        assert Version(metadata.version(name)) == version, name
+def _closure() -> set[str]:
+    """The distributions `.[dev]` brings in, dependencies of dependencies included."""
+    seen: set[str] = set()
+    todo = [(r, "") for r in _requirements()]
+    while todo:
+        requirement, extra = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        extras = sorted(requirement.extras) or [""]
+        if name in seen and extras == [""]:
+            continue
+        seen.add(name)
+        for wanted in metadata.requires(name) or []:
+            todo += [(Requirement(wanted), e) for e in extras]
+    return seen
+
+
+def test_the_environment_runs_the_pinned_versions_and_nothing_unpinned() -> None:
+    """./paylab reinstalls when constraints.txt changes: a mismatch means a stale .venv; a
+    dependency of a dependency without a pin means constraints.txt needs regenerating."""
+    pins = _pins()
+    for name, version in pins.items():
+        try:
+            installed = Version(metadata.version(name))
+        except metadata.PackageNotFoundError:
+            raise AssertionError(f"{name} is pinned but not installed: run ./paylab") from None
+        assert installed == version, name
+    unpinned = _closure() - set(pins) - _INSTALLERS
+    assert not unpinned, f"needed but not in constraints.txt: {sorted(unpinned)}"

@@ -127,3 +127,21 @@ def test_update_refused_for_another_reason_is_an_error() -> None:
     cfn = FakeCloudFormation(["UPDATE_COMPLETE"], update_error="Template format error: bad")
     with pytest.raises(DeploymentError, match="Template format error"):
         deploy(Settings(), cfn=cfn, template_url=URL)
+
+
+@pytest.mark.parametrize("status", ["ROLLBACK_FAILED", "DELETE_FAILED"])
+def test_a_stack_that_could_not_be_cleaned_up_is_left_to_a_person(status: str) -> None:
+    """A failed first creation on AWS cannot delete a deletion-protected database cluster."""
+    events = [
+        {
+            "LogicalResourceId": "ComputePlane",
+            "ResourceType": "AWS::CloudFormation::Stack",
+            "ResourceStatus": "DELETE_FAILED",
+            "ResourceStatusReason": "cluster has deletion protection",
+            "Timestamp": datetime(2026, 12, 4, tzinfo=UTC),
+        }
+    ]
+    cfn = FakeCloudFormation([status], events)
+    with pytest.raises(DeploymentError, match=f"is {status}: ComputePlane .*deletion protection"):
+        deploy(Settings(), cfn=cfn, template_url=URL)
+    assert cfn.calls == []

@@ -7,10 +7,14 @@ services run from the platform image on ECS, and the database is bootstrapped by
 The order keeps the services on a schema they know:
 - first deployment: the stack is created with no tasks, the bootstrap task creates the roles,
   schemas and passwords and migrates, then the services are started;
-- later ones: the bootstrap task runs the *new* image's migrations first (a revision of its
-  task definition with the new image), then the stack rolls the services over. The running
-  services meet the new schema before their new code does, so migrations must be additive
-  (expand now, contract in a later release), as they have been so far.
+- later ones: the stack is first updated with the *running* image (what the new release adds,
+  a database secret, an output, a variable, exists before anything needs it), then the
+  bootstrap task runs the *new* image's migrations (a revision of its task definition with the
+  new image), then the stack rolls the services over. The running services meet the new
+  schema before their new code does, so migrations must be additive (expand now, contract in a
+  later release), as they have been so far.
+A stack another deployment is changing, or one stuck after a failed rollback, is refused with
+what to do about it.
 """
 
 from __future__ import annotations
@@ -25,11 +29,19 @@ from botocore.exceptions import ClientError, WaiterError
 from paylab.core.aws import client
 from paylab.core.settings import Settings
 from paylab.infra.artifacts import Artifacts, publish
-from paylab.infra.deploy import DeploymentError, deploy, resend_pending_confirmations
+from paylab.infra.deploy import (
+    STUCK,
+    DeploymentError,
+    deploy,
+    resend_pending_confirmations,
+    stuck_message,
+)
 
 # Aurora and ElastiCache take 10-20 minutes to create; an update of the services ~5.
 STACK_TIMEOUT_S = 3600.0
 BOOTSTRAP_TIMEOUT_S = 900
+# DescribeStacks is throttled on AWS, and a deployment lasts minutes: no need to ask often.
+STACK_POLL_S = 5.0
 # The outputs the parent stack has only once its compute plane exists.
 COMPUTE_OUTPUTS = (
     "ClusterName",
@@ -66,9 +78,10 @@ class Release:
     checkout_return_url: str
     desired_count: int = 2
 
-    def parameters(self, desired_count: int) -> dict[str, str]:
+    def parameters(self, desired_count: int, image: str | None = None) -> dict[str, str]:
+        """The template's parameters for this release, with `image` instead of its own."""
         return {
-            "PlatformImage": self.image,
+            "PlatformImage": image or self.image,
             "PseUrl": self.pse_url,
             "BankUrl": self.bank_url,
             "AntifraudUrl": self.antifraud_url,
@@ -103,13 +116,32 @@ class AwsDeployer:
 
     def run(self, release: Release) -> dict[str, str]:
         """Deploy `release`; the stack's outputs (ApiUrl among them) once the services run."""
-        existing = self._compute_outputs()
+        current = self._current()
+        if current is not None:
+            status = current["status"]
+            if status.endswith("_IN_PROGRESS"):
+                raise DeploymentError(
+                    f"stack {self.settings.stack_name} is {status}: another deployment is"
+                    " changing it; deploy again once it has ended"
+                )
+            if status in STUCK:
+                raise DeploymentError(stuck_message(self.cfn, self.settings.stack_name, status))
         self.progress("publishing the template, the Lambda code and the state machines")
         artifacts = self.publish_artifacts(self.settings)
-        if existing is not None:
+        running = (
+            current
+            if current is not None
+            and current["status"] != "ROLLBACK_COMPLETE"
+            and all(k in current["outputs"] for k in COMPUTE_OUTPUTS)
+            else None
+        )
+        if running is not None:
+            previous = running["parameters"].get("PlatformImage") or release.image
+            self.progress("updating the stack with the running image (what the release adds)")
+            outputs = self._deploy(artifacts, release.parameters(release.desired_count, previous))
             self.progress("migrating the database with the new image")
-            self.bootstrap(existing, image=release.image)
-            self.progress("updating the stack (the services roll over to the new image)")
+            self.bootstrap(outputs, image=release.image)
+            self.progress("rolling the services over to the new image")
         else:
             self.progress("creating the stack without tasks (the database is not bootstrapped)")
             outputs = self._deploy(artifacts, release.parameters(0))
@@ -128,10 +160,19 @@ class AwsDeployer:
         missing = [k for k in COMPUTE_OUTPUTS if k not in outputs]
         if missing:
             raise DeploymentError(f"the stack has no compute plane outputs: {', '.join(missing)}")
-        cluster = outputs["ClusterName"]
         definition = outputs["DbBootstrapTaskDefinitionArn"]
-        if image is not None:
-            definition = self._with_image(definition, image)
+        if image is None:
+            self._run_bootstrap(outputs, definition)
+            return
+        revision = self._with_image(definition, image)
+        try:
+            self._run_bootstrap(outputs, revision)
+        finally:
+            # The stack's own revision is the one to keep: this one ran once.
+            self.ecs.deregister_task_definition(taskDefinition=revision)
+
+    def _run_bootstrap(self, outputs: dict[str, str], definition: str) -> None:
+        cluster = outputs["ClusterName"]
         started = self.ecs.run_task(
             cluster=cluster,
             taskDefinition=definition,
@@ -188,15 +229,22 @@ class AwsDeployer:
             timeout=STACK_TIMEOUT_S,
             parameters={**artifacts.parameters(), **parameters},
             template_url=artifacts.template_url,
+            poll_s=STACK_POLL_S,
         )
 
-    def _compute_outputs(self) -> dict[str, str] | None:
-        """The stack's outputs when its compute plane exists, else None (first deployment)."""
+    def _current(self) -> dict[str, Any] | None:
+        """The stack's status, outputs and parameters; None when there is no stack yet."""
         try:
             stacks = self.cfn.describe_stacks(StackName=self.settings.stack_name)["Stacks"]
         except ClientError as exc:
             if "does not exist" in str(exc):
                 return None
             raise
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-        return outputs if all(k in outputs for k in COMPUTE_OUTPUTS) else None
+        stack = stacks[0]
+        return {
+            "status": str(stack["StackStatus"]),
+            "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
+            "parameters": {
+                p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])
+            },
+        }

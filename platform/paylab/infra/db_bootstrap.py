@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import psycopg
 import typer
+from alembic.util import CommandError
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -60,6 +61,7 @@ def main(
         ValueError,
         psycopg.Error,
         SQLAlchemyError,
+        CommandError,  # e.g. an older image than the database's newest migration
         ClientError,
         BotoCoreError,
     ) as exc:

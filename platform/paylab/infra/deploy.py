@@ -29,6 +29,7 @@ def deploy(
     template_body: str | None = None,
     parameters: dict[str, str] | None = None,
     template_url: str | None = None,
+    poll_s: float = 0.25,
 ) -> dict[str, str]:
     """Create or update the stack from the template and return its outputs.
 
@@ -50,11 +51,13 @@ def deploy(
     values = {"Environment": settings.target.value, **(parameters or {})}
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
     status = _status(cfn, name)
+    if status in STUCK:
+        raise DeploymentError(stuck_message(cfn, name, status))
     if status == "ROLLBACK_COMPLETE":
         # A stack whose creation failed cannot be updated; AWS requires deleting it first.
         progress(f"deleting stack {name} left in ROLLBACK_COMPLETE")
         cfn.delete_stack(StackName=name)
-        _wait(cfn, name, timeout, progress)
+        _wait(cfn, name, timeout, progress, poll_s)
         status = None
     if status is None or status == "DELETE_COMPLETE":
         progress(f"creating stack {name}")
@@ -68,7 +71,7 @@ def deploy(
         except ClientError as exc:
             if "No updates are to be performed" not in str(exc):
                 raise DeploymentError(f"stack {name}: {_message(exc)}") from exc
-    final = _wait(cfn, name, timeout, progress)
+    final = _wait(cfn, name, timeout, progress, poll_s)
     if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise DeploymentError(f"stack {name} ended {final}: {_first_failure(cfn, name)}")
     return outputs(cfn, name)
@@ -121,6 +124,27 @@ def confirm_pending_subscriptions(
     return confirmed
 
 
+# States a deployment cannot go on from by itself: a person has to act first.
+STUCK = ("ROLLBACK_FAILED", "DELETE_FAILED", "UPDATE_ROLLBACK_FAILED")
+
+
+def stuck_message(cfn: Any, name: str, status: str) -> str:
+    """What is wrong with a stack in one of the STUCK states, and what to do about it."""
+    if status == "UPDATE_ROLLBACK_FAILED":
+        remedy = (
+            "fix the cause, run `aws cloudformation continue-update-rollback --stack-name"
+            f" {name}`, then deploy again"
+        )
+    else:
+        # A failed creation could not delete something: on AWS, typically the database
+        # cluster, whose deletion protection is on. Only a person should remove that.
+        remedy = (
+            "remove what could not be deleted (on AWS, turn off the database cluster's"
+            " deletion protection first), delete the stack, then deploy again"
+        )
+    return f"stack {name} is {status}: {_first_failure(cfn, name)}. {remedy}"
+
+
 def resend_pending_confirmations(settings: Settings, cfn: Any = None, sns: Any = None) -> list[str]:
     """AWS: have SNS send the confirmation of each pending HTTP(S) subscription again.
 
@@ -166,7 +190,11 @@ def _status(cfn: Any, name: str) -> str | None:
     return str(stacks[0]["StackStatus"]) if stacks else None
 
 
-def _wait(cfn: Any, name: str, timeout: float, progress: Callable[[str], None]) -> str | None:
+def _wait(
+    cfn: Any, name: str, timeout: float, progress: Callable[[str], None], poll_s: float = 0.25
+) -> str | None:
+    """The stack's status once no longer in progress (polled every `poll_s`: LocalStack takes
+    seconds, so 0.25; AWS minutes, and throttles DescribeStacks, so `paylab deploy` polls less)."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -178,7 +206,7 @@ def _wait(cfn: Any, name: str, timeout: float, progress: Callable[[str], None]) 
             return status
         if time.monotonic() > deadline:
             raise DeploymentError(f"stack {name} still {status} after {timeout:.0f} s")
-        time.sleep(0.25)
+        time.sleep(poll_s)
 
 
 def _first_failure(cfn: Any, name: str) -> str:
