@@ -35,8 +35,20 @@ RELEASE = {
     "CheckoutReturnUrl": "https://shop.example/return",
     "ServiceDesiredCount": "0",
 }
-_REAL = ("Vpc", "PrivateSubnetA", "PrivateSubnetB", "LambdaSecurityGroup", "ServicesSecurityGroup")
-_REAL_OUTPUTS = ("PrivateSubnetIds", "LambdaSecurityGroupId", "ServicesSecurityGroupId")
+_REAL = (
+    "Vpc",
+    "PrivateSubnetA",
+    "PrivateSubnetB",
+    "LambdaSecurityGroup",
+    "DbRotationSecurityGroup",
+    "ServicesSecurityGroup",
+)
+_REAL_OUTPUTS = (
+    "PrivateSubnetIds",
+    "LambdaSecurityGroupId",
+    "DbRotationSecurityGroupId",
+    "ServicesSecurityGroupId",
+)
 
 
 def _stand_in(artifacts: Artifacts) -> str:
@@ -95,6 +107,15 @@ def test_the_template_deploys_on_its_aws_branch_and_wires_the_lambdas_to_the_com
     assert len(subnets) == 2 and all(s.startswith("subnet-") for s in subnets)
 
     name = stack["StackName"]
+    nested = aws.cloudformation.describe_stack_resource(
+        StackName=stack["StackId"], LogicalResourceId="ComputePlane"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    plane = aws.cloudformation.describe_stacks(StackName=nested)["Stacks"][0]["Outputs"]
+    groups = {
+        o["OutputKey"].removesuffix("SecurityGroupId"): o["OutputValue"]
+        for o in plane
+        if o["OutputKey"].endswith("SecurityGroupId")
+    }
     in_vpc = 0
     for resource in load_template()["Resources"].values():
         if resource["Type"] != "AWS::Lambda::Function":
@@ -109,6 +130,9 @@ def test_the_template_deploys_on_its_aws_branch_and_wires_the_lambdas_to_the_com
         if urls or function.endswith("-rotate-postgres"):
             in_vpc += 1
             assert sorted(vpc.get("SubnetIds", [])) == sorted(subnets), function
+            # Only the password rotation reaches the database (its own security group).
+            group = "DbRotation" if function.endswith("-rotate-postgres") else "Lambda"
+            assert vpc["SecurityGroupIds"] == [groups[group]], function
             for variable, url in urls.items():
                 assert url.startswith("https://compute.example/"), (function, variable, url)
         else:
