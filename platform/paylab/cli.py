@@ -85,11 +85,11 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-# Settings read from variables without the PAYLAB_ prefix.
+# Settings read from variables without the PAYLAB_ prefix (their validation aliases).
 _ALIASES = {
-    "aws_endpoint_url": "AWS_ENDPOINT_URL",
-    "database_url": "DATABASE_URL",
-    "redis_url": "REDIS_URL",
+    name: field.validation_alias
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, str)
 }
 
 

@@ -22,8 +22,12 @@ from paylab.devstack.services import SERVICES, HostServices
 from paylab.infra.artifacts import COMPUTE_TEMPLATE
 from paylab.infra.template import load_template
 
-# Variables read without the PAYLAB_ prefix (core/settings.py's validation aliases).
-_UNPREFIXED = {"DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL"}
+# Variables read without the PAYLAB_ prefix: core/settings.py's validation aliases.
+_UNPREFIXED = {
+    f.validation_alias
+    for f in Settings.model_fields.values()
+    if isinstance(f.validation_alias, str)
+}
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +141,20 @@ def test_every_variable_a_task_sets_is_a_setting_the_code_reads(compute: dict[st
     """A misspelt variable would be ignored, and the service would use its local default."""
     classes = _settings_classes()
     for name, container in _tasks(compute).items():
-        for variable in container["Environment"]:
+        for variable in [*container["Environment"], *container.get("Secrets", [])]:
             assert _reads(variable["Name"], classes), (name, variable["Name"])
+
+
+def test_every_task_that_reaches_redis_gets_its_auth_token(compute: dict[str, Any]) -> None:
+    token = {"Fn::Sub": "{{resolve:secretsmanager:${CacheAuthSecret}:SecretString:token}}"}
+    assert compute["Resources"]["Cache"]["Properties"]["AuthToken"] == token
+    for name, container in _tasks(compute).items():
+        variables = {v["Name"] for v in container["Environment"]}
+        secrets = {s["Name"]: s["ValueFrom"] for s in container.get("Secrets", [])}
+        if "REDIS_URL" in variables:
+            assert secrets == {"REDIS_PASSWORD": {"Fn::Sub": "${CacheAuthSecret}:token::"}}, name
+        else:
+            assert secrets == {}, name
 
 
 def test_every_task_runs_on_aws_against_its_parent_stack(compute: dict[str, Any]) -> None:

@@ -31,3 +31,23 @@ def test_bad_values_fail_fast_with_the_variable_named(monkeypatch: pytest.Monkey
     monkeypatch.setenv("PAYLAB_TARGET", "azure")
     with pytest.raises(ValidationError, match="target"):
         Settings()
+
+
+def test_the_redis_password_goes_into_the_url_escaped_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On AWS the task definitions set REDIS_PASSWORD (ElastiCache's AUTH token)."""
+    import redis
+
+    monkeypatch.setenv("REDIS_URL", "rediss://default@cache.example:6379/0")
+    monkeypatch.setenv("REDIS_PASSWORD", "a/b@c:d")
+    settings = Settings()
+    parsed = redis.connection.parse_url(settings.redis_dsn())
+    assert (parsed["password"], parsed["host"], parsed["port"]) == (
+        "a/b@c:d",
+        "cache.example",
+        6379,
+    )
+    assert "a/b@c:d" not in repr(settings)
+    monkeypatch.delenv("REDIS_PASSWORD")
+    assert Settings().redis_dsn() == "rediss://default@cache.example:6379/0"

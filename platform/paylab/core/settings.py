@@ -5,8 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     redis_port: int = Field(default=6379, ge=1, le=65535)
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    # What Redis asks clients for: ElastiCache's AUTH token on AWS, which the task definitions
+    # hand the processes from Secrets Manager (infra/compute.yaml); none locally.
+    redis_password: SecretStr | None = Field(default=None, validation_alias="REDIS_PASSWORD")
     # The partner simulators already run on their ports (compose's containers): `up` starts
     # none, waits for them and configures them as it would its own.
     external_simulators: bool = False
@@ -68,8 +72,15 @@ class Settings(BaseSettings):
         return self.root / ".paylab"
 
     def redis_dsn(self) -> str:
-        """REDIS_URL when given (ElastiCache on AWS), else the local stack's Redis."""
-        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+        """REDIS_URL when given (ElastiCache on AWS), else the local stack's Redis; with
+        REDIS_PASSWORD in it when that is set."""
+        url = self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+        if self.redis_password is None:
+            return url
+        parts = urlsplit(url)
+        password = quote(self.redis_password.get_secret_value(), safe="")
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f":{password}@{host}"))
 
     def database_dsn(self) -> str:
         """DATABASE_URL when given (Aurora on AWS), else the local stack's Postgres."""
