@@ -26,20 +26,32 @@ def test_the_template_passes_cfn_lint_in_the_regions_we_deploy_to(path: Path) ->
     assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in errors] == []
 
 
-def test_cfn_lint_does_catch_a_broken_alarm(tmp_path: Path) -> None:
-    """It sees the AWS-only resources: a wrong property type in the alarm is reported."""
-    broken = tmp_path / "template.yaml"
-    text = TEMPLATE.read_text()
-    assert "      Threshold: 1\n" in text
-    broken.write_text(text.replace("      Threshold: 1\n", "      Threshold: abc\n", 1))
-    found = lint_file(broken, config=ManualArgs(regions=["us-east-1"]))
-    assert any("'abc' is not of type 'number'" in m.message for m in found), found
-
-
-def test_cfn_lint_does_catch_an_aurora_version_that_does_not_exist(tmp_path: Path) -> None:
-    broken = tmp_path / "compute.yaml"
-    text = COMPUTE_TEMPLATE.read_text()
-    assert '      EngineVersion: "15.10"\n' in text
-    broken.write_text(text.replace('EngineVersion: "15.10"', 'EngineVersion: "15.99"', 1))
-    found = lint_file(broken, config=ManualArgs(regions=["us-east-1"]))
-    assert any("'15.99' is not one of" in m.message for m in found), found
+@pytest.mark.parametrize(
+    ("path", "good", "broken", "reported"),
+    [
+        # An AWS-only resource of the parent: a wrong property type in the alarm.
+        (
+            TEMPLATE,
+            "      Threshold: 1\n",
+            "      Threshold: abc\n",
+            "'abc' is not of type 'number'",
+        ),
+        # The compute plane: an Aurora version that does not exist.
+        (
+            COMPUTE_TEMPLATE,
+            'EngineVersion: "15.10"',
+            'EngineVersion: "15.99"',
+            "'15.99' is not one of",
+        ),
+    ],
+    ids=["alarm", "aurora"],
+)
+def test_cfn_lint_does_catch_a_mistake_in_what_localstack_never_creates(
+    tmp_path: Path, path: Path, good: str, broken: str, reported: str
+) -> None:
+    text = path.read_text()
+    assert good in text
+    copy = tmp_path / path.name
+    copy.write_text(text.replace(good, broken, 1))
+    found = lint_file(copy, config=ManualArgs(regions=["us-east-1"]))
+    assert any(reported in m.message for m in found), found
