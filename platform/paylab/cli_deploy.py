@@ -63,6 +63,15 @@ def deploy(
             envvar="PAYLAB_DEPLOY_DESIRED_COUNT", min=1, max=20, help="Tasks per service."
         ),
     ] = 2,
+    max_count: Annotated[
+        int,
+        typer.Option(
+            envvar="PAYLAB_DEPLOY_MAX_COUNT",
+            min=1,
+            max=50,
+            help="The most tasks each HTTP service scales out to on CPU (>= --desired-count).",
+        ),
+    ] = 6,
 ) -> None:
     """Deploy the platform to AWS (PAYLAB_TARGET=aws): the stack, its compute plane, the
     database bootstrap, then the services. Takes 20-30 minutes the first time."""
@@ -80,6 +89,11 @@ def deploy(
     if not re.fullmatch(EMAIL, sender_email):
         err.print(f"[bold red]paylab:[/] --sender-email {sender_email!r} is not an address")
         raise typer.Exit(2)
+    if max_count < desired_count:
+        err.print(
+            f"[bold red]paylab:[/] --max-count {max_count} is below --desired-count {desired_count}"
+        )
+        raise typer.Exit(2)
     release = Release(
         image=image,
         pse_url=pse_url,
@@ -89,6 +103,7 @@ def deploy(
         sender_email=sender_email,
         checkout_return_url=checkout_return_url,
         desired_count=desired_count,
+        max_count=max_count,
     )
     try:
         with err.status("[bold]deploying to AWS") as status:

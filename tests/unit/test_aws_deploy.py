@@ -149,6 +149,7 @@ def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> No
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
     deployed = log[0][1]
     assert deployed["PlatformImage"] == RELEASE.image
+    assert (deployed["ServiceDesiredCount"], deployed["ServiceMaxCount"]) == ("0", "6")
     assert deployed["ComputeTemplateKey"] == "templates/c"
     (run,) = [arg for step, arg in log if step == "run_task"]
     assert run["taskDefinition"] == OUTPUTS["DbBootstrapTaskDefinitionArn"]

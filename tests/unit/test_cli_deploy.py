@@ -76,3 +76,8 @@ def test_bad_options_are_refused_before_anything_is_deployed(
 def test_aws_out_of_reach_is_one_line_and_exit_1(runner: CliRunner) -> None:
     code, output = _run(runner, GOOD)
     assert code == 1 and "deployment failed: Could not connect to the endpoint URL" in output
+
+
+def test_a_ceiling_below_the_floor_is_refused(runner: CliRunner) -> None:
+    code, output = _run(runner, [*GOOD, "--desired-count", "4", "--max-count", "3"])
+    assert code == 2 and "--max-count 3 is below --desired-count 4" in output

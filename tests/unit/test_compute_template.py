@@ -255,3 +255,28 @@ def test_the_review_findings_stay_fixed(compute: dict[str, Any], parent: dict[st
     egress = compute["Resources"]["VpcLinkSecurityGroup"]["Properties"]["SecurityGroupEgress"]
     routed = {SERVICES["gateway"], SERVICES["payment"], SERVICES["notification"]}
     assert {(rule["FromPort"], rule["ToPort"]) for rule in egress} == {(p, p) for p in routed}
+
+
+def test_each_http_service_scales_on_cpu_between_the_desired_and_the_most_tasks(
+    compute: dict[str, Any],
+) -> None:
+    services = {
+        n: s
+        for n, s in _of_type(compute, "AWS::ECS::Service").items()
+        if "LoadBalancers" in s["Properties"]
+    }
+    targets = _of_type(compute, "AWS::ApplicationAutoScaling::ScalableTarget")
+    policies = _of_type(compute, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    scaled = {}
+    for name, target in targets.items():
+        props = target["Properties"]
+        assert (props["MinCapacity"], props["MaxCapacity"]) == (
+            {"Ref": "DesiredCount"},
+            {"Ref": "MaxCount"},
+        ), name
+        service = re.search(r"\$\{(\w+)\.Name\}", props["ResourceId"]["Fn::Sub"])
+        assert service is not None, name
+        scaled[service.group(1)] = name
+    assert sorted(scaled) == sorted(services)
+    tracked = {p["Properties"]["ScalingTargetId"]["Ref"] for p in policies.values()}
+    assert tracked == set(targets)

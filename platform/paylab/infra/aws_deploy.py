@@ -77,6 +77,7 @@ class Release:
     sender_email: str
     checkout_return_url: str
     desired_count: int = 2
+    max_count: int = 6
 
     def parameters(self, desired_count: int, image: str | None = None) -> dict[str, str]:
         """The template's parameters for this release, with `image` instead of its own."""
@@ -89,6 +90,7 @@ class Release:
             "SenderEmail": self.sender_email,
             "CheckoutReturnUrl": self.checkout_return_url,
             "ServiceDesiredCount": str(desired_count),
+            "ServiceMaxCount": str(max(self.max_count, desired_count, 1)),
         }
 
 
