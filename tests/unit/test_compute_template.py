@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -225,18 +226,81 @@ def test_the_gateway_trusts_the_client_address_api_gateway_states_and_nothing_el
     assert {"Key": "routing.http.xff_header_processing.mode", "Value": "preserve"} in attributes
 
 
-def test_only_the_bootstrap_task_may_read_the_database_admin_login(
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        st
+        for policy in role["Properties"]["Policies"]
+        for st in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _names(resource: Any, service: str) -> list[str]:
+    """The `${ParentStackName}...` names a statement's resources give for `service`'s ARNs."""
+    resources = resource if isinstance(resource, list) else [resource]
+    found = []
+    for item in resources:
+        text = (
+            item.get("Fn::Sub", "") if isinstance(item, dict) else item
+        )  # a Ref: a child resource
+        match = re.search(rf":{service}:.*?\$\{{AWS::AccountId\}}:(?:secret:)?(.*)$", text)
+        if match:
+            found.append(match.group(1))
+    return found
+
+
+def test_each_task_has_a_role_of_its_own_and_only_the_bootstrap_reads_the_admin_login(
     compute: dict[str, Any],
 ) -> None:
-    resources = compute["Resources"]
-    for name, task in _of_type(compute, "AWS::ECS::TaskDefinition").items():
-        role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
-        assert role == ("BootstrapTaskRole" if name == "DbBootstrapTask" else "TaskRole"), name
-    statements = resources["TaskRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    denied = [s for s in statements if s["Effect"] == "Deny"]
-    assert [s["Resource"]["Fn::Sub"].rsplit(":", 1)[1] for s in denied] == [
-        "${ParentStackName}/db/admin*"
+    roles = [
+        task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        for task in _of_type(compute, "AWS::ECS::TaskDefinition").values()
     ]
+    assert len(roles) == len(set(roles))
+    for name, role in _of_type(compute, "AWS::IAM::Role").items():
+        secrets = [n for st in _statements(role) for n in _names(st["Resource"], "secretsmanager")]
+        admin = [n for n in secrets if fnmatch("${ParentStackName}/db/admin-AbCdEf", n)]
+        assert bool(admin) == (name == "BootstrapTaskRole"), (name, admin)
+
+
+def test_every_resource_a_role_names_exists_in_the_parent(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    """A misspelt name in a policy would be an AccessDenied on AWS, and nothing else here."""
+    created = set()
+    for resource in parent["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in (
+            "Name",
+            "QueueName",
+            "TopicName",
+            "TableName",
+            "FunctionName",
+            "StateMachineName",
+        ):
+            value = props.get(key)
+            if isinstance(value, dict) and "Fn::Sub" in value:
+                created.add(value["Fn::Sub"].replace("${AWS::StackName}", "${ParentStackName}"))
+            elif value == {"Ref": "AWS::StackName"}:
+                created.add("${ParentStackName}")
+    checked = 0
+    for name, role in _of_type(compute, "AWS::IAM::Role").items():
+        for statement in _statements(role):
+            for service in (
+                "secretsmanager",
+                "sqs",
+                "sns",
+                "dynamodb",
+                "states",
+                "lambda",
+                "events",
+            ):
+                for named in _names(statement["Resource"], service):
+                    named = named.removesuffix("-??????")
+                    named = re.sub(r"^(table|stateMachine|function|event-bus)[/:]", "", named)
+                    # A pattern ("${ParentStackName}/db/*") must match at least one of them.
+                    assert any(fnmatch(c, named) for c in created), (name, service, named)
+                    checked += 1
+    assert checked >= 40
 
 
 def test_the_review_findings_stay_fixed(compute: dict[str, Any], parent: dict[str, Any]) -> None:
