@@ -344,3 +344,14 @@ def test_each_http_service_scales_on_cpu_between_the_desired_and_the_most_tasks(
     assert sorted(scaled) == sorted(services)
     tracked = {p["Properties"]["ScalingTargetId"]["Ref"] for p in policies.values()}
     assert tracked == set(targets)
+
+
+def test_ses_verifies_the_sender_the_notification_tasks_do_not(compute: dict[str, Any]) -> None:
+    """The tasks may only send (their roles); without the identity every email is refused."""
+    identity = compute["Resources"]["SenderIdentity"]
+    assert identity["Type"] == "AWS::SES::EmailIdentity"
+    assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
+    for name in ("notification", "notification-consumer"):
+        env = {v["Name"]: v["Value"] for v in _tasks(compute)[name]["Environment"]}
+        assert env["PAYLAB_NOTIFICATION_VERIFY_SENDER"] == "false", name
+        assert env["PAYLAB_NOTIFICATION_SENDER_EMAIL"] == {"Ref": "SenderEmail"}, name
