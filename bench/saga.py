@@ -26,7 +26,9 @@ the same span, minus idle: LocalStack's own process, its Lambda runtimes (its ch
 the rest of the stack by component (`.paylab/run/*.json` PIDs, Postgres with its backends).
 The stack is shared: other work on LocalStack during a run is counted too. Lambda runtime
 processes LocalStack started during each system's run are counted too (a cold start costs
-~0.25 CPU-s, a warm invocation a few ms).
+~0.25 CPU-s, a warm invocation a few ms). Before its levels, each system warms up at the
+highest level, unmeasured, in `--warmup`-second rounds until a round starts no runtime (at
+most `--warmup-rounds`): the levels then measure warm runtimes.
 "Where the time goes" folds the execution histories of a sample of level-1 runs. LocalStack's
 threads, memory maps and RSS are printed before and after each system (a leak shows there).
 
@@ -113,6 +115,26 @@ def run_level(system: str, clients: int, seconds: float, one: Callable[[], Run])
         t.join(seconds + RUN_TIMEOUT + 5)
     level.seconds = time.monotonic() - start
     return level
+
+
+def warm_up(system: str, clients: int, seconds: float, rounds: int, one: Callable[[], Run]) -> None:
+    """Rounds at the highest level, not measured, until one starts no Lambda runtime.
+
+    Lambda runtimes (a cold start costs ~0.25 CPU-s), connection pools, caches: the measured
+    levels then run on as many warm runtimes as the highest level needs. Paylab's tasks last
+    longer than the bare machine's, so it needs more runtimes at once and one round may not
+    start them all.
+    """
+    for n in range(1, rounds + 1):
+        with SpawnCounter() as counter:
+            level = run_level(system, clients, seconds, one)
+        print(
+            f"{system:>6} warm-up {n}: {len(level.runs)} runs, "
+            f"{len(counter.seen)} Lambda runtimes started",
+            file=sys.stderr,
+        )
+        if not counter.seen:
+            return
 
 
 # ------------------------------------------------------------------------------- the bare machine
@@ -287,7 +309,15 @@ class Paylab:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0, help="per level and system")
-    parser.add_argument("--warmup", type=float, default=10.0, help="seconds, per system")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds a warm-up round lasts, per system"
+    )
+    parser.add_argument(
+        "--warmup-rounds",
+        type=int,
+        default=4,
+        help="most warm-up rounds: rounds repeat until one starts no Lambda runtime",
+    )
     parser.add_argument("--levels", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--sample", type=int, default=20, help="level-1 runs to break down")
     parser.add_argument("--systems", default="bare,paylab", help="bare, paylab or both")
@@ -315,9 +345,7 @@ def main() -> int:
             paylab.create()
             chosen["paylab"] = paylab.one
         for system, one in chosen.items():
-            # Warm-up at the highest level, not measured: Lambda runtimes (a cold start costs
-            # ~0.25 CPU-s), connection pools, caches. Measured levels then run on warm runtimes.
-            run_level(system, max(levels), args.warmup, one)
+            warm_up(system, max(levels), args.warmup, args.warmup_rounds, one)
             start, t0 = settle(quiet=1.0, limit=10.0), time.monotonic()
             cpu[system] = cpu_sample()
             with SpawnCounter() as counter:
