@@ -33,9 +33,12 @@ ARTIFACTS = Artifacts("bucket", "lambdas/x.zip", "workflows/y.json", "https://t"
 
 
 class FakeCfn:
-    def __init__(self, outputs: dict[str, str] | None, status: str = "UPDATE_COMPLETE") -> None:
+    def __init__(
+        self, outputs: dict[str, str] | None, status: str = "UPDATE_COMPLETE", floor: str = "3"
+    ) -> None:
         self.outputs = outputs
         self.status = status
+        self.floor = floor
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if self.outputs is None:
@@ -49,7 +52,10 @@ class FakeCfn:
                 "DescribeStacks",
             )
         outputs = [{"OutputKey": k, "OutputValue": v} for k, v in self.outputs.items()]
-        parameters = [{"ParameterKey": "PlatformImage", "ParameterValue": "paylab:running"}]
+        parameters = [
+            {"ParameterKey": "PlatformImage", "ParameterValue": "paylab:running"},
+            {"ParameterKey": "ServiceDesiredCount", "ParameterValue": self.floor},
+        ]
         return {
             "Stacks": [{"StackStatus": self.status, "Outputs": outputs, "Parameters": parameters}]
         }
@@ -114,6 +120,7 @@ def _deployer(
     exit_code: int | None = 0,
     status: str = "UPDATE_COMPLETE",
     deployed: dict[str, str] = OUTPUTS,
+    floor: str = "3",
 ) -> AwsDeployer:
     def deploy_stack(settings: Settings, progress: Any, **kwargs: Any) -> dict[str, str]:
         log.append(("deploy", kwargs["parameters"]))
@@ -122,7 +129,7 @@ def _deployer(
 
     return AwsDeployer(
         Settings(target=Target.AWS),
-        cfn=FakeCfn(existing, status),
+        cfn=FakeCfn(existing, status, floor),
         ecs=FakeEcs(log, exit_code),
         publish_artifacts=lambda _settings: ARTIFACTS,
         deploy_stack=deploy_stack,
@@ -134,9 +141,9 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
     steps = []
     for step, arg in log:
         if step == "deploy":
-            steps.append(
-                f"deploy({arg['ServiceDesiredCount']}, {arg['PlatformImage'].rsplit(':', 1)[-1]})"
-            )
+            image = arg["PlatformImage"].rsplit(":", 1)[-1]
+            counts = {"true": "set", "false": "keep"}[arg["ServiceSetCounts"]]
+            steps.append(f"deploy({arg['ServiceDesiredCount']}, {image}, {counts})")
         elif step in ("run_task", "register", "deregister", "resend"):
             steps.append(step)
     return steps
@@ -145,7 +152,7 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
 def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
     log: list[tuple[str, Any]] = []
     outputs = _deployer(None, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
+    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
     deployed = log[0][1]
     assert deployed["PlatformImage"] == RELEASE.image
@@ -165,11 +172,11 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
     with_new_service = {**OUTPUTS, "LedgerDbSecretArn": "arn:secret:ledger"}
     _deployer(OUTPUTS, log, deployed=with_new_service).run(RELEASE)
     assert _steps(log) == [
-        "deploy(3, running)",
+        "deploy(3, running, keep)",
         "register",
         "run_task",
         "deregister",
-        "deploy(3, new)",
+        "deploy(3, new, keep)",
         "resend",
     ]
     assert ("deregister", "arn:task-definition/paylab-db-bootstrap:2") in log
@@ -180,6 +187,16 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
     assert run["taskDefinition"].endswith(":2")
 
 
+@pytest.mark.parametrize("floor", ["2", "0"])
+def test_an_update_sets_the_task_counts_only_when_the_floor_changes(floor: str) -> None:
+    """Same floor: the services keep what autoscaling chose (test above). A new floor, or a
+    stack whose services were never started (floor 0), sets them."""
+    log: list[tuple[str, Any]] = []
+    _deployer(OUTPUTS, log, floor=floor).run(RELEASE)
+    deploys = [s for s in _steps(log) if s.startswith("deploy")]
+    assert deploys == ["deploy(3, running, set)", "deploy(3, new, set)"]
+
+
 @pytest.mark.parametrize("exit_code", [1, None])
 def test_a_failed_bootstrap_stops_the_deployment_before_the_services_start(
     exit_code: int | None,
@@ -187,7 +204,7 @@ def test_a_failed_bootstrap_stops_the_deployment_before_the_services_start(
     log: list[tuple[str, Any]] = []
     with pytest.raises(DeploymentError, match="bootstrap task arn:task/1 failed") as failure:
         _deployer(None, log, exit_code).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new)", "run_task"]
+    assert _steps(log) == ["deploy(0, new, set)", "run_task"]
     assert "/paylab/paylab" in str(failure.value)
 
 
@@ -212,14 +229,14 @@ def test_a_stack_whose_creation_rolled_back_is_deployed_as_a_first_time() -> Non
     """deploy() deletes a ROLLBACK_COMPLETE stack and creates it again: no cluster to migrate."""
     log: list[tuple[str, Any]] = []
     _deployer(OUTPUTS, log, status="ROLLBACK_COMPLETE").run(RELEASE)
-    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
+    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
 
 
 def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None:
     """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
     log: list[tuple[str, Any]] = []
     _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new)", "run_task", "deploy(3, new)", "resend"]
+    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
 
 
 def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:

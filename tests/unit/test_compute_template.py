@@ -146,16 +146,34 @@ def test_every_variable_a_task_sets_is_a_setting_the_code_reads(compute: dict[st
             assert _reads(variable["Name"], classes), (name, variable["Name"])
 
 
-def test_every_task_that_reaches_redis_gets_its_auth_token(compute: dict[str, Any]) -> None:
+def _uses_redis(task: str) -> bool:
+    """Whether the code a task runs connects to Redis: its package calls `redis_dsn()`.
+
+    A service's task runs its package; a `<x>-consumer` task runs package x's handlers.
+    """
+    package = Path(importlib.import_module("paylab").__file__ or "").parent
+    folder = package / task.removesuffix("-consumer")
+    if not folder.is_dir():
+        return False
+    return any("redis_dsn()" in f.read_text() for f in folder.rglob("*.py"))
+
+
+def test_only_tasks_whose_code_uses_redis_reach_it_and_they_get_its_auth_token(
+    compute: dict[str, Any],
+) -> None:
     token = {"Fn::Sub": "{{resolve:secretsmanager:${CacheAuthSecret}:SecretString:token}}"}
     assert compute["Resources"]["Cache"]["Properties"]["AuthToken"] == token
+    users = set()
     for name, container in _tasks(compute).items():
         variables = {v["Name"] for v in container["Environment"]}
         secrets = {s["Name"]: s["ValueFrom"] for s in container.get("Secrets", [])}
+        assert ("REDIS_URL" in variables) == _uses_redis(name), name
         if "REDIS_URL" in variables:
+            users.add(name)
             assert secrets == {"REDIS_PASSWORD": {"Fn::Sub": "${CacheAuthSecret}:token::"}}, name
         else:
             assert secrets == {}, name
+    assert users >= {"gateway", "auth", "payment"}  # the rate limits, the idempotency keys
 
 
 def test_every_task_runs_on_aws_against_its_parent_stack(compute: dict[str, Any]) -> None:
@@ -344,6 +362,13 @@ def test_each_http_service_scales_on_cpu_between_the_desired_and_the_most_tasks(
     assert sorted(scaled) == sorted(services)
     tracked = {p["Properties"]["ScalingTargetId"]["Ref"] for p in policies.values()}
     assert tracked == set(targets)
+    # CloudFormation writes DesiredCount on every update that names it: a deployment would
+    # scale a loaded service back to the floor. Only `paylab deploy`'s SetCounts names it.
+    for name, service in services.items():
+        assert service["Properties"]["DesiredCount"] == {
+            "Fn::If": ["SetCounts", {"Ref": "DesiredCount"}, {"Ref": "AWS::NoValue"}]
+        }, name
+    assert compute["Conditions"]["SetCounts"] == {"Fn::Equals": [{"Ref": "SetCounts"}, "true"]}
 
 
 def test_ses_verifies_the_sender_the_notification_tasks_do_not(compute: dict[str, Any]) -> None:

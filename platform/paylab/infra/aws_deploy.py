@@ -79,8 +79,14 @@ class Release:
     desired_count: int = 2
     max_count: int = 6
 
-    def parameters(self, desired_count: int, image: str | None = None) -> dict[str, str]:
-        """The template's parameters for this release, with `image` instead of its own."""
+    def parameters(
+        self, desired_count: int, image: str | None = None, *, set_counts: bool = True
+    ) -> dict[str, str]:
+        """The template's parameters for this release, with `image` instead of its own.
+
+        `set_counts=False` leaves the running HTTP services at the counts their autoscaling
+        chose (CloudFormation would otherwise set them back to `desired_count`).
+        """
         return {
             "PlatformImage": image or self.image,
             "PseUrl": self.pse_url,
@@ -91,6 +97,7 @@ class Release:
             "CheckoutReturnUrl": self.checkout_return_url,
             "ServiceDesiredCount": str(desired_count),
             "ServiceMaxCount": str(max(self.max_count, desired_count, 1)),
+            "ServiceSetCounts": "true" if set_counts else "false",
         }
 
 
@@ -137,10 +144,20 @@ class AwsDeployer:
             and all(k in current["outputs"] for k in COMPUTE_OUTPUTS)
             else None
         )
+        set_counts = True
         if running is not None:
             previous = running["parameters"].get("PlatformImage") or release.image
+            # Autoscaling may have scaled the services out: keep their counts unless the floor
+            # changes (a stopped stack's floor is 0, so starting it sets the counts too).
+            floor = running["parameters"].get("ServiceDesiredCount")
+            set_counts = floor != str(release.desired_count)
+            if set_counts:
+                self.progress(f"the floor changes from {floor} to {release.desired_count} tasks")
             self.progress("updating the stack with the running image (what the release adds)")
-            outputs = self._deploy(artifacts, release.parameters(release.desired_count, previous))
+            outputs = self._deploy(
+                artifacts,
+                release.parameters(release.desired_count, previous, set_counts=set_counts),
+            )
             self.progress("migrating the database with the new image")
             self.bootstrap(outputs, image=release.image)
             self.progress("rolling the services over to the new image")
@@ -150,7 +167,9 @@ class AwsDeployer:
             self.progress("bootstrapping the database")
             self.bootstrap(outputs)
             self.progress(f"starting {release.desired_count} task(s) of each service")
-        outputs = self._deploy(artifacts, release.parameters(release.desired_count))
+        outputs = self._deploy(
+            artifacts, release.parameters(release.desired_count, set_counts=set_counts)
+        )
         # The stack waited for the services to be stable: the push endpoint now answers the
         # confirmations SNS sent (and gave up on) while no task ran.
         for endpoint in self.resend_confirmations(self.settings, cfn=self.cfn):
