@@ -60,7 +60,13 @@ def deploy(
     desired_count: Annotated[
         int,
         typer.Option(
-            envvar="PAYLAB_DEPLOY_DESIRED_COUNT", min=1, max=20, help="Tasks per service."
+            envvar="PAYLAB_DEPLOY_DESIRED_COUNT",
+            min=1,
+            max=20,
+            help=(
+                "Tasks per service; the HTTP services' floor (a deployment that keeps it"
+                " leaves their autoscaled counts as they are)."
+            ),
         ),
     ] = 2,
     max_count: Annotated[
