@@ -64,8 +64,8 @@ def deploy(
             min=1,
             max=20,
             help=(
-                "Tasks per service; the HTTP services' floor (a deployment that keeps it"
-                " leaves their autoscaled counts as they are)."
+                "Tasks per service; the floor of the autoscaled ones (a deployment that"
+                " keeps it leaves their counts as autoscaling chose them)."
             ),
         ),
     ] = 2,
@@ -75,7 +75,10 @@ def deploy(
             envvar="PAYLAB_DEPLOY_MAX_COUNT",
             min=1,
             max=50,
-            help="The most tasks each HTTP service scales out to on CPU (>= --desired-count).",
+            help=(
+                "The most tasks each HTTP service scales out to on CPU, and each queue"
+                " consumer on its queues' depth (>= --desired-count)."
+            ),
         ),
     ] = 6,
 ) -> None:

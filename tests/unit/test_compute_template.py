@@ -339,18 +339,10 @@ def test_the_review_findings_stay_fixed(compute: dict[str, Any], parent: dict[st
     assert {(rule["FromPort"], rule["ToPort"]) for rule in egress} == {(p, p) for p in routed}
 
 
-def test_each_http_service_scales_on_cpu_between_the_desired_and_the_most_tasks(
-    compute: dict[str, Any],
-) -> None:
-    services = {
-        n: s
-        for n, s in _of_type(compute, "AWS::ECS::Service").items()
-        if "LoadBalancers" in s["Properties"]
-    }
-    targets = _of_type(compute, "AWS::ApplicationAutoScaling::ScalableTarget")
-    policies = _of_type(compute, "AWS::ApplicationAutoScaling::ScalingPolicy")
+def _scaled_services(compute: dict[str, Any]) -> dict[str, str]:
+    """Service resource -> its scalable target, checked to range from the floor to MaxCount."""
     scaled = {}
-    for name, target in targets.items():
+    for name, target in _of_type(compute, "AWS::ApplicationAutoScaling::ScalableTarget").items():
         props = target["Properties"]
         assert (props["MinCapacity"], props["MaxCapacity"]) == (
             {"Ref": "DesiredCount"},
@@ -359,15 +351,76 @@ def test_each_http_service_scales_on_cpu_between_the_desired_and_the_most_tasks(
         service = re.search(r"\$\{(\w+)\.Name\}", props["ResourceId"]["Fn::Sub"])
         assert service is not None, name
         scaled[service.group(1)] = name
-    assert sorted(scaled) == sorted(services)
-    tracked = {p["Properties"]["ScalingTargetId"]["Ref"] for p in policies.values()}
-    assert tracked == set(targets)
+    return scaled
+
+
+def _policies(compute: dict[str, Any], target: str) -> dict[str, dict[str, Any]]:
+    return {
+        n: p["Properties"]
+        for n, p in _of_type(compute, "AWS::ApplicationAutoScaling::ScalingPolicy").items()
+        if p["Properties"]["ScalingTargetId"] == {"Ref": target}
+    }
+
+
+def test_each_http_service_scales_on_cpu_and_each_consumer_on_its_queues(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    services = _of_type(compute, "AWS::ECS::Service")
+    http = {n for n, s in services.items() if "LoadBalancers" in s["Properties"]}
+    task_of = {n: s["Properties"]["TaskDefinition"]["Ref"] for n, s in services.items()}
+    consumers = {
+        n: _container(compute["Resources"][task_of[n]])["Command"][3:]
+        for n in services
+        if _container(compute["Resources"][task_of[n]])["Command"][:3]
+        == ["python", "-m", "paylab.core.consumer"]
+    }
+    scaled = _scaled_services(compute)
+    assert sorted(scaled) == sorted(http | set(consumers))  # not the relay: one is enough
+    for service in http:
+        (policy,) = _policies(compute, scaled[service]).values()
+        tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+        metric = tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        assert metric == "ECSServiceAverageCPUUtilization", service
+    alarms = _of_type(compute, "AWS::CloudWatch::Alarm")
+    for service, names in consumers.items():
+        # The queues the task reads, by name: registry -> parent output -> queue's QueueName.
+        queues = set()
+        for consumer in names:
+            output = parent["Outputs"][REGISTRY[consumer].queue_output]["Value"]
+            queue_name = parent["Resources"][output["Ref"]]["Properties"]["QueueName"]
+            queues.add(queue_name["Fn::Sub"].removeprefix("${AWS::StackName}"))
+        policies = _policies(compute, scaled[service])
+        assert {p["PolicyType"] for p in policies.values()} == {"StepScaling"}, service
+        steps = {
+            n: p["StepScalingPolicyConfiguration"]["StepAdjustments"] for n, p in policies.items()
+        }
+        growing = {n for n, st in steps.items() if all(a["ScalingAdjustment"] > 0 for a in st)}
+        shrinking = {n for n, st in steps.items() if all(a["ScalingAdjustment"] < 0 for a in st)}
+        assert len(growing) == len(shrinking) == 1, service
+        for policy in policies:
+            (alarm,) = [
+                a["Properties"]
+                for a in alarms.values()
+                if a["Properties"]["AlarmActions"] == [{"Ref": policy}]
+            ]
+            watched = {
+                d["Value"]["Fn::Sub"].removeprefix("${ParentStackName}")
+                for m in alarm["Metrics"]
+                if "MetricStat" in m
+                for d in m["MetricStat"]["Metric"]["Dimensions"]
+            }
+            assert watched == queues, (service, policy)
+            above = alarm["ComparisonOperator"].startswith("Greater")
+            assert above == (policy in growing), (service, policy)
     # CloudFormation writes DesiredCount on every update that names it: a deployment would
     # scale a loaded service back to the floor. Only `paylab deploy`'s SetCounts names it.
-    for name, service in services.items():
-        assert service["Properties"]["DesiredCount"] == {
-            "Fn::If": ["SetCounts", {"Ref": "DesiredCount"}, {"Ref": "AWS::NoValue"}]
-        }, name
+    for name, service_resource in services.items():
+        expected = (
+            {"Fn::If": ["SetCounts", {"Ref": "DesiredCount"}, {"Ref": "AWS::NoValue"}]}
+            if name in scaled
+            else {"Ref": "DesiredCount"}
+        )
+        assert service_resource["Properties"]["DesiredCount"] == expected, name
     assert compute["Conditions"]["SetCounts"] == {"Fn::Equals": [{"Ref": "SetCounts"}, "true"]}
 
 

@@ -84,7 +84,7 @@ class Release:
     ) -> dict[str, str]:
         """The template's parameters for this release, with `image` instead of its own.
 
-        `set_counts=False` leaves the running HTTP services at the counts their autoscaling
+        `set_counts=False` leaves the running services at the counts their autoscaling
         chose (CloudFormation would otherwise set them back to `desired_count`).
         """
         return {
