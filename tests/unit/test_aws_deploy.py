@@ -34,11 +34,16 @@ ARTIFACTS = Artifacts("bucket", "lambdas/x.zip", "workflows/y.json", "https://t"
 
 class FakeCfn:
     def __init__(
-        self, outputs: dict[str, str] | None, status: str = "UPDATE_COMPLETE", floor: str = "3"
+        self,
+        outputs: dict[str, str] | None,
+        status: str = "UPDATE_COMPLETE",
+        floor: str = "3",
+        sender: tuple[str, str] = (RELEASE.sender_email, "true"),
     ) -> None:
         self.outputs = outputs
         self.status = status
         self.floor = floor
+        self.sender = sender
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if self.outputs is None:
@@ -55,6 +60,8 @@ class FakeCfn:
         parameters = [
             {"ParameterKey": "PlatformImage", "ParameterValue": "paylab:running"},
             {"ParameterKey": "ServiceDesiredCount", "ParameterValue": self.floor},
+            {"ParameterKey": "SenderEmail", "ParameterValue": self.sender[0]},
+            {"ParameterKey": "CreateSenderIdentity", "ParameterValue": self.sender[1]},
         ]
         return {
             "Stacks": [{"StackStatus": self.status, "Outputs": outputs, "Parameters": parameters}]
@@ -114,6 +121,20 @@ class FakeEcs:
         }
 
 
+class FakeSes:
+    """SES v2 holding `identities` (addresses or domains)."""
+
+    def __init__(self, identities: set[str], error: str = "NotFoundException") -> None:
+        self.identities = identities
+        self.error = error
+
+    def get_email_identity(self, EmailIdentity: str) -> dict[str, Any]:
+        if EmailIdentity in self.identities:
+            return {"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": True}
+        error = {"Error": {"Code": self.error, "Message": f"{EmailIdentity} ..."}}
+        raise ClientError(error, "GetEmailIdentity")  # type: ignore[arg-type]
+
+
 def _deployer(
     existing: dict[str, str] | None,
     log: list[tuple[str, Any]],
@@ -121,6 +142,8 @@ def _deployer(
     status: str = "UPDATE_COMPLETE",
     deployed: dict[str, str] = OUTPUTS,
     floor: str = "3",
+    ses: FakeSes | None = None,
+    sender: tuple[str, str] = (RELEASE.sender_email, "true"),
 ) -> AwsDeployer:
     def deploy_stack(settings: Settings, progress: Any, **kwargs: Any) -> dict[str, str]:
         log.append(("deploy", kwargs["parameters"]))
@@ -129,8 +152,9 @@ def _deployer(
 
     return AwsDeployer(
         Settings(target=Target.AWS),
-        cfn=FakeCfn(existing, status, floor),
+        cfn=FakeCfn(existing, status, floor, sender),
         ecs=FakeEcs(log, exit_code),
+        ses=ses or FakeSes(set()),
         publish_artifacts=lambda _settings: ARTIFACTS,
         deploy_stack=deploy_stack,
         resend_confirmations=lambda _settings, **_: log.append(("resend", None)) or [],
@@ -157,6 +181,9 @@ def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> No
     deployed = log[0][1]
     assert deployed["PlatformImage"] == RELEASE.image
     assert (deployed["ServiceDesiredCount"], deployed["ServiceMaxCount"]) == ("0", "6")
+    # A failed first creation must be able to delete the cluster; protected once it runs.
+    protection = [arg["ProtectDatabase"] for step, arg in log if step == "deploy"]
+    assert protection == ["false", "true"]
     assert deployed["ComputeTemplateKey"] == "templates/c"
     (run,) = [arg for step, arg in log if step == "run_task"]
     assert run["taskDefinition"] == OUTPUTS["DbBootstrapTaskDefinitionArn"]
@@ -180,6 +207,7 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
         "resend",
     ]
     assert ("deregister", "arn:task-definition/paylab-db-bootstrap:2") in log
+    assert {arg["ProtectDatabase"] for step, arg in log if step == "deploy"} == {"true"}
     (registered,) = [arg for step, arg in log if step == "register"]
     assert registered["containerDefinitions"] == [{"name": "db-bootstrap", "image": RELEASE.image}]
     assert "revision" not in registered and "status" not in registered
@@ -195,6 +223,41 @@ def test_an_update_sets_the_task_counts_only_when_the_floor_changes(floor: str) 
     _deployer(OUTPUTS, log, floor=floor).run(RELEASE)
     deploys = [s for s in _steps(log) if s.startswith("deploy")]
     assert deploys == ["deploy(3, running, set)", "deploy(3, new, set)"]
+
+
+def _identity(log: list[tuple[str, Any]]) -> set[str]:
+    return {arg["CreateSenderIdentity"] for step, arg in log if step == "deploy"}
+
+
+@pytest.mark.parametrize(
+    ("identities", "created"),
+    [(set(), "true"), ({"pagos@example.co"}, "false"), ({"example.co"}, "false")],
+)
+def test_a_first_deployment_creates_the_sender_identity_unless_ses_has_one(
+    identities: set[str], created: str
+) -> None:
+    """An account holds an identity once: creating one verified outside the stack fails."""
+    log: list[tuple[str, Any]] = []
+    _deployer(None, log, ses=FakeSes(identities)).run(RELEASE)
+    assert _identity(log) == {created}
+
+
+def test_an_update_keeps_the_identity_decision_while_the_sender_stays() -> None:
+    """The identity the stack created is in SES now: deciding again would delete it."""
+    log: list[tuple[str, Any]] = []
+    _deployer(OUTPUTS, log, ses=FakeSes({"pagos@example.co"})).run(RELEASE)
+    assert _identity(log) == {"true"}
+    log.clear()
+    moved = ("old@example.co", "true")
+    _deployer(OUTPUTS, log, ses=FakeSes({"example.co"}), sender=moved).run(RELEASE)
+    assert _identity(log) == {"false"}
+
+
+def test_an_ses_error_other_than_not_found_stops_the_deployment_before_any_change() -> None:
+    log: list[tuple[str, Any]] = []
+    with pytest.raises(ClientError, match="AccessDenied"):
+        _deployer(None, log, ses=FakeSes(set(), error="AccessDeniedException")).run(RELEASE)
+    assert _steps(log) == []
 
 
 @pytest.mark.parametrize("exit_code", [1, None])

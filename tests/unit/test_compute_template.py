@@ -424,11 +424,27 @@ def test_each_http_service_scales_on_cpu_and_each_consumer_on_its_queues(
     assert compute["Conditions"]["SetCounts"] == {"Fn::Equals": [{"Ref": "SetCounts"}, "true"]}
 
 
+def test_the_database_is_protected_as_the_parent_and_deploy_say(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    cluster = compute["Resources"]["DatabaseCluster"]
+    assert cluster["Properties"]["DeletionProtection"] == {"Ref": "ProtectDatabase"}
+    assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
+    assert compute["Parameters"]["ProtectDatabase"]["Default"] == "true"
+    plane = parent["Resources"]["ComputePlane"]["Properties"]["Parameters"]
+    assert plane["ProtectDatabase"] == {"Ref": "ProtectDatabase"}
+
+
 def test_ses_verifies_the_sender_the_notification_tasks_do_not(compute: dict[str, Any]) -> None:
     """The tasks may only send (their roles); without the identity every email is refused."""
     identity = compute["Resources"]["SenderIdentity"]
     assert identity["Type"] == "AWS::SES::EmailIdentity"
     assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
+    # Skipped only when SES already has one outside the stack (paylab deploy asks).
+    assert identity["Condition"] == "CreateSenderIdentity"
+    assert compute["Conditions"]["CreateSenderIdentity"] == {
+        "Fn::Equals": [{"Ref": "CreateSenderIdentity"}, "true"]
+    }
     for name in ("notification", "notification-consumer"):
         env = {v["Name"]: v["Value"] for v in _tasks(compute)[name]["Environment"]}
         assert env["PAYLAB_NOTIFICATION_VERIFY_SENDER"] == "false", name

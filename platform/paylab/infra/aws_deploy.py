@@ -20,6 +20,7 @@ what to do about it.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from paylab.infra.deploy import (
     resend_pending_confirmations,
     stuck_message,
 )
+from paylab.infra.ses_identity import create_identity
 
 # Aurora and ElastiCache take 10-20 minutes to create; an update of the services ~5.
 STACK_TIMEOUT_S = 3600.0
@@ -80,12 +82,20 @@ class Release:
     max_count: int = 6
 
     def parameters(
-        self, desired_count: int, image: str | None = None, *, set_counts: bool = True
+        self,
+        desired_count: int,
+        image: str | None = None,
+        *,
+        set_counts: bool = True,
+        protect_database: bool = True,
+        sender_identity: bool = True,
     ) -> dict[str, str]:
         """The template's parameters for this release, with `image` instead of its own.
 
         `set_counts=False` leaves the running services at the counts their autoscaling
         chose (CloudFormation would otherwise set them back to `desired_count`).
+        `protect_database=False` only for the first creation: its rollback must be able to
+        delete the cluster. `sender_identity=False` when SES already has one outside the stack.
         """
         return {
             "PlatformImage": image or self.image,
@@ -98,6 +108,8 @@ class Release:
             "ServiceDesiredCount": str(desired_count),
             "ServiceMaxCount": str(max(self.max_count, desired_count, 1)),
             "ServiceSetCounts": "true" if set_counts else "false",
+            "ProtectDatabase": "true" if protect_database else "false",
+            "CreateSenderIdentity": "true" if sender_identity else "false",
         }
 
 
@@ -111,6 +123,7 @@ class AwsDeployer:
         *,
         cfn: Any = None,
         ecs: Any = None,
+        ses: Any = None,
         publish_artifacts: Callable[[Settings], Artifacts] = publish,
         deploy_stack: Callable[..., dict[str, str]] = deploy,
         resend_confirmations: Callable[..., list[str]] = resend_pending_confirmations,
@@ -119,6 +132,7 @@ class AwsDeployer:
         self.progress = progress
         self.cfn = cfn or client("cloudformation", settings)
         self.ecs = ecs or client("ecs", settings)
+        self.ses = ses or client("sesv2", settings)
         self.publish_artifacts = publish_artifacts
         self.deploy_stack = deploy_stack
         self.resend_confirmations = resend_confirmations
@@ -135,8 +149,6 @@ class AwsDeployer:
                 )
             if status in STUCK:
                 raise DeploymentError(stuck_message(self.cfn, self.settings.stack_name, status))
-        self.progress("publishing the template, the Lambda code and the state machines")
-        artifacts = self.publish_artifacts(self.settings)
         running = (
             current
             if current is not None
@@ -144,6 +156,14 @@ class AwsDeployer:
             and all(k in current["outputs"] for k in COMPUTE_OUTPUTS)
             else None
         )
+        identity = create_identity(
+            self.ses, release.sender_email, running["parameters"] if running else None
+        )
+        if not identity:
+            self.progress(f"SES already has an identity for {release.sender_email}: kept as is")
+        params = functools.partial(release.parameters, sender_identity=identity)
+        self.progress("publishing the template, the Lambda code and the state machines")
+        artifacts = self.publish_artifacts(self.settings)
         set_counts = True
         if running is not None:
             previous = running["parameters"].get("PlatformImage") or release.image
@@ -156,20 +176,20 @@ class AwsDeployer:
             self.progress("updating the stack with the running image (what the release adds)")
             outputs = self._deploy(
                 artifacts,
-                release.parameters(release.desired_count, previous, set_counts=set_counts),
+                params(release.desired_count, previous, set_counts=set_counts),
             )
             self.progress("migrating the database with the new image")
             self.bootstrap(outputs, image=release.image)
             self.progress("rolling the services over to the new image")
         else:
+            # Without deletion protection until the services start: a creation that fails
+            # rolls back cleanly instead of ending in ROLLBACK_FAILED over the cluster.
             self.progress("creating the stack without tasks (the database is not bootstrapped)")
-            outputs = self._deploy(artifacts, release.parameters(0))
+            outputs = self._deploy(artifacts, params(0, protect_database=False))
             self.progress("bootstrapping the database")
             self.bootstrap(outputs)
             self.progress(f"starting {release.desired_count} task(s) of each service")
-        outputs = self._deploy(
-            artifacts, release.parameters(release.desired_count, set_counts=set_counts)
-        )
+        outputs = self._deploy(artifacts, params(release.desired_count, set_counts=set_counts))
         # The stack waited for the services to be stable: the push endpoint now answers the
         # confirmations SNS sent (and gave up on) while no task ran.
         for endpoint in self.resend_confirmations(self.settings, cfn=self.cfn):
