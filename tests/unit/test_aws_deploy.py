@@ -38,7 +38,7 @@ class FakeCfn:
         outputs: dict[str, str] | None,
         status: str = "UPDATE_COMPLETE",
         floor: str = "3",
-        sender: tuple[str, str] = (RELEASE.sender_email, "true"),
+        sender: tuple[str, str | None] = (RELEASE.sender_email, "true"),
     ) -> None:
         self.outputs = outputs
         self.status = status
@@ -61,8 +61,11 @@ class FakeCfn:
             {"ParameterKey": "PlatformImage", "ParameterValue": "paylab:running"},
             {"ParameterKey": "ServiceDesiredCount", "ParameterValue": self.floor},
             {"ParameterKey": "SenderEmail", "ParameterValue": self.sender[0]},
-            {"ParameterKey": "CreateSenderIdentity", "ParameterValue": self.sender[1]},
         ]
+        if self.sender[1] is not None:  # None: a stack deployed before the parameter existed
+            parameters.append(
+                {"ParameterKey": "CreateSenderIdentity", "ParameterValue": self.sender[1]}
+            )
         return {
             "Stacks": [{"StackStatus": self.status, "Outputs": outputs, "Parameters": parameters}]
         }
@@ -130,7 +133,9 @@ class FakeSes:
 
     def get_email_identity(self, EmailIdentity: str) -> dict[str, Any]:
         if EmailIdentity in self.identities:
-            return {"IdentityType": "EMAIL_ADDRESS", "VerifiedForSendingStatus": True}
+            return {"VerifiedForSendingStatus": True}
+        if f"{EmailIdentity} (pending)" in self.identities:
+            return {"VerifiedForSendingStatus": False}
         error = {"Error": {"Code": self.error, "Message": f"{EmailIdentity} ..."}}
         raise ClientError(error, "GetEmailIdentity")  # type: ignore[arg-type]
 
@@ -143,7 +148,7 @@ def _deployer(
     deployed: dict[str, str] = OUTPUTS,
     floor: str = "3",
     ses: FakeSes | None = None,
-    sender: tuple[str, str] = (RELEASE.sender_email, "true"),
+    sender: tuple[str, str | None] = (RELEASE.sender_email, "true"),
 ) -> AwsDeployer:
     def deploy_stack(settings: Settings, progress: Any, **kwargs: Any) -> dict[str, str]:
         log.append(("deploy", kwargs["parameters"]))
@@ -155,7 +160,7 @@ def _deployer(
         cfn=FakeCfn(existing, status, floor, sender),
         ecs=FakeEcs(log, exit_code),
         ses=ses or FakeSes(set()),
-        publish_artifacts=lambda _settings: ARTIFACTS,
+        publish_artifacts=lambda _settings: log.append(("publish", None)) or ARTIFACTS,
         deploy_stack=deploy_stack,
         resend_confirmations=lambda _settings, **_: log.append(("resend", None)) or [],
     )
@@ -168,7 +173,7 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
             image = arg["PlatformImage"].rsplit(":", 1)[-1]
             counts = {"true": "set", "false": "keep"}[arg["ServiceSetCounts"]]
             steps.append(f"deploy({arg['ServiceDesiredCount']}, {image}, {counts})")
-        elif step in ("run_task", "register", "deregister", "resend"):
+        elif step in ("publish", "run_task", "register", "deregister", "resend"):
             steps.append(step)
     return steps
 
@@ -176,13 +181,19 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
 def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
     log: list[tuple[str, Any]] = []
     outputs = _deployer(None, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
+    assert _steps(log) == [
+        "publish",
+        "deploy(0, new, set)",
+        "run_task",
+        "deploy(3, new, set)",
+        "resend",
+    ]
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
-    deployed = log[0][1]
+    deployed = next(arg for step, arg in log if step == "deploy")
     assert deployed["PlatformImage"] == RELEASE.image
     assert (deployed["ServiceDesiredCount"], deployed["ServiceMaxCount"]) == ("0", "6")
     # A failed first creation must be able to delete the cluster; protected once it runs.
-    protection = [arg["ProtectDatabase"] for step, arg in log if step == "deploy"]
+    protection = [arg["ProtectData"] for step, arg in log if step == "deploy"]
     assert protection == ["false", "true"]
     assert deployed["ComputeTemplateKey"] == "templates/c"
     (run,) = [arg for step, arg in log if step == "run_task"]
@@ -199,6 +210,7 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
     with_new_service = {**OUTPUTS, "LedgerDbSecretArn": "arn:secret:ledger"}
     _deployer(OUTPUTS, log, deployed=with_new_service).run(RELEASE)
     assert _steps(log) == [
+        "publish",
         "deploy(3, running, keep)",
         "register",
         "run_task",
@@ -207,7 +219,7 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
         "resend",
     ]
     assert ("deregister", "arn:task-definition/paylab-db-bootstrap:2") in log
-    assert {arg["ProtectDatabase"] for step, arg in log if step == "deploy"} == {"true"}
+    assert {arg["ProtectData"] for step, arg in log if step == "deploy"} == {"true"}
     (registered,) = [arg for step, arg in log if step == "register"]
     assert registered["containerDefinitions"] == [{"name": "db-bootstrap", "image": RELEASE.image}]
     assert "revision" not in registered and "status" not in registered
@@ -215,14 +227,17 @@ def test_an_update_migrates_with_the_new_image_before_the_services_roll_over() -
     assert run["taskDefinition"].endswith(":2")
 
 
-@pytest.mark.parametrize("floor", ["2", "0"])
-def test_an_update_sets_the_task_counts_only_when_the_floor_changes(floor: str) -> None:
-    """Same floor: the services keep what autoscaling chose (test above). A new floor, or a
-    stack whose services were never started (floor 0), sets them."""
+@pytest.mark.parametrize(("floor", "counts"), [("2", "keep"), ("0", "set")])
+def test_an_update_sets_the_task_counts_only_of_services_never_started(
+    floor: str, counts: str
+) -> None:
+    """A new floor moves the scalable targets' minimum, which brings each count into range:
+    naming DesiredCount would set a service that scaled out back to it. A stack whose
+    services never started (floor 0) gets its counts."""
     log: list[tuple[str, Any]] = []
     _deployer(OUTPUTS, log, floor=floor).run(RELEASE)
     deploys = [s for s in _steps(log) if s.startswith("deploy")]
-    assert deploys == ["deploy(3, running, set)", "deploy(3, new, set)"]
+    assert deploys == [f"deploy(3, running, {counts})", f"deploy(3, new, {counts})"]
 
 
 def _identity(log: list[tuple[str, Any]]) -> set[str]:
@@ -231,7 +246,12 @@ def _identity(log: list[tuple[str, Any]]) -> set[str]:
 
 @pytest.mark.parametrize(
     ("identities", "created"),
-    [(set(), "true"), ({"pagos@example.co"}, "false"), ({"example.co"}, "false")],
+    [
+        (set(), "true"),
+        ({"pagos@example.co"}, "false"),
+        ({"example.co"}, "false"),
+        ({"example.co (pending)"}, "true"),  # a domain not verified yet sends nothing
+    ],
 )
 def test_a_first_deployment_creates_the_sender_identity_unless_ses_has_one(
     identities: set[str], created: str
@@ -242,15 +262,26 @@ def test_a_first_deployment_creates_the_sender_identity_unless_ses_has_one(
     assert _identity(log) == {created}
 
 
-def test_an_update_keeps_the_identity_decision_while_the_sender_stays() -> None:
-    """The identity the stack created is in SES now: deciding again would delete it."""
+@pytest.mark.parametrize(
+    ("running", "identities", "created"),
+    [
+        # The identity the stack created is in SES now: asking again would delete it.
+        (("pagos@example.co", "true"), {"pagos@example.co"}, "true"),
+        # A stack deployed before the parameter existed created its identity.
+        (("pagos@example.co", None), {"pagos@example.co"}, "true"),
+        # A new sender under a verified domain: the stack's old identity goes.
+        (("old@example.co", "true"), {"example.co"}, "false"),
+        # The outside identity it relied on is still there, or has gone.
+        (("pagos@example.co", "false"), {"pagos@example.co"}, "false"),
+        (("pagos@example.co", "false"), set(), "true"),
+    ],
+)
+def test_an_update_keeps_an_owned_identity_and_asks_ses_otherwise(
+    running: tuple[str, str | None], identities: set[str], created: str
+) -> None:
     log: list[tuple[str, Any]] = []
-    _deployer(OUTPUTS, log, ses=FakeSes({"pagos@example.co"})).run(RELEASE)
-    assert _identity(log) == {"true"}
-    log.clear()
-    moved = ("old@example.co", "true")
-    _deployer(OUTPUTS, log, ses=FakeSes({"example.co"}), sender=moved).run(RELEASE)
-    assert _identity(log) == {"false"}
+    _deployer(OUTPUTS, log, ses=FakeSes(identities), sender=running).run(RELEASE)
+    assert _identity(log) == {created}
 
 
 def test_an_ses_error_other_than_not_found_stops_the_deployment_before_any_change() -> None:
@@ -267,7 +298,7 @@ def test_a_failed_bootstrap_stops_the_deployment_before_the_services_start(
     log: list[tuple[str, Any]] = []
     with pytest.raises(DeploymentError, match="bootstrap task arn:task/1 failed") as failure:
         _deployer(None, log, exit_code).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new, set)", "run_task"]
+    assert _steps(log) == ["publish", "deploy(0, new, set)", "run_task"]
     assert "/paylab/paylab" in str(failure.value)
 
 
@@ -292,14 +323,26 @@ def test_a_stack_whose_creation_rolled_back_is_deployed_as_a_first_time() -> Non
     """deploy() deletes a ROLLBACK_COMPLETE stack and creates it again: no cluster to migrate."""
     log: list[tuple[str, Any]] = []
     _deployer(OUTPUTS, log, status="ROLLBACK_COMPLETE").run(RELEASE)
-    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
+    assert _steps(log) == [
+        "publish",
+        "deploy(0, new, set)",
+        "run_task",
+        "deploy(3, new, set)",
+        "resend",
+    ]
 
 
 def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None:
     """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
     log: list[tuple[str, Any]] = []
     _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
-    assert _steps(log) == ["deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
+    assert _steps(log) == [
+        "publish",
+        "deploy(0, new, set)",
+        "run_task",
+        "deploy(3, new, set)",
+        "resend",
+    ]
 
 
 def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:

@@ -344,9 +344,10 @@ def _scaled_services(compute: dict[str, Any]) -> dict[str, str]:
     scaled = {}
     for name, target in _of_type(compute, "AWS::ApplicationAutoScaling::ScalableTarget").items():
         props = target["Properties"]
+        # Floor 0 (not started: the database may not be bootstrapped): no scaling out either.
         assert (props["MinCapacity"], props["MaxCapacity"]) == (
             {"Ref": "DesiredCount"},
-            {"Ref": "MaxCount"},
+            {"Fn::If": ["Stopped", 0, {"Ref": "MaxCount"}]},
         ), name
         service = re.search(r"\$\{(\w+)\.Name\}", props["ResourceId"]["Fn::Sub"])
         assert service is not None, name
@@ -422,17 +423,24 @@ def test_each_http_service_scales_on_cpu_and_each_consumer_on_its_queues(
         )
         assert service_resource["Properties"]["DesiredCount"] == expected, name
     assert compute["Conditions"]["SetCounts"] == {"Fn::Equals": [{"Ref": "SetCounts"}, "true"]}
+    assert compute["Conditions"]["Stopped"] == {"Fn::Equals": [{"Ref": "DesiredCount"}, 0]}
 
 
 def test_the_database_is_protected_as_the_parent_and_deploy_say(
     compute: dict[str, Any], parent: dict[str, Any]
 ) -> None:
     cluster = compute["Resources"]["DatabaseCluster"]
-    assert cluster["Properties"]["DeletionProtection"] == {"Ref": "ProtectDatabase"}
+    assert cluster["Properties"]["DeletionProtection"] == {"Ref": "ProtectData"}
     assert cluster["DeletionPolicy"] == cluster["UpdateReplacePolicy"] == "Snapshot"
-    assert compute["Parameters"]["ProtectDatabase"]["Default"] == "true"
+    assert compute["Parameters"]["ProtectData"]["Default"] == "true"
     plane = parent["Resources"]["ComputePlane"]["Properties"]["Parameters"]
-    assert plane["ProtectDatabase"] == {"Ref": "ProtectDatabase"}
+    assert plane["ProtectData"] == {"Ref": "ProtectData"}
+    # The event store too: a protected table would fail a first creation's rollback as well.
+    table = parent["Resources"]["PaymentEventStore"]["Properties"]
+    assert table["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectData", True, False]}
+    assert parent["Conditions"]["ProtectData"] == {
+        "Fn::And": [{"Condition": "IsAws"}, {"Fn::Equals": [{"Ref": "ProtectData"}, "true"]}]
+    }
 
 
 def test_ses_verifies_the_sender_the_notification_tasks_do_not(compute: dict[str, Any]) -> None:

@@ -87,14 +87,14 @@ class Release:
         image: str | None = None,
         *,
         set_counts: bool = True,
-        protect_database: bool = True,
+        protect_data: bool = True,
         sender_identity: bool = True,
     ) -> dict[str, str]:
         """The template's parameters for this release, with `image` instead of its own.
 
         `set_counts=False` leaves the running services at the counts their autoscaling
         chose (CloudFormation would otherwise set them back to `desired_count`).
-        `protect_database=False` only for the first creation: its rollback must be able to
+        `protect_data=False` only for the first creation: its rollback must be able to
         delete the cluster. `sender_identity=False` when SES already has one outside the stack.
         """
         return {
@@ -108,7 +108,7 @@ class Release:
             "ServiceDesiredCount": str(desired_count),
             "ServiceMaxCount": str(max(self.max_count, desired_count, 1)),
             "ServiceSetCounts": "true" if set_counts else "false",
-            "ProtectDatabase": "true" if protect_database else "false",
+            "ProtectData": "true" if protect_data else "false",
             "CreateSenderIdentity": "true" if sender_identity else "false",
         }
 
@@ -167,11 +167,12 @@ class AwsDeployer:
         set_counts = True
         if running is not None:
             previous = running["parameters"].get("PlatformImage") or release.image
-            # Autoscaling may have scaled the services out: keep their counts unless the floor
-            # changes (a stopped stack's floor is 0, so starting it sets the counts too).
-            floor = running["parameters"].get("ServiceDesiredCount")
-            set_counts = floor != str(release.desired_count)
-            if set_counts:
+            # Autoscaling may have scaled the services out: keep their counts. Only services
+            # that were never started (floor 0) get theirs; a new floor moves the scalable
+            # targets' minimum, and Application Auto Scaling brings each count into range.
+            floor = running["parameters"].get("ServiceDesiredCount", "0")
+            set_counts = floor == "0"
+            if floor != str(release.desired_count):
                 self.progress(f"the floor changes from {floor} to {release.desired_count} tasks")
             self.progress("updating the stack with the running image (what the release adds)")
             outputs = self._deploy(
@@ -185,7 +186,7 @@ class AwsDeployer:
             # Without deletion protection until the services start: a creation that fails
             # rolls back cleanly instead of ending in ROLLBACK_FAILED over the cluster.
             self.progress("creating the stack without tasks (the database is not bootstrapped)")
-            outputs = self._deploy(artifacts, params(0, protect_database=False))
+            outputs = self._deploy(artifacts, params(0, protect_data=False))
             self.progress("bootstrapping the database")
             self.bootstrap(outputs)
             self.progress(f"starting {release.desired_count} task(s) of each service")

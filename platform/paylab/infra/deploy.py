@@ -136,11 +136,14 @@ def stuck_message(cfn: Any, name: str, status: str) -> str:
             f" {name}`, then deploy again"
         )
     else:
-        # A failed creation could not delete something: on AWS, typically the database
-        # cluster, whose deletion protection is on. Only a person should remove that.
+        # A failed creation or deletion could not delete something: on AWS, typically the
+        # database cluster or the event store, whose deletion protection is on once the
+        # services have run (`paylab deploy` creates stacks without it). Only a person should
+        # remove that.
         remedy = (
-            "remove what could not be deleted (on AWS, turn off the database cluster's"
-            " deletion protection first), delete the stack, then deploy again"
+            "remove what could not be deleted (on AWS, turn off the deletion protection of the"
+            " database cluster and the payment event store table first), delete the stack,"
+            " then deploy again"
         )
     return f"stack {name} is {status}: {_first_failure(cfn, name)}. {remedy}"
 

@@ -12,26 +12,36 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 
+def _identity(ses: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(ses.get_email_identity(EmailIdentity=name))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NotFoundException":
+            return None
+        raise
+
+
 def covered_outside(ses: Any, sender_email: str) -> bool:
-    """Whether an SES identity (the address, or its domain) already covers `sender_email`."""
-    domain = sender_email.rpartition("@")[2]
-    for identity in (sender_email, domain):
-        try:
-            ses.get_email_identity(EmailIdentity=identity)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NotFoundException":
-                continue
-            raise
+    """Whether SES already holds the address's identity, or a domain verified for sending.
+
+    The address's own identity clashes with the stack's whatever its state. A domain identity
+    only covers the address once verified; until then the stack verifies the address itself.
+    """
+    if _identity(ses, sender_email) is not None:
         return True
-    return False
+    domain = _identity(ses, sender_email.rpartition("@")[2])
+    return bool(domain and domain.get("VerifiedForSendingStatus"))
 
 
 def create_identity(ses: Any, sender_email: str, running: dict[str, str] | None) -> bool:
     """Whether the stack should own the sender's identity, given the running stack's parameters.
 
-    A running stack keeps its decision while the sender stays the same: the identity it
-    created exists in SES now, and deciding again would have CloudFormation delete it.
+    A stack that owns the identity keeps it while the sender stays the same: it exists in SES
+    now, and asking again would have CloudFormation delete it. Otherwise SES is asked, so a
+    stack that relied on an identity that has since gone creates its own. Stacks deployed
+    before the parameter existed created theirs.
     """
-    if running is not None and running.get("SenderEmail") == sender_email:
-        return running.get("CreateSenderIdentity", "true") == "true"
+    owned = running is not None and running.get("CreateSenderIdentity", "true") == "true"
+    if owned and running is not None and running.get("SenderEmail") == sender_email:
+        return True
     return not covered_outside(ses, sender_email)
