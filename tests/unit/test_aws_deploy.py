@@ -178,16 +178,14 @@ def _steps(log: list[tuple[str, Any]]) -> list[str]:
     return steps
 
 
+# A stack created, its database bootstrapped, then its services started.
+FIRST_TIME = ["publish", "deploy(0, new, set)", "run_task", "deploy(3, new, set)", "resend"]
+
+
 def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> None:
     log: list[tuple[str, Any]] = []
     outputs = _deployer(None, log).run(RELEASE)
-    assert _steps(log) == [
-        "publish",
-        "deploy(0, new, set)",
-        "run_task",
-        "deploy(3, new, set)",
-        "resend",
-    ]
+    assert _steps(log) == FIRST_TIME
     assert outputs["ApiUrl"] == OUTPUTS["ApiUrl"]
     deployed = next(arg for step, arg in log if step == "deploy")
     assert deployed["PlatformImage"] == RELEASE.image
@@ -323,26 +321,14 @@ def test_a_stack_whose_creation_rolled_back_is_deployed_as_a_first_time() -> Non
     """deploy() deletes a ROLLBACK_COMPLETE stack and creates it again: no cluster to migrate."""
     log: list[tuple[str, Any]] = []
     _deployer(OUTPUTS, log, status="ROLLBACK_COMPLETE").run(RELEASE)
-    assert _steps(log) == [
-        "publish",
-        "deploy(0, new, set)",
-        "run_task",
-        "deploy(3, new, set)",
-        "resend",
-    ]
+    assert _steps(log) == FIRST_TIME
 
 
 def test_a_stack_without_its_compute_plane_is_deployed_as_a_first_time() -> None:
     """A stack deployed before the compute plane existed: no cluster to run the task in yet."""
     log: list[tuple[str, Any]] = []
     _deployer({"EventBusName": "paylab"}, log).run(RELEASE)
-    assert _steps(log) == [
-        "publish",
-        "deploy(0, new, set)",
-        "run_task",
-        "deploy(3, new, set)",
-        "resend",
-    ]
+    assert _steps(log) == FIRST_TIME
 
 
 def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:
