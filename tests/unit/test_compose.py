@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from paylab.core.settings import Settings
 from paylab.devstack.localstack import HostLocalStack
 from paylab.devstack.process import ProcessManager
 from paylab.devstack.stack import SIMULATORS
+from paylab.infra.db_bootstrap import RDS_CA_BUNDLE
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings that differ on purpose between a host process and a container.
@@ -35,10 +37,34 @@ def test_localstack_container_runs_with_the_host_settings(
     assert container["GATEWAY_LISTEN"] == "127.0.0.1:4566"
 
 
-def test_every_build_context_has_a_dockerfile(compose: dict[str, Any]) -> None:
+def test_every_build_context_has_a_dockerfile_with_the_target_named(
+    compose: dict[str, Any],
+) -> None:
     for name, service in compose["services"].items():
-        if "build" in service:
-            assert (ROOT / service["build"] / "Dockerfile").is_file(), name
+        if "build" not in service:
+            continue
+        build = service["build"]
+        build = build if isinstance(build, dict) else {"context": build}
+        dockerfile = ROOT / build["context"] / "Dockerfile"
+        assert dockerfile.is_file(), name
+        if "target" in build:
+            assert f" AS {build['target']}\n" in dockerfile.read_text(), name
+
+
+def test_compose_builds_the_platform_without_the_rds_bundle_the_aws_image_fetches(
+    compose: dict[str, Any],
+) -> None:
+    """The AWS image (the Dockerfile's last stage) verifies Aurora's certificate against RDS's
+    CA bundle, fetched at build time; compose stops at the stage before it, so building the
+    simulators' image needs no network beyond the package index."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"(?m)^FROM (\S+) AS (\w+)$", dockerfile)
+    assert stages[-1] == ("platform", "aws")
+    aws = dockerfile.split("FROM platform AS aws", 1)[1]
+    assert f"/global/global-bundle.pem {RDS_CA_BUNDLE}\n" in aws
+    assert f"chmod 644 {RDS_CA_BUNDLE}" in aws and aws.rstrip().endswith("USER nobody")
+    built = [s["build"] for s in compose["services"].values() if "build" in s]
+    assert {"context": ".", "target": "platform"} in built
 
 
 def _listens_on(name: str, service: dict[str, Any]) -> tuple[str, int]:

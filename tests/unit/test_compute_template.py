@@ -8,6 +8,7 @@ run what `up` runs locally, on ARCHITECTURE's ports, with settings the code read
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from fnmatch import fnmatch
 from pathlib import Path
@@ -20,7 +21,9 @@ from paylab.core.consumer_registry import REGISTRY
 from paylab.core.settings import Settings
 from paylab.devstack.process import ProcessManager
 from paylab.devstack.services import SERVICES, HostServices
+from paylab.infra import db_bootstrap
 from paylab.infra.artifacts import COMPUTE_TEMPLATE
+from paylab.infra.db_bootstrap import RDS_CA_BUNDLE
 from paylab.infra.template import load_template
 
 # Variables read without the PAYLAB_ prefix: core/settings.py's validation aliases.
@@ -134,8 +137,28 @@ def test_the_relay_and_the_bootstrap_run_modules_that_exist(compute: dict[str, A
         ("outbox-relay", "paylab.core.outbox_relay"),
         ("db-bootstrap", "paylab.infra.db_bootstrap"),
     ):
-        assert tasks[name]["Command"] == ["python", "-m", module]
+        assert tasks[name]["Command"][:3] == ["python", "-m", module]
         importlib.import_module(module)
+    assert tasks["outbox-relay"]["Command"][3:] == []
+
+
+def test_every_task_verifies_auroras_certificate_against_the_images_rds_bundle(
+    compute: dict[str, Any],
+) -> None:
+    """sslmode=require would encrypt without knowing who answers: verify-full checks the
+    cluster's name against Amazon RDS's CA bundle, which the AWS image carries."""
+    tasks = _tasks(compute)
+    urls = 0
+    for name, container in tasks.items():
+        for variable in container["Environment"]:
+            if variable["Name"] == "DATABASE_URL":
+                query = variable["Value"]["Fn::Sub"].split("?", 1)[1]
+                assert query == f"sslmode=verify-full&sslrootcert={RDS_CA_BUNDLE}", name
+                urls += 1
+    assert urls >= 7
+    command = tasks["db-bootstrap"]["Command"][3:]
+    assert command == ["--sslmode", "verify-full", "--sslrootcert", RDS_CA_BUNDLE]
+    assert {"sslmode", "sslrootcert"} <= set(inspect.signature(db_bootstrap.main).parameters)
 
 
 def test_every_variable_a_task_sets_is_a_setting_the_code_reads(compute: dict[str, Any]) -> None:

@@ -119,9 +119,12 @@ def admin_login(admin_url: str) -> dict[str, str | int]:
     }
 
 
-def admin_url_from_login(login: Mapping[str, Any], sslmode: str | None = None) -> str:
+def admin_url_from_login(
+    login: Mapping[str, Any], sslmode: str | None = None, sslrootcert: str | None = None
+) -> str:
     """The inverse of `admin_login`: the admin secret (as Aurora's cluster fills it on AWS:
-    host and port attached, `dbname` from the template) as a libpq URL."""
+    host and port attached, `dbname` from the template) as a libpq URL; `sslrootcert` is the
+    CA bundle that `sslmode=verify-full` checks the server against."""
     missing = sorted({"username", "password", "host", "port"} - login.keys())
     if missing:
         raise ValueError(
@@ -135,7 +138,7 @@ def admin_url_from_login(login: Mapping[str, Any], sslmode: str | None = None) -
         host=str(login["host"]),
         port=int(login["port"]),
         database=str(login.get("dbname") or "postgres"),
-        query={"sslmode": sslmode} if sslmode else {},
+        query={k: v for k, v in (("sslmode", sslmode), ("sslrootcert", sslrootcert)) if v},
     )
     return url.render_as_string(hide_password=False)
 

@@ -23,19 +23,25 @@ from paylab.core.settings import Settings, get_settings
 from paylab.core.stack_outputs import StackOutputsUnavailable, stack_outputs
 from paylab.devstack import database
 
+# Where the AWS image (Dockerfile, stage `aws`) puts Amazon RDS's CA bundle: the tasks'
+# DATABASE_URL and this task's --sslrootcert name it (infra/compute.yaml).
+RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem"
+
 
 def bootstrap_database(
     settings: Settings,
     sslmode: str | None = "require",
     progress: Callable[[str], None] = lambda _: None,
     reader: Any = None,
+    sslrootcert: str | None = None,
 ) -> None:
     """Roles, schemas, passwords and migrations on the server the stack's admin secret names."""
     outputs = stack_outputs(settings, refresh=True)
     reader = reader or SecretReader()
     if "DbAdminSecretArn" not in outputs:
         raise StackOutputsUnavailable("the stack has no output 'DbAdminSecretArn'")
-    admin_url = database.admin_url_from_login(reader.get_json(outputs["DbAdminSecretArn"]), sslmode)
+    login = reader.get_json(outputs["DbAdminSecretArn"])
+    admin_url = database.admin_url_from_login(login, sslmode, sslrootcert)
     progress("creating the services' roles and schemas, running the migrations")
     database.prepare(admin_url)
     progress("setting the roles' passwords from their secrets")
@@ -51,10 +57,19 @@ def main(
             "Postgres has no TLS: 'disable')."
         ),
     ] = "require",
+    sslrootcert: Annotated[
+        str,
+        typer.Option(
+            help="The CA bundle verify-full checks the server against (on AWS the image's"
+            " RDS bundle)."
+        ),
+    ] = "",
 ) -> None:
     """Bootstrap the stack's database (PAYLAB_STACK_NAME, PAYLAB_TARGET select the stack)."""
     try:
-        bootstrap_database(get_settings(), sslmode, progress=typer.echo)
+        bootstrap_database(
+            get_settings(), sslmode, progress=typer.echo, sslrootcert=sslrootcert or None
+        )
     except (
         StackOutputsUnavailable,
         LookupError,
