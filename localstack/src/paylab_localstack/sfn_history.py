@@ -12,8 +12,8 @@ the oldest is compacted:
   and causes stay, so the path it took (`paylab payments saga`, the features' checks) reads
   the same;
 - the rest of its environment is dropped, except what the API still asks of a finished
-  execution: its task tokens (SendTaskSuccess looks through every execution's) and its Map
-  runs.
+  execution: its task tokens (SendTaskFailure and GetActivityTask look through every
+  execution's; each keeps the small outcome it was sent) and its Map runs.
 DescribeExecution keeps the execution's own input and output. 0 compacts every execution as
 it ends; a negative value turns this off.
 """
@@ -31,7 +31,7 @@ LOG = logging.getLogger(__name__)
 KEEP_ENV = "PAYLAB_SFN_KEEP_HISTORIES"
 DEFAULT_KEEP = 1000
 # Payload fields of history event details: optional in the API, except `parameters`.
-_DROPPED = ("input", "output", "inputDetails", "outputDetails")
+_DROPPED = ("input", "output", "inputDetails", "outputDetails", "assignedVariables")
 _REQUIRED_EMPTY = {"parameters": "{}"}
 
 

@@ -86,7 +86,8 @@ def ssl_context(mode: str) -> ssl.SSLContext | None:
     """TLS for the connection: `require` on AWS (the template sets it), `disable` locally.
 
     `require` encrypts without checking the server's certificate, as libpq's sslmode=require
-    does (the services' DATABASE_URL): the zip carries no RDS CA bundle to verify against.
+    does: the zip, built from the repository, carries no RDS CA bundle to verify against (the
+    services' tasks verify with the one their image carries; docs/decisions.md).
     """
     if mode == "disable":
         return None
