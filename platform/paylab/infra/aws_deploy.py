@@ -174,11 +174,11 @@ class AwsDeployer:
             set_counts = floor == "0"
             if floor != str(release.desired_count):
                 self.progress(f"the floor changes from {floor} to {release.desired_count} tasks")
+            # Services never started (a first deployment stopped at its bootstrap) stay at 0
+            # until the bootstrap below has run: their database may have no schema yet.
+            before = 0 if set_counts else release.desired_count
             self.progress("updating the stack with the running image (what the release adds)")
-            outputs = self._deploy(
-                artifacts,
-                params(release.desired_count, previous, set_counts=set_counts),
-            )
+            outputs = self._deploy(artifacts, params(before, previous, set_counts=set_counts))
             self.progress("migrating the database with the new image")
             self.bootstrap(outputs, image=release.image)
             self.progress("rolling the services over to the new image")
