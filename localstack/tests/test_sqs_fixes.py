@@ -49,3 +49,37 @@ def test_fifo_message_survives_dead_lettering_and_redrive(localstack: LocalStack
     assert wait_until(lambda: _count(sqs, url) == 1, timeout=10), "the redriven message was lost"
     redriven = sqs.receive_message(QueueUrl=url)["Messages"]
     assert [m["Body"] for m in redriven] == ["op-1"]
+
+
+def test_deduplication_entries_expire_after_the_window_only() -> None:
+    """LocalStack kept every FIFO message ever sent in its deduplication map."""
+    from types import SimpleNamespace
+
+    from localstack.services.sqs.constants import DEDUPLICATION_INTERVAL_IN_SEC
+
+    from paylab_localstack.sqs_fixes import expire_deduplication
+
+    now = 10_000.0
+    queue = SimpleNamespace(
+        deduplication={
+            "old": SimpleNamespace(priority=now - DEDUPLICATION_INTERVAL_IN_SEC - 1),
+            "recent": SimpleNamespace(priority=now - DEDUPLICATION_INTERVAL_IN_SEC + 1),
+        }
+    )
+    assert expire_deduplication(queue, now) == 1
+    assert list(queue.deduplication) == ["recent"]
+
+
+def test_a_duplicate_within_the_window_is_still_dropped(localstack: LocalStack) -> None:
+    sqs = client("sqs")
+    url = sqs.create_queue(
+        QueueName=f"t-{uuid.uuid4().hex[:8]}.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    first = sqs.send_message(
+        QueueUrl=url, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="same"
+    )
+    again = sqs.send_message(
+        QueueUrl=url, MessageBody="a", MessageGroupId="g", MessageDeduplicationId="same"
+    )
+    assert again["MessageId"] == first["MessageId"]
+    assert _count(sqs, url) == 1
