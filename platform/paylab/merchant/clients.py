@@ -6,16 +6,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from paylab.core.internal_auth import HEADER, REFUSED, internal_credential
+from paylab.core.retries import Transient, with_retries
 from paylab.merchant.settings import MerchantSettings
 
-T = TypeVar("T")
+BACKOFF_S = 0.2  # first wait between attempts, doubling (at most 2 s)
 
 
 class UpstreamUnavailable(Exception):
@@ -60,24 +60,6 @@ class Wallet(Protocol):
         """The merchant's account in `currency`, created on the first call."""
 
 
-class Transient(Exception):
-    """A failure worth another attempt: no answer, or a status the caller treats as passing."""
-
-
-def with_retries(once: Callable[[int], T], attempts: int) -> T:
-    """Call `once(attempt_number)` until it returns, retrying Transient with backoff."""
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=0.2, max=2),
-        retry=retry_if_exception_type(Transient),
-        reraise=True,
-    )
-    for attempt in retrying:
-        with attempt:
-            return once(attempt.retry_state.attempt_number)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def request(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """One HTTP request; a transport error is Transient."""
     try:
@@ -102,12 +84,12 @@ class InternalClient:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """One logical call; UpstreamUnavailable or UpstreamRefused when it cannot succeed."""
-        try:
-            return with_retries(
-                lambda n: self._once(method, path, refresh=n > 1, **kwargs), self.attempts
-            )
-        except Transient as exc:
-            raise UpstreamUnavailable(str(exc)) from exc
+        return with_retries(
+            lambda n: self._once(method, path, refresh=n > 1, **kwargs),
+            attempts=self.attempts,
+            backoff_s=BACKOFF_S,
+            unavailable=lambda cause: UpstreamUnavailable(str(cause)),
+        )
 
     def _once(self, method: str, path: str, *, refresh: bool, **kwargs: Any) -> Any:
         extra = kwargs.pop("headers", {})

@@ -15,13 +15,13 @@ import structlog
 
 from paylab.core.internal_auth import MERCHANT_HEADER
 from paylab.core.partner_keys import partner_auth
+from paylab.core.retries import Transient, with_retries
 from paylab.merchant.clients import (
+    BACKOFF_S,
     InternalClient,
-    Transient,
     UpstreamRefused,
     UpstreamUnavailable,
     request,
-    with_retries,
 )
 from paylab.merchant.dispersion import (
     BankAnswer,
@@ -127,12 +127,12 @@ class BankPayouts:
         return self._send("GET", f"/v1/payouts/{payout_id}", refusal=False)
 
     def _send(self, method: str, path: str, *, refusal: bool = True, **kwargs: Any) -> BankAnswer:
-        try:
-            return with_retries(
-                lambda _: self._once(method, path, refusal, **kwargs), self.attempts
-            )
-        except Transient as exc:
-            raise Unavailable(f"bank: {exc}") from exc
+        return with_retries(
+            lambda _: self._once(method, path, refusal, **kwargs),
+            attempts=self.attempts,
+            backoff_s=BACKOFF_S,
+            unavailable=lambda cause: Unavailable(f"bank: {cause}"),
+        )
 
     def _once(self, method: str, path: str, refusal: bool, **kwargs: Any) -> BankAnswer:
         response = request(self.http, method, path, **kwargs)

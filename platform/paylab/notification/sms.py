@@ -7,23 +7,16 @@ never send twice.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import structlog
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity import wait_exponential as backoff
 
 from paylab.core.partner_keys import partner_auth
+from paylab.core.retries import Transient, json_object, with_retries
 from paylab.notification.delivery import ProviderUnavailable, SendRejected
 from paylab.notification.messages import Draft
 from paylab.notification.settings import NotificationSettings
 
 log = structlog.get_logger(__name__)
-
-
-class _Transient(Exception):
-    """Worth another try now: transport errors, 5xx, 429, an unreadable answer."""
 
 
 def make_http_client(settings: NotificationSettings) -> httpx.Client:
@@ -47,61 +40,50 @@ class SmsClient:
 
     def send(self, to: str, body: str, reference: str, *, maybe_sent: bool = False) -> str:
         """The provider's message id for `reference`, sending the SMS only if it has none."""
-        retrying = Retrying(
-            stop=stop_after_attempt(self._settings.sms_attempts),
-            wait=backoff(multiplier=self._settings.sms_backoff_s, max=2.0),
-            retry=retry_if_exception_type((httpx.TransportError, _Transient)),
+
+        def once(attempt: int) -> str:
+            # A timed-out or garbled answer may hide an accepted message: ask first.
+            if maybe_sent or attempt > 1:
+                found = self.find(reference)
+                if found is not None:
+                    return found
+            return self._post(to, body, reference)
+
+        return with_retries(
+            once,
+            attempts=self._settings.sms_attempts,
+            backoff_s=self._settings.sms_backoff_s,
+            unavailable=lambda cause: _unavailable(reference, cause),
         )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    # A timed-out or garbled answer may hide an accepted message: ask first.
-                    if maybe_sent or attempt.retry_state.attempt_number > 1:
-                        found = self.find(reference)
-                        if found is not None:
-                            return found
-                    return self._post(to, body, reference)
-        except RetryError as exc:
-            cause = exc.last_attempt.exception()
-            log.warning("sms provider unavailable", reference=reference, error=str(cause))
-            raise ProviderUnavailable(f"the SMS provider is unavailable: {cause}") from cause
-        raise ProviderUnavailable("the SMS provider: no attempt made")  # pragma: no cover
 
     def find(self, reference: str) -> str | None:
         """The id of the message the provider has with `reference`, if any."""
         response = self._http.get("/v1/messages", params={"reference": reference, "limit": 1})
-        parsed = self._json(response)
+        parsed = json_object(response, "the SMS provider")
         if response.status_code >= 400:
             raise ProviderUnavailable(f"the SMS provider answered {response.status_code}")
         messages = parsed.get("messages")
         if not isinstance(messages, list):
-            raise _Transient("the SMS provider's message list is unreadable")
+            raise Transient("the SMS provider's message list is unreadable")
         return str(messages[0]["id"]) if messages else None
 
     def _post(self, to: str, body: str, reference: str) -> str:
         payload = {"to": to, "body": body, "sender": self._settings.sms_sender}
         response = self._http.post("/v1/messages", json={**payload, "reference": reference})
-        parsed = self._json(response)
+        parsed = json_object(response, "the SMS provider")
         if response.status_code in (400, 422):
             detail = parsed.get("detail") or f"HTTP {response.status_code}"
             raise SendRejected(f"the SMS provider refused the message: {detail}")
         if response.status_code >= 400:  # 401, 403, 404...: our configuration, not the message
             raise ProviderUnavailable(f"the SMS provider answered {response.status_code}")
         if not isinstance(parsed.get("id"), str):
-            raise _Transient("the SMS provider accepted the message without an id")
+            raise Transient("the SMS provider accepted the message without an id")
         return str(parsed["id"])
 
-    @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
-        if response.status_code >= 500 or response.status_code == 429:
-            raise _Transient(f"the SMS provider answered {response.status_code}")
-        try:
-            parsed = response.json()
-        except ValueError as exc:
-            raise _Transient("the SMS provider's answer is not JSON") from exc
-        if not isinstance(parsed, dict):
-            raise _Transient("the SMS provider's answer is not an object")
-        return parsed
+
+def _unavailable(reference: str, cause: BaseException) -> ProviderUnavailable:
+    log.warning("sms provider unavailable", reference=reference, error=str(cause))
+    return ProviderUnavailable(f"the SMS provider is unavailable: {cause}")
 
 
 class SmsSender:

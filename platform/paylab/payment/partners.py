@@ -7,15 +7,9 @@ from typing import Any
 
 import httpx
 import structlog
-from tenacity import (
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from paylab.core.problems import Problem
+from paylab.core.retries import json_object, with_retries
 from paylab.payment.settings import PaymentSettings
 
 log = structlog.get_logger(__name__)
@@ -55,10 +49,6 @@ class QuickCall:
 
     attempts: int = 1
     timeout_s: float = 4.0
-
-
-class _Transient(Exception):
-    """A retryable answer (5xx, 429, unreadable body)."""
 
 
 @dataclass(frozen=True)
@@ -118,21 +108,16 @@ class PartnerClient:
         """
         attempts = budget.attempts if budget else self.retry.attempts
         timeout = httpx.Timeout(budget.timeout_s) if budget else None
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_exponential(multiplier=self.retry.backoff_s, max=2.0),
-            retry=retry_if_exception_type((httpx.TransportError, _Transient)),
-            reraise=False,
+        return with_retries(
+            lambda _: self._once(method, path, json, headers, timeout, params),
+            attempts=attempts,
+            backoff_s=self.retry.backoff_s,
+            unavailable=lambda cause: self._unavailable(path, cause),
         )
-        try:
-            for attempt in retrying:
-                with attempt:
-                    return self._once(method, path, json, headers, timeout, params)
-        except RetryError as exc:
-            cause = exc.last_attempt.exception()
-            log.warning("partner unavailable", partner=self.name, path=path, error=str(cause))
-            raise PartnerUnavailable(f"{self.name} is unavailable: {cause}") from cause
-        raise PartnerUnavailable(f"{self.name}: no attempt made")  # pragma: no cover
+
+    def _unavailable(self, path: str, cause: BaseException) -> PartnerUnavailable:
+        log.warning("partner unavailable", partner=self.name, path=path, error=str(cause))
+        return PartnerUnavailable(f"{self.name} is unavailable: {cause}")
 
     def _once(
         self,
@@ -151,14 +136,7 @@ class PartnerClient:
             params=params,
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
         )
-        if response.status_code >= 500 or response.status_code == 429:
-            raise _Transient(f"{self.name} {method} {path}: HTTP {response.status_code}")
-        try:
-            parsed = response.json()
-        except ValueError as exc:
-            raise _Transient(f"{self.name} {method} {path}: unreadable body") from exc
-        if not isinstance(parsed, dict):
-            raise _Transient(f"{self.name} {method} {path}: unexpected body")
+        parsed = json_object(response, f"{self.name} {method} {path}")
         if response.status_code >= 400:
             raise PartnerRejected(self.name, response.status_code, parsed)
         return Answer(parsed, response.headers.get("idempotent-replayed") == "true")
