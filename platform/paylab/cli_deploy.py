@@ -81,6 +81,18 @@ def deploy(
             ),
         ),
     ] = 6,
+    nat_gateways: Annotated[
+        int,
+        typer.Option(
+            envvar="PAYLAB_DEPLOY_NAT_GATEWAYS",
+            min=1,
+            max=2,
+            help=(
+                "NAT gateways for the partners' traffic: 2, one per zone (a zone's outage"
+                " leaves the other its partners), or 1 for both (half the cost)."
+            ),
+        ),
+    ] = 2,
 ) -> None:
     """Deploy the platform to AWS (PAYLAB_TARGET=aws): the stack, its compute plane, the
     database bootstrap, then the services. Takes 20-30 minutes the first time."""
@@ -113,6 +125,7 @@ def deploy(
         checkout_return_url=checkout_return_url,
         desired_count=desired_count,
         max_count=max_count,
+        nat_gateways=nat_gateways,
     )
     try:
         with err.status("[bold]deploying to AWS") as status:
@@ -126,6 +139,7 @@ def deploy(
         err.print(f"[bold red]paylab:[/] deployment failed: {exc}", highlight=False)
         raise typer.Exit(1) from None
     typer.echo(f"deployed stack {settings.stack_name}; public API: {outputs.get('ApiUrl')}")
+    typer.echo(f"calls to the partners come from: {outputs.get('EgressAddresses')}")
 
 
 def register(app: typer.Typer) -> None:

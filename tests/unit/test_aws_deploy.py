@@ -190,6 +190,7 @@ def test_a_first_deployment_bootstraps_the_database_before_any_task_runs() -> No
     deployed = next(arg for step, arg in log if step == "deploy")
     assert deployed["PlatformImage"] == RELEASE.image
     assert (deployed["ServiceDesiredCount"], deployed["ServiceMaxCount"]) == ("0", "6")
+    assert deployed["NatGateways"] == "2"
     # A failed first creation must be able to delete the cluster; protected once it runs.
     protection = [arg["ProtectData"] for step, arg in log if step == "deploy"]
     assert protection == ["false", "true"]

@@ -81,3 +81,9 @@ def test_aws_out_of_reach_is_one_line_and_exit_1(runner: CliRunner) -> None:
 def test_a_ceiling_below_the_floor_is_refused(runner: CliRunner) -> None:
     code, output = _run(runner, [*GOOD, "--desired-count", "4", "--max-count", "3"])
     assert code == 2 and "--max-count 3 is below --desired-count 4" in output
+
+
+@pytest.mark.parametrize("count", ["0", "3"])
+def test_nat_gateways_are_one_or_two(runner: CliRunner, count: str) -> None:
+    code, output = _run(runner, [*GOOD, "--nat-gateways", count])
+    assert code == 2 and "Invalid value for '--nat-gateways'" in output

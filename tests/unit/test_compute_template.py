@@ -236,7 +236,7 @@ def test_the_deploy_command_finds_the_outputs_it_needs(parent: dict[str, Any]) -
     from paylab.infra.aws_deploy import COMPUTE_OUTPUTS
 
     outputs = parent["Outputs"]
-    for key in (*COMPUTE_OUTPUTS, "ApiUrl"):
+    for key in (*COMPUTE_OUTPUTS, "ApiUrl", "EgressAddresses"):
         assert outputs[key]["Condition"] == "IsAws", key
 
 
@@ -480,3 +480,42 @@ def test_ses_verifies_the_sender_the_notification_tasks_do_not(compute: dict[str
         env = {v["Name"]: v["Value"] for v in _tasks(compute)[name]["Environment"]}
         assert env["PAYLAB_NOTIFICATION_VERIFY_SENDER"] == "false", name
         assert env["PAYLAB_NOTIFICATION_SENDER_EMAIL"] == {"Ref": "SenderEmail"}, name
+
+
+def test_each_zone_reaches_the_partners_through_its_own_nat_gateway_unless_one_is_asked(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    res = compute["Resources"]
+    assert compute["Conditions"]["SecondNat"] == {"Fn::Equals": [{"Ref": "NatGateways"}, 2]}
+    assert parent["Parameters"]["NatGateways"]["Default"] == 2
+    # Zone A's NAT always; zone B's only with NatGateways=2, in zone B's public subnet.
+    assert "Condition" not in res["NatGateway"]
+    assert res["NatGateway"]["Properties"]["SubnetId"] == {"Ref": "PublicSubnetA"}
+    assert res["NatGatewayB"]["Condition"] == res["NatAddressB"]["Condition"] == "SecondNat"
+    assert res["NatGatewayB"]["Properties"]["SubnetId"] == {"Ref": "PublicSubnetB"}
+    routes = {
+        r["Properties"]["SubnetId"]["Ref"]: r["Properties"]["RouteTableId"]["Ref"]
+        for r in _of_type(compute, "AWS::EC2::SubnetRouteTableAssociation").values()
+        if r["Properties"]["SubnetId"]["Ref"].startswith("Private")
+    }
+    assert routes == {"PrivateSubnetA": "PrivateRouteTable", "PrivateSubnetB": "PrivateRouteTableB"}
+    default = {
+        r["Properties"]["RouteTableId"]["Ref"]: r["Properties"]["NatGatewayId"]
+        for r in _of_type(compute, "AWS::EC2::Route").values()
+        if "NatGatewayId" in r["Properties"]
+    }
+    assert default == {
+        "PrivateRouteTable": {"Ref": "NatGateway"},
+        "PrivateRouteTableB": {
+            "Fn::If": ["SecondNat", {"Ref": "NatGatewayB"}, {"Ref": "NatGateway"}]
+        },
+    }
+    # S3 and DynamoDB stay off the NATs in both zones.
+    for endpoint in _of_type(compute, "AWS::EC2::VPCEndpoint").values():
+        tables = endpoint["Properties"]["RouteTableIds"]
+        assert tables == [{"Ref": "PrivateRouteTable"}, {"Ref": "PrivateRouteTableB"}]
+    # The partners' allowlists need every address the calls leave from.
+    addresses = compute["Outputs"]["EgressAddresses"]["Value"]["Fn::If"]
+    assert addresses[0] == "SecondNat"
+    assert addresses[1] == {"Fn::Join": [",", [{"Ref": "NatAddress"}, {"Ref": "NatAddressB"}]]}
+    assert addresses[2] == {"Ref": "NatAddress"}

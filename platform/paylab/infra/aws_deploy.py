@@ -80,6 +80,7 @@ class Release:
     checkout_return_url: str
     desired_count: int = 2
     max_count: int = 6
+    nat_gateways: int = 2
 
     def parameters(
         self,
@@ -110,6 +111,7 @@ class Release:
             "ServiceSetCounts": "true" if set_counts else "false",
             "ProtectData": "true" if protect_data else "false",
             "CreateSenderIdentity": "true" if sender_identity else "false",
+            "NatGateways": str(self.nat_gateways),
         }
 
 

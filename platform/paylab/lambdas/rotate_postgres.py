@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import ssl
+import urllib.request
 from typing import Any
 
 from paylab.lambdas.rotate_base import (
@@ -36,6 +37,12 @@ from paylab.lambdas.rotate_base import (
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _ITERATIONS = 4096
 _TIMEOUT_SECONDS = 10
+# Amazon RDS's CA bundle (every region's roots), as the services' image carries it (Dockerfile).
+RDS_CA_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+_PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+_MAX_BUNDLE_BYTES = 1 << 20  # the global bundle is ~170 KB
+# Read once per runtime: a rotation runs its four steps in the same warm runtime.
+_ca_bundle: dict[str, str] = {}
 
 
 def scram_verifier(password: str, salt: bytes | None = None) -> str:
@@ -83,20 +90,43 @@ def connect(server: dict[str, Any], username: str, password: str) -> Any:
 
 
 def ssl_context(mode: str) -> ssl.SSLContext | None:
-    """TLS for the connection: `require` on AWS (the template sets it), `disable` locally.
+    """TLS for the connection: `verify-full` on AWS (the template sets it), `disable` locally.
 
-    `require` encrypts without checking the server's certificate, as libpq's sslmode=require
-    does: the zip, built from the repository, carries no RDS CA bundle to verify against (the
-    services' tasks verify with the one their image carries; docs/decisions.md).
+    `verify-full` is libpq's: the server's certificate must chain to Amazon RDS's CA bundle
+    and name the host the admin secret gives (the cluster's endpoint). The zip is built once
+    for LocalStack and AWS and carries no bundle, so the runtime reads it over HTTPS (checked
+    against the system's CAs) from Amazon's trust store, or from PAYLAB_DB_CA_BUNDLE_URL.
     """
     if mode == "disable":
         return None
-    if mode != "require":
-        raise RotationError(f"PAYLAB_DB_SSL must be require or disable, not {mode!r}")
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    if mode != "verify-full":
+        raise RotationError(f"PAYLAB_DB_SSL must be verify-full or disable, not {mode!r}")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_verify_locations(cadata=rds_ca_bundle())
+    except ssl.SSLError as exc:
+        raise RotationError(f"the RDS CA bundle holds no usable certificate: {exc}") from exc
     return context
+
+
+def rds_ca_bundle() -> str:
+    """The CA bundle the server's certificate must chain to (PEM), read once per runtime."""
+    url = os.environ.get("PAYLAB_DB_CA_BUNDLE_URL") or RDS_CA_BUNDLE_URL
+    if url not in _ca_bundle:
+        if not url.startswith("https://"):
+            raise RotationError(f"PAYLAB_DB_CA_BUNDLE_URL must be an https URL, not {url!r}")
+        try:
+            with urllib.request.urlopen(  # noqa: S310 (https only, checked above)
+                url, timeout=_TIMEOUT_SECONDS, context=ssl.create_default_context()
+            ) as response:
+                pem = response.read(_MAX_BUNDLE_BYTES + 1).decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RotationError(f"the RDS CA bundle cannot be read from {url}: {exc}") from exc
+        if _PEM_CERTIFICATE not in pem or len(pem) > _MAX_BUNDLE_BYTES:
+            raise RotationError(f"{url} did not answer a PEM certificate bundle")
+        _ca_bundle[url] = pem
+    return _ca_bundle[url]
 
 
 def generate(current: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import ssl
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from paylab.infra.rotation_schedules import in_place, schedules
 from paylab.infra.template import load_template
 from paylab.lambdas import rotate_jwt_key, rotate_partner_key
 from paylab.lambdas.rotate_base import RotationError
-from paylab.lambdas.rotate_postgres import alter_role_sql, scram_verifier, ssl_context
+from paylab.lambdas.rotate_postgres import alter_role_sql, scram_verifier
 
 from .fakes import FakeSecretsManager
 
@@ -45,21 +44,6 @@ def test_alter_role_never_sends_the_password_and_checks_the_role_name() -> None:
     for bad in ('x"; DROP ROLE postgres; --', "Upper", ""):
         with pytest.raises(RotationError):
             alter_role_sql(bad, "pw")
-
-
-def test_the_db_rotation_encrypts_on_aws_and_refuses_an_unknown_mode() -> None:
-    """AWS sets PAYLAB_DB_SSL=require (template.yaml); locally the server has no TLS."""
-    assert ssl_context("disable") is None
-    context = ssl_context("require")
-    # Encrypted, not verified (no RDS CA bundle in the zip): what sslmode=require means.
-    assert context is not None and context.verify_mode is ssl.CERT_NONE
-    assert context.check_hostname is False
-    with pytest.raises(RotationError, match="require or disable"):
-        ssl_context("verify-full")
-    template = load_template()["Resources"]["RotatePostgresFunction"]["Properties"]
-    assert template["Environment"]["Variables"]["PAYLAB_DB_SSL"] == {
-        "Fn::If": ["IsAws", "require", "disable"]
-    }
 
 
 def test_partner_keys_keep_the_partner_and_get_a_new_key() -> None:
