@@ -76,23 +76,27 @@ def deploy(
             min=1,
             max=50,
             help=(
-                "The most tasks each HTTP service scales out to on CPU, and each queue"
-                " consumer on its queues' depth (>= --desired-count)."
+                "The most tasks each HTTP service scales out to on CPU, each queue"
+                " consumer on its queues' depth and the outbox relay on its backlog"
+                " (>= --desired-count)."
             ),
         ),
     ] = 6,
     nat_gateways: Annotated[
-        int,
+        int | None,
         typer.Option(
             envvar="PAYLAB_DEPLOY_NAT_GATEWAYS",
             min=1,
             max=2,
+            show_default=False,
             help=(
                 "NAT gateways for the partners' traffic: 2, one per zone (a zone's outage"
-                " leaves the other its partners), or 1 for both (half the cost)."
+                " leaves the other its partners), or 1 for both (half the cost). Default: 2"
+                " for a new stack, what the stack has for an update (a change gives the"
+                " partners' calls a new address)."
             ),
         ),
-    ] = 2,
+    ] = None,
 ) -> None:
     """Deploy the platform to AWS (PAYLAB_TARGET=aws): the stack, its compute plane, the
     database bootstrap, then the services. Takes 20-30 minutes the first time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -44,6 +45,7 @@ class FakeCfn:
         self.status = status
         self.floor = floor
         self.sender = sender
+        self.more_parameters: dict[str, str] = {}
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:
         if self.outputs is None:
@@ -66,6 +68,9 @@ class FakeCfn:
             parameters.append(
                 {"ParameterKey": "CreateSenderIdentity", "ParameterValue": self.sender[1]}
             )
+        parameters += [
+            {"ParameterKey": k, "ParameterValue": v} for k, v in self.more_parameters.items()
+        ]
         return {
             "Stacks": [{"StackStatus": self.status, "Outputs": outputs, "Parameters": parameters}]
         }
@@ -385,3 +390,29 @@ def test_sns_is_asked_again_for_each_pending_https_confirmation_only() -> None:
             "Endpoint": "https://api/sns/notification",
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("running", "asked", "deployed"),
+    [
+        (None, None, "1"),  # a stack from before the choice: its one NAT gateway stays
+        ("2", None, "2"),
+        ("1", 2, "2"),
+        ("2", 1, "1"),
+        ("2", 2, "2"),
+    ],
+)
+def test_an_update_keeps_the_stacks_nat_gateways_unless_asked(
+    running: str | None, asked: int | None, deployed: str
+) -> None:
+    """A new NAT gateway is a new address the partners' allowlists do not have yet."""
+    log: list[tuple[str, Any]] = []
+    deployer = _deployer(OUTPUTS, log)
+    if running is not None:
+        deployer.cfn.more_parameters["NatGateways"] = running
+    said: list[str] = []
+    deployer.progress = said.append
+    deployer.run(dataclasses.replace(RELEASE, nat_gateways=asked))
+    assert {arg["NatGateways"] for step, arg in log if step == "deploy"} == {deployed}
+    changed = [line for line in said if line.startswith("NAT gateways change")]
+    assert bool(changed) == (deployed != (running or "1"))

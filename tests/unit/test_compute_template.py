@@ -399,7 +399,7 @@ def test_each_http_service_scales_on_cpu_and_each_consumer_on_its_queues(
         == ["python", "-m", "paylab.core.consumer"]
     }
     scaled = _scaled_services(compute)
-    assert sorted(scaled) == sorted(http | set(consumers))  # not the relay: one is enough
+    assert sorted(scaled) == sorted(http | set(consumers) | {"OutboxRelayService"})
     for service in http:
         (policy,) = _policies(compute, scaled[service]).values()
         tracking = policy["TargetTrackingScalingPolicyConfiguration"]
@@ -499,6 +499,11 @@ def test_each_zone_reaches_the_partners_through_its_own_nat_gateway_unless_one_i
         if r["Properties"]["SubnetId"]["Ref"].startswith("Private")
     }
     assert routes == {"PrivateSubnetA": "PrivateRouteTable", "PrivateSubnetB": "PrivateRouteTableB"}
+    # Moving zone B to its own table waits for the table's routes (no gap on an update).
+    assert set(res["PrivateSubnetBRoutes"]["DependsOn"]) == {
+        "PrivateDefaultRouteB",
+        *_of_type(compute, "AWS::EC2::VPCEndpoint"),
+    }
     default = {
         r["Properties"]["RouteTableId"]["Ref"]: r["Properties"]["NatGatewayId"]
         for r in _of_type(compute, "AWS::EC2::Route").values()
@@ -519,3 +524,52 @@ def test_each_zone_reaches_the_partners_through_its_own_nat_gateway_unless_one_i
     assert addresses[0] == "SecondNat"
     assert addresses[1] == {"Fn::Join": [",", [{"Ref": "NatAddress"}, {"Ref": "NatAddressB"}]]}
     assert addresses[2] == {"Ref": "NatAddress"}
+
+
+def test_the_relay_scales_on_the_backlog_it_reports_and_a_stuck_outbox_alerts(
+    compute: dict[str, Any], parent: dict[str, Any]
+) -> None:
+    from paylab.core import outbox_backlog
+
+    gauge = {
+        "Namespace": outbox_backlog.NAMESPACE,
+        "MetricName": outbox_backlog.UNPUBLISHED,
+        "Dimensions": [{"Name": "Stack", "Value": {"Ref": "ParentStackName"}}],
+    }
+    policies = _policies(compute, _scaled_services(compute)["OutboxRelayService"])
+    alarms = _of_type(compute, "AWS::CloudWatch::Alarm").values()
+    directions = set()
+    for name, policy in policies.items():
+        (alarm,) = [
+            a["Properties"] for a in alarms if a["Properties"]["AlarmActions"] == [{"Ref": name}]
+        ]
+        stat, fill = alarm["Metrics"]
+        # A report a minute (the relay's default), so each period has a point; a missing one
+        # counts as an empty backlog, as the consumers' queues do.
+        assert stat["MetricStat"] == {"Metric": gauge, "Period": 60, "Stat": "Maximum"}, name
+        assert fill["Expression"] == f"FILL({stat['Id']}, 0)" and fill["ReturnData"], name
+        steps = policy["StepScalingPolicyConfiguration"]["StepAdjustments"]
+        growing = steps[0]["ScalingAdjustment"] > 0
+        assert growing == alarm["ComparisonOperator"].startswith("Greater"), name
+        directions.add(growing)
+    assert directions == {True, False}
+    # The relay's role may put the gauges, in their namespace only.
+    role = compute["Resources"]["OutboxRelayTaskRole"]
+    (put,) = [st for st in _statements(role) if st["Action"] == ["cloudwatch:PutMetricData"]]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": outbox_backlog.NAMESPACE}}
+    # No report (every relay down) is as bad as an old row; silent while nothing runs.
+    stuck = parent["Resources"]["OutboxStuckAlarm"]
+    # Created with the services: an alarm already on while they were stopped would not notify.
+    assert stuck["Condition"] == "ServicesRunOnAws"
+    assert parent["Conditions"]["ServicesRunOnAws"] == {
+        "Fn::And": [{"Condition": "IsAws"}, {"Fn::Not": [{"Condition": "ServicesStopped"}]}]
+    }
+    props = stuck["Properties"]
+    assert props["MetricName"] == outbox_backlog.OLDEST
+    assert props["Namespace"] == outbox_backlog.NAMESPACE
+    assert props["Dimensions"] == [{"Name": "Stack", "Value": {"Ref": "AWS::StackName"}}]
+    assert props["TreatMissingData"] == "breaching"
+    assert props["AlarmActions"] == [{"Ref": "OpsAlertsTopic"}]
+    assert "ActionsEnabled" not in props
+    stopped = parent["Conditions"]["ServicesStopped"]
+    assert stopped == {"Fn::Equals": [{"Ref": "ServiceDesiredCount"}, 0]}

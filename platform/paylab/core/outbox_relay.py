@@ -13,6 +13,7 @@ order, so parallel calls never reorder an aggregate (bench/events.py measures th
 Woken by a commit, the relay lingers `PAYLAB_OUTBOX_LINGER_MS` (150 ms) before its round, so
 the commits of concurrent payments share AWS calls (every call costs LocalStack CPU:
 bench/saga.py counts them); only a backlog (a full round) is drained without lingering.
+The relay process also reports the backlog to CloudWatch (core/outbox_backlog.py).
 
     python -m paylab.core.outbox_relay      # alone; `paylab up` runs it in paylab.core.worker
 """
@@ -33,11 +34,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, text
 
+from paylab.core.aws import client
 from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.logging import configure_logging
+from paylab.core.outbox_backlog import report_backlog
 from paylab.core.pg_listen import listener_factory
 from paylab.core.publishers import BATCH, OutboxMessage, Publisher
 from paylab.core.relay_loop import serve_many
+from paylab.core.settings import get_settings
 
 log = structlog.get_logger(component="outbox-relay")
 
@@ -80,6 +84,8 @@ class RelaySettings(BaseSettings):
     linger_ms: int = Field(default=150, ge=0, le=5000)
     # Rounds nothing woke are a safety net (commits notify): rare ones let sessions idle out.
     quiet_poll_s: float = Field(default=30.0, gt=0, le=3600)
+    # How often the backlog gauges go to CloudWatch (0: never).
+    backlog_metric_s: float = Field(default=60.0, ge=0, le=3600)
 
 
 def channel(schema: str, table: str = "outbox") -> str:
@@ -196,6 +202,14 @@ def start_relay(stop: threading.Event) -> threading.Thread:
     args = (relays, connect, stop, 1.0, settings.linger_ms / 1000, settings.quiet_poll_s)
     runner = threading.Thread(target=serve_many, args=args, name="relay", daemon=True)
     runner.start()
+    if settings.backlog_metric_s:
+        report = (relays, lambda: client("cloudwatch"), get_settings().stack_name, stop)
+        threading.Thread(
+            target=report_backlog,
+            args=(*report, settings.backlog_metric_s),
+            name="relay-backlog",
+            daemon=True,
+        ).start()
     log.info("outbox.relay_started", schemas=list(SERVICES_WITH_DB))
     return runner
 

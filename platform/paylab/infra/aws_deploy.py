@@ -80,7 +80,8 @@ class Release:
     checkout_return_url: str
     desired_count: int = 2
     max_count: int = 6
-    nat_gateways: int = 2
+    # None: what the running stack has (1 when it predates the choice), 2 for a new stack.
+    nat_gateways: int | None = None
 
     def parameters(
         self,
@@ -90,6 +91,7 @@ class Release:
         set_counts: bool = True,
         protect_data: bool = True,
         sender_identity: bool = True,
+        nat_gateways: int = 2,
     ) -> dict[str, str]:
         """The template's parameters for this release, with `image` instead of its own.
 
@@ -111,7 +113,7 @@ class Release:
             "ServiceSetCounts": "true" if set_counts else "false",
             "ProtectData": "true" if protect_data else "false",
             "CreateSenderIdentity": "true" if sender_identity else "false",
-            "NatGateways": str(self.nat_gateways),
+            "NatGateways": str(nat_gateways),
         }
 
 
@@ -163,7 +165,8 @@ class AwsDeployer:
         )
         if not identity:
             self.progress(f"SES already has an identity for {release.sender_email}: kept as is")
-        params = functools.partial(release.parameters, sender_identity=identity)
+        nat = self._nat_gateways(release, running)
+        params = functools.partial(release.parameters, sender_identity=identity, nat_gateways=nat)
         self.progress("publishing the template, the Lambda code and the state machines")
         artifacts = self.publish_artifacts(self.settings)
         set_counts = True
@@ -198,6 +201,20 @@ class AwsDeployer:
         for endpoint in self.resend_confirmations(self.settings, cfn=self.cfn):
             self.progress(f"asked SNS to confirm {endpoint} again")
         return outputs
+
+    def _nat_gateways(self, release: Release, running: dict[str, Any] | None) -> int:
+        """The NAT gateways to deploy: a change moves partner calls to a new address."""
+        if running is None:
+            return release.nat_gateways or 2
+        # A stack from before the choice had one NAT gateway.
+        now = int(running["parameters"].get("NatGateways") or 1)
+        wanted = release.nat_gateways or now
+        if wanted != now:
+            self.progress(
+                f"NAT gateways change from {now} to {wanted}: partners that allowlist"
+                " addresses need the new EgressAddresses"
+            )
+        return wanted
 
     def bootstrap(self, outputs: dict[str, str], image: str | None = None) -> None:
         """Run the db-bootstrap task (with `image`, when given) and wait for it to succeed."""

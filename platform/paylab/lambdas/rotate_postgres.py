@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import os
 import re
 import secrets
@@ -121,8 +122,8 @@ def rds_ca_bundle() -> str:
                 url, timeout=_TIMEOUT_SECONDS, context=ssl.create_default_context()
             ) as response:
                 pem = response.read(_MAX_BUNDLE_BYTES + 1).decode("ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RotationError(f"the RDS CA bundle cannot be read from {url}: {exc}") from exc
+        except (OSError, http.client.HTTPException, UnicodeDecodeError) as exc:
+            raise RotationError(f"the RDS CA bundle cannot be read from {url}: {exc!r}") from exc
         if _PEM_CERTIFICATE not in pem or len(pem) > _MAX_BUNDLE_BYTES:
             raise RotationError(f"{url} did not answer a PEM certificate bundle")
         _ca_bundle[url] = pem

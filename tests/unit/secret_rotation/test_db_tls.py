@@ -222,6 +222,21 @@ def test_the_bundle_is_fetched_over_verified_https(
             rds_ca_bundle()
 
 
+def test_the_bundle_is_fetched_over_https_checked_against_the_systems_cas(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same server, once its CA is what the system trusts (OpenSSL's SSL_CERT_FILE)."""
+    ca = _certificate("Test System CA", None)
+    leaf = _certificate("127.0.0.1", ca, host="localhost")
+    system_cas = tmp_path / "system-cas.pem"
+    system_cas.write_text(_pem(ca[0]))
+    monkeypatch.setenv("SSL_CERT_FILE", str(system_cas))
+    monkeypatch.setattr(rotate_postgres, "_ca_bundle", {})
+    with _https_server(leaf, tmp_path) as port:
+        monkeypatch.setenv("PAYLAB_DB_CA_BUNDLE_URL", f"https://localhost:{port}/bundle.pem")
+        assert rds_ca_bundle() == _pem(leaf[0])
+
+
 @contextmanager
 def _https_server(leaf: Issued, tmp_path: Path) -> Iterator[int]:
     class Bundle(http.server.BaseHTTPRequestHandler):
