@@ -13,7 +13,8 @@ from paylab.core.app import create_app
 from paylab.core.lazy import Lazy
 from paylab.core.pg_listen import listener_factory
 from paylab.merchant import jobs
-from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.delivery import Deliverer
+from paylab.merchant.delivery_loop import DeliveryLoop
 from paylab.merchant.dispersion_routes import router as dispersion_router
 from paylab.merchant.routes import router
 from paylab.merchant.runtime import RUNTIME, Runtime, build_runtime

@@ -14,7 +14,8 @@ from paylab.core.lazy import Lazy
 from paylab.core.ratelimit import RateLimiter
 from paylab.core.settings import get_settings
 from paylab.merchant.clients import build_clients
-from paylab.merchant.delivery import Deliverer, DeliveryLoop, webhook_client
+from paylab.merchant.delivery import Deliverer, webhook_client
+from paylab.merchant.delivery_loop import DeliveryLoop
 from paylab.merchant.dispersion import Dispersions
 from paylab.merchant.dispersion_clients import RedisLock, WalletPayouts, build_bank
 from paylab.merchant.dispersion_store import SqlStore

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from paylab.core.events import Envelope
 from paylab.core.pg_listen import listener_factory
 from paylab.merchant.consumers import record_webhook
-from paylab.merchant.delivery import WEBHOOK_CHANNEL, Deliverer, DeliveryLoop, webhook_client
+from paylab.merchant.delivery import WEBHOOK_CHANNEL, Deliverer, webhook_client
+from paylab.merchant.delivery_loop import DeliveryLoop
 
 from ..waiting import wait_until
 from .conftest import SETTINGS, Registered

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any, cast
 
-from paylab.merchant.delivery import Deliverer, DeliveryLoop
+from paylab.merchant.delivery import Deliverer
+from paylab.merchant.delivery_loop import DeliveryLoop
 
 
 class FakeDeliverer:
