@@ -24,7 +24,7 @@ from paylab.core.outbox_backlog import (
 from paylab.core.outbox_relay import OutboxRelay
 from paylab.core.publishers import Publisher
 
-from .test_outbox_relay import SCHEMA, _events, _write
+from .test_outbox_relay import SCHEMA, _events, _write, throwaway_outbox
 from .waiting import wait_until
 
 
@@ -35,13 +35,8 @@ def engine() -> Engine:
 
 @pytest.fixture
 def outbox_table(engine: Engine) -> Iterator[str]:
-    """A throwaway table shaped like the outbox: only this test's rows are in it."""
-    name = f"outbox_backlog_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
-    yield name
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+    with throwaway_outbox(engine, "outbox_backlog") as name:
+        yield name
 
 
 def _age(engine: Engine, table: str, seconds: int, *, published: bool) -> None:

@@ -6,6 +6,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -29,15 +30,25 @@ def engine() -> Engine:
     return service_engine(SCHEMA)
 
 
+@contextmanager
+def throwaway_outbox(engine: Engine, prefix: str) -> Iterator[str]:
+    """A table shaped like the outbox (indexes included), dropped afterwards: no running
+    relay reads it, so only the test's rows and relays are in play."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
+    try:
+        yield name
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+
+
 @pytest.fixture
 def outbox_table(engine: Engine) -> Iterator[str]:
     """A throwaway outbox table shaped like the real one, so no running relay competes."""
-    name = f"outbox_it_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
-    yield name
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+    with throwaway_outbox(engine, "outbox_it") as name:
+        yield name
 
 
 def _write(engine: Engine, table: str, events: list[Envelope], destination: str) -> None:

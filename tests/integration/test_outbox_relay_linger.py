@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from paylab.core.pg_listen import listener_factory
 from paylab.core.publishers import OutboxMessage, Publisher
 from paylab.core.relay_loop import serve
 
+from .test_outbox_relay import throwaway_outbox
 from .waiting import wait_until
 
 SCHEMA = "auth"  # a schema whose role may create tables; the test uses a private outbox copy
@@ -46,12 +46,8 @@ def engine() -> Engine:
 
 @pytest.fixture
 def table(engine: Engine) -> Iterator[str]:
-    name = f"outbox_linger_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
-    yield name
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+    with throwaway_outbox(engine, "outbox_linger") as name:
+        yield name
 
 
 def _commit(engine: Engine, table: str, aggregate: str) -> str:

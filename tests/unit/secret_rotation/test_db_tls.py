@@ -209,32 +209,26 @@ def test_the_bundle_url_must_be_https(monkeypatch: pytest.MonkeyPatch) -> None:
         rds_ca_bundle()
 
 
-def test_the_bundle_is_fetched_over_verified_https(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A server whose certificate the system does not trust is refused, not read."""
-    ca = _certificate("Untrusted Test CA", None)
-    leaf = _certificate("127.0.0.1", ca, host="localhost")
-    monkeypatch.setattr(rotate_postgres, "_ca_bundle", {})
-    with _https_server(leaf, tmp_path) as port:
-        monkeypatch.setenv("PAYLAB_DB_CA_BUNDLE_URL", f"https://localhost:{port}/bundle.pem")
-        with pytest.raises(RotationError, match="CERTIFICATE_VERIFY_FAILED"):
-            rds_ca_bundle()
-
-
+@pytest.mark.parametrize("trusted", [False, True])
 def test_the_bundle_is_fetched_over_https_checked_against_the_systems_cas(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, trusted: bool
 ) -> None:
-    """The same server, once its CA is what the system trusts (OpenSSL's SSL_CERT_FILE)."""
-    ca = _certificate("Test System CA", None)
+    """A server whose certificate the system does not trust is refused, not read; the same
+    server is read once its CA is what the system trusts (OpenSSL's SSL_CERT_FILE)."""
+    ca = _certificate("Test CA", None)
     leaf = _certificate("127.0.0.1", ca, host="localhost")
-    system_cas = tmp_path / "system-cas.pem"
-    system_cas.write_text(_pem(ca[0]))
-    monkeypatch.setenv("SSL_CERT_FILE", str(system_cas))
+    if trusted:
+        system_cas = tmp_path / "system-cas.pem"
+        system_cas.write_text(_pem(ca[0]))
+        monkeypatch.setenv("SSL_CERT_FILE", str(system_cas))
     monkeypatch.setattr(rotate_postgres, "_ca_bundle", {})
     with _https_server(leaf, tmp_path) as port:
         monkeypatch.setenv("PAYLAB_DB_CA_BUNDLE_URL", f"https://localhost:{port}/bundle.pem")
-        assert rds_ca_bundle() == _pem(leaf[0])
+        if trusted:
+            assert rds_ca_bundle() == _pem(leaf[0])
+        else:
+            with pytest.raises(RotationError, match="CERTIFICATE_VERIFY_FAILED"):
+                rds_ca_bundle()
 
 
 @contextmanager
