@@ -36,6 +36,7 @@ _SUBCOMMANDS = {
     "jobs": "paylab.cli_jobs",
     "payments": "paylab.payment.cli",
     "deploy": "paylab.cli_deploy",
+    "outbox": "paylab.cli_outbox",
 }
 
 

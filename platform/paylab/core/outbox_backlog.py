@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -47,15 +47,17 @@ class Backlog:
     oldest_s: float
 
 
+def table_backlog(engine: Engine, table: str) -> Backlog:
+    """The backlog of one outbox table (`schema.table`, a name the caller checked)."""
+    with engine.connect() as conn:
+        count, age = conn.execute(text(_BACKLOG.replace("{table}", table))).one()
+    return Backlog(int(count), round(float(age), 1))
+
+
 def read_backlog(relays: Sequence[OutboxRelay]) -> Backlog:
     """The backlog of every relay's outbox together."""
-    events, oldest = 0, 0.0
-    for relay in relays:
-        with relay.engine.connect() as conn:
-            count, age = conn.execute(text(_BACKLOG.replace("{table}", relay.table))).one()
-        events += int(count)
-        oldest = max(oldest, float(age))
-    return Backlog(events, round(oldest, 1))
+    each = [table_backlog(relay.engine, relay.table) for relay in relays]
+    return Backlog(sum(b.events for b in each), max((b.oldest_s for b in each), default=0.0))
 
 
 def put_backlog(cloudwatch: Any, stack: str, backlog: Backlog) -> None:
