@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
+from paylab.cli import app
 from paylab.core.aws import client
-from paylab.core.db import service_engine
+from paylab.core.db import SERVICES_WITH_DB, service_engine
 from paylab.core.outbox_backlog import (
     NAMESPACE,
     OLDEST,
@@ -129,3 +132,43 @@ def _latest(cloudwatch: Any, stack: str) -> dict[str, float] | None:
     if not all(values.values()):
         return None
     return {name: max(values[name.lower()]) for name in (UNPUBLISHED, OLDEST)}
+
+
+def test_paylab_outbox_shows_an_event_the_relay_has_not_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row in the live payment outbox, its aggregate locked as a relay would lock it while
+    publishing: the running relay skips it, and the command must count it."""
+    monkeypatch.setenv("COLUMNS", "200")
+    payment = service_engine("payment")
+    aggregate = f"outbox-cli-{uuid.uuid4().hex[:8]}"
+    with payment.connect() as holder:
+        holder.execute(
+            text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"),
+            {"key": f"payment.outbox:{aggregate}"},
+        )
+        holder.commit()
+        try:
+            with payment.begin() as conn:  # no destinations: a relay would only mark it
+                conn.execute(
+                    text(
+                        "INSERT INTO payment.outbox (id, aggregate_id, event_type, payload,"
+                        " destinations, created_at) VALUES (:id, :agg, 'OutboxCliProbe',"
+                        " CAST('{}' AS jsonb), '{}', now() - interval '10 minutes')"
+                    ),
+                    {"id": uuid.uuid4(), "agg": aggregate},
+                )
+            result = CliRunner().invoke(app, ["outbox", "--json"])
+        finally:
+            with payment.begin() as conn:
+                conn.execute(
+                    text("DELETE FROM payment.outbox WHERE aggregate_id = :agg"),
+                    {"agg": aggregate},
+                )
+            holder.execute(text("SELECT pg_advisory_unlock_all()"))
+            holder.commit()
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert set(listed) == set(SERVICES_WITH_DB)
+    assert listed["payment"]["events"] >= 1
+    assert listed["payment"]["oldest_s"] >= 600
