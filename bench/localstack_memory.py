@@ -5,7 +5,8 @@
 
 Closed-loop clients make approved card payments through the gateway (saga.py's `Paylab`: a
 fresh merchant, random cards) for `--minutes`, in back-to-back windows of `--window`
-seconds, after one unmeasured warm-up window. After each window it reads the RSS of
+seconds, after one unmeasured warm-up window (times count from its start, when the first
+FIFO messages enter their deduplication window). After each window it reads the RSS of
 LocalStack's process and prints the window's payments and MiB per payment, then the growth
 per payment before and after the first 5 minutes: LocalStack keeps each FIFO message for
 SQS's 5-minute deduplication window (our `sqs_fixes.py` sweeps it after), and the newest
@@ -34,7 +35,7 @@ DEDUP_WINDOW_S = 300.0
 
 @dataclass(frozen=True)
 class Window:
-    """One measured window: when it ended (s since the first began), payments, RSS after."""
+    """One measured window: when it ended (s since the warm-up's first payment), payments, RSS."""
 
     ended_s: float
     payments: int
@@ -71,15 +72,17 @@ def main() -> int:
 
     paylab = Paylab()  # reads the internal credential: needs the deployed stack
     paylab.create()
+    # Times count from the first payment: the deduplication window starts with the warm-up.
+    began = time.monotonic()
     warm = run_level("paylab", args.clients, args.window, paylab.one)
     print(f"warm-up: {len(warm.ok)} payments in {warm.seconds:.0f} s", file=sys.stderr)
 
-    start_rss, began = localstack_rss_mib(), time.monotonic()
+    start_rss, measured_from = localstack_rss_mib(), time.monotonic()
     windows: list[Window] = []
     print(f"LocalStack RSS {start_rss:,.1f} MiB; {args.clients} clients, {args.window:.0f} s each")
     print(f"{'ended s':>8} {'payments':>9} {'not ok':>7} {'RSS MiB':>9} {'MiB/payment':>12}")
     previous = start_rss
-    while time.monotonic() - began < args.minutes * 60:
+    while time.monotonic() - measured_from < args.minutes * 60:
         level = run_level("paylab", args.clients, args.window, paylab.one)
         window = Window(
             time.monotonic() - began,
@@ -96,6 +99,7 @@ def main() -> int:
         )
         previous = window.rss_mib
 
+    # A window that ends past the cut counts after it (it runs with entries expiring).
     early = [w for w in windows if w.ended_s <= DEDUP_WINDOW_S]
     late = [w for w in windows if w.ended_s > DEDUP_WINDOW_S]
     print("\n== Growth per payment")
@@ -105,8 +109,12 @@ def main() -> int:
         rows.append((f"first {cut}", slope(early, start_rss)))
     if early and late:
         rows.append((f"after {cut}", slope(late, early[-1].rss_mib)))
+    counts = {"whole run": len(windows), f"first {cut}": len(early), f"after {cut}": len(late)}
     for label, (payments, per) in rows:
-        print(f"  {label:<14} {payments:>6} payments  {per:.4f} MiB/payment")
+        print(
+            f"  {label:<14} {counts[label]:>2} windows {payments:>6} payments"
+            f"  {per:.4f} MiB/payment"
+        )
     if not (early and late):
         print(f"  (run longer than {DEDUP_WINDOW_S / 60:.0f} minutes for the later slope)")
     return 0

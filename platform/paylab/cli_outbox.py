@@ -29,6 +29,9 @@ def outbox(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Events waiting in each service's outbox, and how long the oldest has waited."""
+    from paylab.cli import _settings  # one line per bad variable, exit 2
+
+    _settings()
     found: dict[str, Backlog] = {}
     try:
         for schema in SERVICES_WITH_DB:
@@ -39,10 +42,10 @@ def outbox(
                 engine.dispose()
     except StackOutputsUnavailable as exc:
         _fail(f"{exc}")
-    except (BotoCoreError, ClientError, LookupError) as exc:
+    except (BotoCoreError, ClientError, LookupError, ValueError) as exc:
         _fail(f"cannot read the services' database secrets ({exc}); is the stack up?")
     except SQLAlchemyError as exc:
-        _fail(f"cannot read the outboxes: {str(exc).splitlines()[0]}")
+        _fail(f"cannot read the outboxes: {(str(exc).splitlines() or [repr(exc)])[0]}")
     if as_json:
         rows = {s: {"events": b.events, "oldest_s": b.oldest_s} for s, b in found.items()}
         out.print_json(json.dumps(rows))

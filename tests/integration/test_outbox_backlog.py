@@ -143,6 +143,8 @@ def test_paylab_outbox_shows_an_event_the_relay_has_not_published(
     payment = service_engine("payment")
     aggregate = f"outbox-cli-{uuid.uuid4().hex[:8]}"
     with payment.connect() as holder:
+        # The service roles' sessions end after 2 s idle (devstack/database.py): not this one.
+        holder.execute(text("SET idle_session_timeout = 0"))
         holder.execute(
             text("SELECT pg_advisory_lock(hashtextextended(:key, 0))"),
             {"key": f"payment.outbox:{aggregate}"},
@@ -167,6 +169,7 @@ def test_paylab_outbox_shows_an_event_the_relay_has_not_published(
                 )
             holder.execute(text("SELECT pg_advisory_unlock_all()"))
             holder.commit()
+    payment.dispose()
     assert result.exit_code == 0, result.output
     listed = json.loads(result.output)
     assert set(listed) == set(SERVICES_WITH_DB)

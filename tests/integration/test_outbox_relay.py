@@ -31,17 +31,17 @@ def engine() -> Engine:
 
 
 @contextmanager
-def throwaway_outbox(engine: Engine, prefix: str) -> Iterator[str]:
-    """A table shaped like the outbox (indexes included), dropped afterwards: no running
-    relay reads it, so only the test's rows and relays are in play."""
+def throwaway_outbox(engine: Engine, prefix: str, schema: str = SCHEMA) -> Iterator[str]:
+    """A table shaped like `schema`'s outbox (indexes included), dropped afterwards: no
+    running relay reads it, so only the test's rows and relays are in play."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {SCHEMA}.{name} (LIKE {SCHEMA}.outbox INCLUDING ALL)"))
+        conn.execute(text(f"CREATE TABLE {schema}.{name} (LIKE {schema}.outbox INCLUDING ALL)"))
     try:
         yield name
     finally:
         with engine.begin() as conn:
-            conn.execute(text(f"DROP TABLE {SCHEMA}.{name}"))
+            conn.execute(text(f"DROP TABLE {schema}.{name}"))
 
 
 @pytest.fixture

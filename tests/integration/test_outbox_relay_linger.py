@@ -46,7 +46,7 @@ def engine() -> Engine:
 
 @pytest.fixture
 def table(engine: Engine) -> Iterator[str]:
-    with throwaway_outbox(engine, "outbox_linger") as name:
+    with throwaway_outbox(engine, "outbox_linger", SCHEMA) as name:
         yield name
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
@@ -13,7 +14,12 @@ from paylab import cli_outbox
 from paylab.cli import app
 from paylab.core.db import SERVICES_WITH_DB
 from paylab.core.outbox_backlog import Backlog
+from paylab.core.settings import get_settings
 from paylab.core.stack_outputs import StackOutputsUnavailable
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "no such secret"}}, "GetSecretValue")
 
 
 class FakeEngine:
@@ -71,21 +77,41 @@ def test_each_services_backlog_is_listed_and_every_engine_closed(
     ("error", "message"),
     [
         (StackOutputsUnavailable("stack paylab not found: run ./paylab up"), "run ./paylab up"),
-        (
-            OperationalError("SELECT 1", {}, Exception("connection refused")),
-            "cannot read the outboxes",
-        ),
-        (LookupError("no password"), "cannot read the services' database secrets"),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:4566"), "database secrets"),
+        (_client_error("ResourceNotFoundException"), "database secrets"),
+        (KeyError("password"), "database secrets"),
+        (ValueError("secret paylab/db/payment is not JSON"), "is not JSON"),
+        (OperationalError("SELECT 1", {}, Exception("refused")), "cannot read the outboxes"),
     ],
 )
 def test_a_stack_it_cannot_read_is_one_line_and_exit_1(
-    engines: list[FakeEngine], monkeypatch: pytest.MonkeyPatch, error: Exception, message: str
+    monkeypatch: pytest.MonkeyPatch, error: Exception, message: str
 ) -> None:
+    """The errors come from where they arise: the engine (outputs, secrets) or the query."""
+    engines: list[FakeEngine] = []
+
+    def service_engine(schema: str, **_: Any) -> FakeEngine:
+        if not isinstance(error, OperationalError):
+            raise error
+        engines.append(FakeEngine(schema))
+        return engines[-1]
+
     def backlog(engine: FakeEngine, table: str) -> Backlog:
         raise error
 
+    monkeypatch.setattr(cli_outbox, "service_engine", service_engine)
     monkeypatch.setattr(cli_outbox, "table_backlog", backlog)
     code, output = _run([])
     assert code == 1
     assert message in " ".join(output.split()) and output.count("paylab:") == 1
     assert all(e.disposed for e in engines)
+
+
+def test_bad_settings_are_named_with_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYLAB_TARGET", "prod")
+    get_settings.cache_clear()
+    try:
+        code, output = _run([])
+    finally:
+        get_settings.cache_clear()
+    assert code == 2 and "invalid PAYLAB_TARGET" in output
